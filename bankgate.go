@@ -1,0 +1,225 @@
+// Package bankgate holds the domain of the bankgate open-banking server: apps,
+// connections, access codes, tokens, pending operations, the bank data they
+// give access to, and the contracts (Store) that adapters implement. It does
+// no I/O; adapters named after their technology (sqlite, postgres, http,
+// sandbox) do, and cmd/bankgate wires them together.
+package bankgate
+
+import (
+	"context"
+	"time"
+)
+
+// App is a registered application. Key is public; the secret is never stored,
+// only its keyed digest.
+type App struct {
+	ID              string
+	Name            string
+	Key             string
+	SecretDigest    []byte
+	CreatedAt       time.Time
+	SecretRotatedAt time.Time
+	// AllowedOrigins, RedirectURIs and BundleIDs are what the app registered
+	// for the Connect page and the client SDKs.
+	AllowedOrigins []string
+	RedirectURIs   []string
+	BundleIDs      []string
+}
+
+// Connection is one successful Connect login of an end user at a bank, for
+// one app. The connector's session is kept only sealed with a key derived
+// from the userSecret, which the server never stores in clear.
+type Connection struct {
+	ID               string
+	AppID            string
+	BankID           string
+	UserID           string
+	ClientUserID     string
+	UserSecretDigest []byte
+	// Sealed is the connector session, sealed (AES-GCM) with a key derived
+	// from the userSecret.
+	Sealed     []byte
+	CreatedAt  time.Time
+	DelinkedAt time.Time // zero while linked
+}
+
+// Delinked reports whether the connection was delinked.
+func (c *Connection) Delinked() bool { return !c.DelinkedAt.IsZero() }
+
+// AccessCode is the one-time code Connect hands to an app after a login. It
+// is good for one ExchangeToken, within its lifetime, by its app, for its
+// connection.
+type AccessCode struct {
+	Digest       []byte
+	AppID        string
+	ConnectionID string
+	TokenID      string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UsedAt       time.Time // zero until exchanged
+}
+
+// Revocation reasons recorded on a token.
+const (
+	RevokedDelinked  = "delinked"
+	RevokedCodeReuse = "code_reused"
+)
+
+// Token is an access token grant. Only its keyed digest is stored.
+type Token struct {
+	ID           string // the tokenID the Connect layer hands out
+	Digest       []byte
+	AppID        string
+	ConnectionID string
+	UserID       string
+	CodeDigest   []byte // the access code it was issued for
+	CreatedAt    time.Time
+	RevokedAt    time.Time // zero while valid
+	RevokeReason string
+}
+
+// Revoked reports whether the token was revoked.
+func (t *Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+
+// Grant is a token together with the connection it gives access to: what a
+// bearer check needs, read in one go.
+type Grant struct {
+	Token      Token
+	Connection Connection
+}
+
+// Operation statuses, as on the wire.
+const (
+	StatusDone              = "done"
+	StatusFailed            = "failed"
+	StatusUserInputRequired = "user_input_required"
+	StatusInitialized       = "initialized"
+)
+
+// Operation is a pending or finished multi-step call (an MFA prompt and its
+// resume), identified by operationID.
+type Operation struct {
+	ID           string
+	AppID        string
+	ConnectionID string // empty for Connect logins
+	BankID       string
+	Endpoint     string // normalised v2 path, e.g. "/connect/login"
+	Status       string
+	ErrorType    string
+	// State is the connector's continuation state, sealed by the server.
+	State     []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Audit event kinds.
+const (
+	AuditAppCreated        = "app_created"
+	AuditSecretRotated     = "secret_rotated"
+	AuditAppUpdated        = "app_updated"
+	AuditConnectionCreated = "connection_created"
+	AuditCodeIssued        = "code_issued"
+	AuditCodeExchanged     = "code_exchanged"
+	AuditCodeReused        = "code_reused"
+	AuditTokenRevoked      = "token_revoked"
+	AuditUserDelinked      = "user_delinked"
+)
+
+// AuditEvent is one entry in the audit trail. Detail never holds a secret.
+type AuditEvent struct {
+	ID           string
+	At           time.Time
+	Kind         string
+	AppID        string
+	ConnectionID string
+	Detail       string
+}
+
+// Exchange asks a Store to consume an access code and create a token.
+type Exchange struct {
+	CodeDigest   []byte
+	AppID        string
+	ConnectionID string
+	Now          time.Time
+	// Token is the token to create when the code is good. The store fills
+	// in ID (the tokenID the code was issued with), UserID (the
+	// connection's), AppID, ConnectionID, CodeDigest and CreatedAt.
+	Token Token
+}
+
+// Store is the persistence contract every backend implements and the
+// storetest conformance suite checks. Methods return an *Error with code
+// NotFound when a looked-up row does not exist and Conflict on a unique
+// key clash; any other failure is an internal error. Mutating methods write
+// their audit events in the same transaction as the change.
+type Store interface {
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+
+	// CreateApp stores a new app and audits app_created.
+	CreateApp(ctx context.Context, app *App) error
+	App(ctx context.Context, id string) (*App, error)
+	AppByKey(ctx context.Context, key string) (*App, error)
+	AppBySecret(ctx context.Context, digest []byte) (*App, error)
+	ListApps(ctx context.Context) ([]*App, error)
+	// RotateAppSecret replaces the app's secret digest and audits
+	// secret_rotated.
+	RotateAppSecret(ctx context.Context, appID string, digest []byte, now time.Time) error
+	// UpdateApp runs fn on the current app inside a transaction and stores
+	// what it leaves (name and registrations; not the key or secret).
+	UpdateApp(ctx context.Context, appID string, now time.Time, fn func(*App) error) (*App, error)
+
+	// CreateConnection stores a new connection together with the access
+	// code issued for it, and audits connection_created and code_issued.
+	CreateConnection(ctx context.Context, conn *Connection, code *AccessCode) error
+	Connection(ctx context.Context, id string) (*Connection, error)
+
+	// ExchangeAccessCode consumes the code in one conditional write and
+	// stores ex.Token. The code must exist, belong to ex.AppID and
+	// ex.ConnectionID, be unused and unexpired at ex.Now; then it is marked
+	// used, the token is stored, and code_exchanged is audited. Otherwise it
+	// returns InvalidAccessCode; if the code was already used by the same
+	// app, it also revokes every token issued for it (reason
+	// RevokedCodeReuse) and audits code_reused and token_revoked. Under any
+	// concurrency exactly one exchange of a code succeeds.
+	ExchangeAccessCode(ctx context.Context, ex *Exchange) error
+
+	// Grant returns the token with the given digest and its connection.
+	Grant(ctx context.Context, tokenDigest []byte) (*Grant, error)
+	// GrantByTokenID is Grant keyed by the public tokenID.
+	GrantByTokenID(ctx context.Context, tokenID string) (*Grant, error)
+	// DelinkConnection marks the connection delinked, revokes its tokens
+	// (reason RevokedDelinked), and audits user_delinked. Delinking twice
+	// is not an error.
+	DelinkConnection(ctx context.Context, connectionID string, now time.Time) error
+
+	CreateOperation(ctx context.Context, op *Operation) error
+	Operation(ctx context.Context, id string) (*Operation, error)
+	// UpdateOperation stores op if the stored operation's status is still
+	// fromStatus, and returns Conflict otherwise, so that one resume of an
+	// operation wins.
+	UpdateOperation(ctx context.Context, op *Operation, fromStatus string) error
+	// DeleteExpired removes operations and access codes that expired
+	// before now and returns how many rows went.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+
+	// Audit returns the app's audit events, oldest first, at most limit.
+	Audit(ctx context.Context, appID string, limit int) ([]AuditEvent, error)
+
+	// AppendEvent appends body to the named event stream at position seq
+	// (the first event is seq 1). It returns Conflict if seq is taken, which
+	// is how writers of one stream serialise without locks.
+	AppendEvent(ctx context.Context, stream string, seq int64, at time.Time, body []byte) error
+	// Events returns the stream's events from seq after+1 on, in order.
+	Events(ctx context.Context, stream string, after int64) ([]Event, error)
+}
+
+// Event is one entry of an event stream (the sandbox bank keeps its
+// ledger of transfers and beneficiaries this way).
+type Event struct {
+	Seq  int64
+	At   time.Time
+	Body []byte
+}

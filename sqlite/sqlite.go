@@ -1,0 +1,628 @@
+// Package sqlite is bankgate's embedded store: one SQLite file in WAL mode
+// through modernc.org/sqlite (no cgo). Writes go through a single connection
+// with immediate transactions, so concurrent writers (including the
+// `bankgate apps` commands in another process) serialise on the file lock;
+// reads use a pool of read-only connections.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/bankgate/bankgate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the SQLite implementation of bankgate.Store.
+type Store struct {
+	w *sql.DB // one connection, immediate transactions
+	r *sql.DB // read-only pool
+}
+
+var _ bankgate.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path, applies the
+// embedded migrations, and returns the store.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout(10000)")
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxLifetime(0)
+	s.r = r
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		for _, name := range names {
+			base := strings.TrimPrefix(name, "migrations/")
+			v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+			if err != nil {
+				return fmt.Errorf("migration %s: bad name", base)
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", base, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, time.Now().UnixNano()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	err := s.r.Close()
+	if err2 := s.w.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// tx runs fn in an immediate write transaction, retrying a few times when
+// the database is busy.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.tx1(ctx, fn)
+		if !isBusy(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
+	return err
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		c := e.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func notFound(what string) error { return bankgate.Errorf(bankgate.NotFound, "%s not found", what) }
+
+func audit(ctx context.Context, tx *sql.Tx, at time.Time, kind, appID, connID, detail string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit (id, at, kind, app_id, connection_id, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+		uuid.Must(uuid.NewV7()).String(), nanos(at), kind, appID, connID, detail)
+	return err
+}
+
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func parseList(s string) []string {
+	var v []string
+	json.Unmarshal([]byte(s), &v)
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+// CreateApp implements bankgate.Store.
+func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			app.ID, app.Name, app.Key, app.SecretDigest, nanos(app.CreatedAt), nanos(app.SecretRotatedAt), nanos(app.CreatedAt),
+			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs))
+		if isUnique(err) {
+			return bankgate.Errorf(bankgate.Conflict, "app already exists")
+		}
+		if err != nil {
+			return fmt.Errorf("create app: %w", err)
+		}
+		return audit(ctx, tx, app.CreatedAt, bankgate.AuditAppCreated, app.ID, "", "name="+app.Name)
+	})
+}
+
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids`
+
+type scanner interface{ Scan(...any) error }
+
+func scanApp(row scanner) (*bankgate.App, error) {
+	var a bankgate.App
+	var created, rotated int64
+	var origins, uris, bundles string
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound("app")
+		}
+		return nil, fmt.Errorf("read app: %w", err)
+	}
+	a.CreatedAt, a.SecretRotatedAt = fromNanos(created), fromNanos(rotated)
+	a.AllowedOrigins, a.RedirectURIs, a.BundleIDs = parseList(origins), parseList(uris), parseList(bundles)
+	return &a, nil
+}
+
+// App implements bankgate.Store.
+func (s *Store) App(ctx context.Context, id string) (*bankgate.App, error) {
+	return scanApp(s.r.QueryRowContext(ctx, `SELECT `+appCols+` FROM apps WHERE id = ?`, id))
+}
+
+// AppByKey implements bankgate.Store.
+func (s *Store) AppByKey(ctx context.Context, key string) (*bankgate.App, error) {
+	return scanApp(s.r.QueryRowContext(ctx, `SELECT `+appCols+` FROM apps WHERE app_key = ?`, key))
+}
+
+// AppBySecret implements bankgate.Store.
+func (s *Store) AppBySecret(ctx context.Context, digest []byte) (*bankgate.App, error) {
+	return scanApp(s.r.QueryRowContext(ctx, `SELECT `+appCols+` FROM apps WHERE secret_digest = ?`, digest))
+}
+
+// ListApps implements bankgate.Store.
+func (s *Store) ListApps(ctx context.Context) ([]*bankgate.App, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+appCols+` FROM apps ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	defer rows.Close()
+	var apps []*bankgate.App
+	for rows.Next() {
+		a, err := scanApp(rows)
+		if err != nil {
+			return nil, err
+		}
+		apps = append(apps, a)
+	}
+	return apps, rows.Err()
+}
+
+// RotateAppSecret implements bankgate.Store.
+func (s *Store) RotateAppSecret(ctx context.Context, appID string, digest []byte, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE apps SET secret_digest = ?, secret_rotated_at = ?, updated_at = ? WHERE id = ?`, digest, nanos(now), nanos(now), appID)
+		if isUnique(err) {
+			return bankgate.Errorf(bankgate.Conflict, "secret already in use")
+		}
+		if err != nil {
+			return fmt.Errorf("rotate app secret: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("app")
+		}
+		return audit(ctx, tx, now, bankgate.AuditSecretRotated, appID, "", "")
+	})
+}
+
+// UpdateApp implements bankgate.Store.
+func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn func(*bankgate.App) error) (*bankgate.App, error) {
+	var out *bankgate.App
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		a, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appCols+` FROM apps WHERE id = ?`, appID))
+		if err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE apps SET name = ?, allowed_origins = ?, redirect_uris = ?, bundle_ids = ?, updated_at = ? WHERE id = ?`,
+			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), appID); err != nil {
+			return fmt.Errorf("update app: %w", err)
+		}
+		out = a
+		return audit(ctx, tx, now, bankgate.AuditAppUpdated, appID, "", "")
+	})
+	return out, err
+}
+
+// CreateConnection implements bankgate.Store.
+func (s *Store) CreateConnection(ctx context.Context, c *bankgate.Connection, code *bankgate.AccessCode) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO connections (id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+			c.ID, c.AppID, c.BankID, c.UserID, c.ClientUserID, c.UserSecretDigest, c.Sealed, nanos(c.CreatedAt))
+		if isUnique(err) {
+			return bankgate.Errorf(bankgate.Conflict, "connection already exists")
+		}
+		if err != nil {
+			return fmt.Errorf("create connection: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO access_codes (digest, app_id, connection_id, token_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+			code.Digest, code.AppID, code.ConnectionID, code.TokenID, nanos(code.CreatedAt), nanos(code.ExpiresAt))
+		if isUnique(err) {
+			return bankgate.Errorf(bankgate.Conflict, "access code already exists")
+		}
+		if err != nil {
+			return fmt.Errorf("create access code: %w", err)
+		}
+		if err := audit(ctx, tx, c.CreatedAt, bankgate.AuditConnectionCreated, c.AppID, c.ID, "bank="+c.BankID); err != nil {
+			return err
+		}
+		return audit(ctx, tx, code.CreatedAt, bankgate.AuditCodeIssued, code.AppID, c.ID, "tokenID="+code.TokenID)
+	})
+}
+
+const connCols = `id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at`
+
+func scanConn(row scanner) (*bankgate.Connection, error) {
+	var c bankgate.Connection
+	var created, delinked int64
+	if err := row.Scan(&c.ID, &c.AppID, &c.BankID, &c.UserID, &c.ClientUserID, &c.UserSecretDigest, &c.Sealed, &created, &delinked); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound("connection")
+		}
+		return nil, fmt.Errorf("read connection: %w", err)
+	}
+	c.CreatedAt, c.DelinkedAt = fromNanos(created), fromNanos(delinked)
+	return &c, nil
+}
+
+// Connection implements bankgate.Store.
+func (s *Store) Connection(ctx context.Context, id string) (*bankgate.Connection, error) {
+	return scanConn(s.r.QueryRowContext(ctx, `SELECT `+connCols+` FROM connections WHERE id = ?`, id))
+}
+
+// ExchangeAccessCode implements bankgate.Store.
+func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) error {
+	var reused bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		reused = false
+		var tokenID string
+		err := tx.QueryRowContext(ctx, `UPDATE access_codes SET used_at = ?
+			WHERE digest = ? AND app_id = ? AND connection_id = ? AND used_at = 0 AND expires_at > ?
+			RETURNING token_id`,
+			nanos(ex.Now), ex.CodeDigest, ex.AppID, ex.ConnectionID, nanos(ex.Now)).Scan(&tokenID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.rejectCode(ctx, tx, ex, &reused)
+		}
+		if err != nil {
+			return fmt.Errorf("consume access code: %w", err)
+		}
+		var userID string
+		if err := tx.QueryRowContext(ctx, `SELECT user_id FROM connections WHERE id = ?`, ex.ConnectionID).Scan(&userID); err != nil {
+			return fmt.Errorf("read connection: %w", err)
+		}
+		t := &ex.Token
+		t.ID, t.UserID, t.AppID, t.ConnectionID, t.CodeDigest, t.CreatedAt = tokenID, userID, ex.AppID, ex.ConnectionID, ex.CodeDigest, ex.Now
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.Digest, t.ID, t.AppID, t.ConnectionID, t.UserID, t.CodeDigest, nanos(t.CreatedAt)); err != nil {
+			return fmt.Errorf("create token: %w", err)
+		}
+		return audit(ctx, tx, ex.Now, bankgate.AuditCodeExchanged, ex.AppID, ex.ConnectionID, "tokenID="+tokenID)
+	})
+	if err != nil {
+		return err
+	}
+	if reused {
+		return bankgate.Errorf(bankgate.InvalidAccessCode, "The access code is invalid, expired or already used.")
+	}
+	return nil
+}
+
+// rejectCode handles a code that could not be consumed: when it was used
+// before by the same app, it revokes what the first exchange issued. It
+// returns nil with *reused set so that the revocation commits.
+func (s *Store) rejectCode(ctx context.Context, tx *sql.Tx, ex *bankgate.Exchange, reused *bool) error {
+	var appID, connID string
+	var usedAt int64
+	err := tx.QueryRowContext(ctx, `SELECT app_id, connection_id, used_at FROM access_codes WHERE digest = ?`, ex.CodeDigest).Scan(&appID, &connID, &usedAt)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (usedAt == 0 || appID != ex.AppID)) {
+		return bankgate.Errorf(bankgate.InvalidAccessCode, "The access code is invalid, expired or already used.")
+	}
+	if err != nil {
+		return fmt.Errorf("read access code: %w", err)
+	}
+	*reused = true
+	if err := audit(ctx, tx, ex.Now, bankgate.AuditCodeReused, appID, connID, ""); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ? WHERE code_digest = ? AND revoked_at = 0 RETURNING id`,
+		nanos(ex.Now), bankgate.RevokedCodeReuse, ex.CodeDigest)
+	if err != nil {
+		return fmt.Errorf("revoke tokens: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := audit(ctx, tx, ex.Now, bankgate.AuditTokenRevoked, appID, connID, "tokenID="+id+" reason="+bankgate.RevokedCodeReuse); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const grantQuery = `SELECT t.id, t.digest, t.app_id, t.connection_id, t.user_id, t.code_digest, t.created_at, t.revoked_at, t.revoke_reason,
+	c.id, c.app_id, c.bank_id, c.user_id, c.client_user_id, c.user_secret_digest, c.sealed, c.created_at, c.delinked_at
+	FROM tokens t JOIN connections c ON c.id = t.connection_id `
+
+func scanGrant(row scanner) (*bankgate.Grant, error) {
+	var g bankgate.Grant
+	t, c := &g.Token, &g.Connection
+	var tCreated, tRevoked, cCreated, cDelinked int64
+	if err := row.Scan(&t.ID, &t.Digest, &t.AppID, &t.ConnectionID, &t.UserID, &t.CodeDigest, &tCreated, &tRevoked, &t.RevokeReason,
+		&c.ID, &c.AppID, &c.BankID, &c.UserID, &c.ClientUserID, &c.UserSecretDigest, &c.Sealed, &cCreated, &cDelinked); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound("token")
+		}
+		return nil, fmt.Errorf("read token: %w", err)
+	}
+	t.CreatedAt, t.RevokedAt, c.CreatedAt, c.DelinkedAt = fromNanos(tCreated), fromNanos(tRevoked), fromNanos(cCreated), fromNanos(cDelinked)
+	return &g, nil
+}
+
+// Grant implements bankgate.Store. It deliberately does not pass ctx to
+// the driver: it is on the hot path, and a cancellable query costs
+// measurably more with modernc SQLite.
+func (s *Store) Grant(_ context.Context, digest []byte) (*bankgate.Grant, error) {
+	return scanGrant(s.r.QueryRow(grantQuery+`WHERE t.digest = ?`, digest))
+}
+
+// GrantByTokenID implements bankgate.Store.
+func (s *Store) GrantByTokenID(ctx context.Context, tokenID string) (*bankgate.Grant, error) {
+	return scanGrant(s.r.QueryRowContext(ctx, grantQuery+`WHERE t.id = ?`, tokenID))
+}
+
+// DelinkConnection implements bankgate.Store.
+func (s *Store) DelinkConnection(ctx context.Context, connID string, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var appID string
+		var delinked int64
+		err := tx.QueryRowContext(ctx, `SELECT app_id, delinked_at FROM connections WHERE id = ?`, connID).Scan(&appID, &delinked)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("connection")
+		}
+		if err != nil {
+			return fmt.Errorf("read connection: %w", err)
+		}
+		if delinked != 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE connections SET delinked_at = ? WHERE id = ?`, nanos(now), connID); err != nil {
+			return fmt.Errorf("delink: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ? WHERE connection_id = ? AND revoked_at = 0`,
+			nanos(now), bankgate.RevokedDelinked, connID); err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		// Unused codes of the connection die with it.
+		if _, err := tx.ExecContext(ctx, `UPDATE access_codes SET expires_at = ? WHERE connection_id = ? AND used_at = 0`, nanos(now), connID); err != nil {
+			return fmt.Errorf("expire codes: %w", err)
+		}
+		return audit(ctx, tx, now, bankgate.AuditUserDelinked, appID, connID, "")
+	})
+}
+
+// CreateOperation implements bankgate.Store.
+func (s *Store) CreateOperation(ctx context.Context, op *bankgate.Operation) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO operations (id, app_id, connection_id, bank_id, endpoint, status, error_type, state, created_at, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			op.ID, op.AppID, op.ConnectionID, op.BankID, op.Endpoint, op.Status, op.ErrorType, op.State, nanos(op.CreatedAt), nanos(op.UpdatedAt), nanos(op.ExpiresAt))
+		if isUnique(err) {
+			return bankgate.Errorf(bankgate.Conflict, "operation already exists")
+		}
+		if err != nil {
+			return fmt.Errorf("create operation: %w", err)
+		}
+		return nil
+	})
+}
+
+// Operation implements bankgate.Store.
+func (s *Store) Operation(ctx context.Context, id string) (*bankgate.Operation, error) {
+	var op bankgate.Operation
+	var created, updated, expires int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, app_id, connection_id, bank_id, endpoint, status, error_type, state, created_at, updated_at, expires_at FROM operations WHERE id = ?`, id).
+		Scan(&op.ID, &op.AppID, &op.ConnectionID, &op.BankID, &op.Endpoint, &op.Status, &op.ErrorType, &op.State, &created, &updated, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("operation")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read operation: %w", err)
+	}
+	op.CreatedAt, op.UpdatedAt, op.ExpiresAt = fromNanos(created), fromNanos(updated), fromNanos(expires)
+	return &op, nil
+}
+
+// UpdateOperation implements bankgate.Store.
+func (s *Store) UpdateOperation(ctx context.Context, op *bankgate.Operation, fromStatus string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE operations SET status = ?, error_type = ?, state = ?, updated_at = ?, expires_at = ? WHERE id = ? AND status = ?`,
+			op.Status, op.ErrorType, op.State, nanos(op.UpdatedAt), nanos(op.ExpiresAt), op.ID, fromStatus)
+		if err != nil {
+			return fmt.Errorf("update operation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return bankgate.Errorf(bankgate.Conflict, "operation changed")
+		}
+		return nil
+	})
+}
+
+// DeleteExpired implements bankgate.Store.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	var total int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		total = 0
+		for _, q := range []string{
+			`DELETE FROM operations WHERE expires_at < ?`,
+			`DELETE FROM access_codes WHERE expires_at < ? AND used_at = 0`,
+		} {
+			res, err := tx.ExecContext(ctx, q, nanos(now))
+			if err != nil {
+				return fmt.Errorf("delete expired: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+		}
+		return nil
+	})
+	return int(total), err
+}
+
+// Audit implements bankgate.Store.
+func (s *Store) Audit(ctx context.Context, appID string, limit int) ([]bankgate.AuditEvent, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, at, kind, app_id, connection_id, detail FROM audit WHERE app_id = ? ORDER BY at, id LIMIT ?`, appID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer rows.Close()
+	var out []bankgate.AuditEvent
+	for rows.Next() {
+		var e bankgate.AuditEvent
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.AppID, &e.ConnectionID, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AppendEvent implements bankgate.Store.
+func (s *Store) AppendEvent(ctx context.Context, stream string, seq int64, at time.Time, body []byte) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO events (stream, seq, at, body) VALUES (?, ?, ?, ?)`, stream, seq, nanos(at), body)
+		if isUnique(err) {
+			return bankgate.Errorf(bankgate.Conflict, "event %d of %s already exists", seq, stream)
+		}
+		if err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+		return nil
+	})
+}
+
+// Events implements bankgate.Store.
+func (s *Store) Events(ctx context.Context, stream string, after int64) ([]bankgate.Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, at, body FROM events WHERE stream = ? AND seq > ? ORDER BY seq`, stream, after)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	var out []bankgate.Event
+	for rows.Next() {
+		var e bankgate.Event
+		var at int64
+		if err := rows.Scan(&e.Seq, &at, &e.Body); err != nil {
+			return nil, err
+		}
+		e.At = fromNanos(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

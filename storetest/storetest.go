@@ -1,0 +1,523 @@
+// Package storetest is the conformance suite every bankgate.Store passes:
+// call RunTests from the store's own tests with a function that returns a
+// fresh, empty store.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/uuid"
+
+	"github.com/bankgate/bankgate"
+)
+
+// RunTests runs the conformance suite. newStore must return a new empty
+// store; the suite closes it.
+func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s bankgate.Store)
+	}{
+		{"Apps", testApps},
+		{"RotateAppSecret", testRotateAppSecret},
+		{"UpdateApp", testUpdateApp},
+		{"ConnectionAndCode", testConnectionAndCode},
+		{"ExchangeRejects", testExchangeRejects},
+		{"ExchangeReuseRevokes", testExchangeReuseRevokes},
+		{"ConcurrentExchange", testConcurrentExchange},
+		{"Delink", testDelink},
+		{"Operations", testOperations},
+		{"ConcurrentOperationResume", testConcurrentOperationResume},
+		{"DeleteExpired", testDeleteExpired},
+		{"Events", testEvents},
+		{"ConcurrentEvents", testConcurrentEvents},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// MustCreateApp creates an app with random key and secret digest.
+func MustCreateApp(tb testing.TB, s bankgate.Store, name string) *bankgate.App {
+	tb.Helper()
+	a := &bankgate.App{ID: newID(), Name: name, Key: fmt.Sprintf("%x", randBytes(32)), SecretDigest: randBytes(32), CreatedAt: t0}
+	if err := s.CreateApp(context.Background(), a); err != nil {
+		tb.Fatalf("CreateApp: %v", err)
+	}
+	return a
+}
+
+type fixture struct {
+	app  *bankgate.App
+	conn *bankgate.Connection
+	code *bankgate.AccessCode
+}
+
+func mustConnect(tb testing.TB, s bankgate.Store, app *bankgate.App, ttl time.Duration) fixture {
+	tb.Helper()
+	c := &bankgate.Connection{ID: fmt.Sprintf("%x", randBytes(20)), AppID: app.ID, BankID: "SANDBOX_AE_TEST", UserID: "user-" + newID(),
+		ClientUserID: "client-1", UserSecretDigest: randBytes(32), Sealed: randBytes(40), CreatedAt: t0}
+	code := &bankgate.AccessCode{Digest: randBytes(32), AppID: app.ID, ConnectionID: c.ID, TokenID: newID(), CreatedAt: t0, ExpiresAt: t0.Add(ttl)}
+	if err := s.CreateConnection(context.Background(), c, code); err != nil {
+		tb.Fatalf("CreateConnection: %v", err)
+	}
+	return fixture{app, c, code}
+}
+
+func exchange(s bankgate.Store, f fixture, now time.Time) (*bankgate.Exchange, error) {
+	ex := &bankgate.Exchange{CodeDigest: f.code.Digest, AppID: f.app.ID, ConnectionID: f.conn.ID, Now: now,
+		Token: bankgate.Token{Digest: randBytes(32)}}
+	return ex, s.ExchangeAccessCode(context.Background(), ex)
+}
+
+func wantCode(t *testing.T, err error, code bankgate.Code) {
+	t.Helper()
+	if got := bankgate.ErrorCode(err); got != code {
+		t.Fatalf("error = %v (code %q), want code %q", err, got, code)
+	}
+}
+
+var cmpTime = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+
+func testApps(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "first")
+	b := MustCreateApp(t, s, "second")
+	for _, get := range []func() (*bankgate.App, error){
+		func() (*bankgate.App, error) { return s.App(ctx, a.ID) },
+		func() (*bankgate.App, error) { return s.AppByKey(ctx, a.Key) },
+		func() (*bankgate.App, error) { return s.AppBySecret(ctx, a.SecretDigest) },
+	} {
+		got, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(a, got, cmpTime, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("app mismatch (-want +got):\n%s", diff)
+		}
+	}
+	_, err := s.AppByKey(ctx, "nope")
+	wantCode(t, err, bankgate.NotFound)
+	_, err = s.App(ctx, "nope")
+	wantCode(t, err, bankgate.NotFound)
+	_, err = s.AppBySecret(ctx, randBytes(32))
+	wantCode(t, err, bankgate.NotFound)
+
+	dup := *b
+	dup.ID = newID()
+	wantCode(t, s.CreateApp(ctx, &dup), bankgate.Conflict)
+
+	apps, err := s.ListApps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 2 {
+		t.Fatalf("ListApps returned %d apps, want 2", len(apps))
+	}
+	ev, err := s.Audit(ctx, a.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) != 1 || ev[0].Kind != bankgate.AuditAppCreated || ev[0].AppID != a.ID {
+		t.Fatalf("audit = %+v, want one app_created", ev)
+	}
+}
+
+func testRotateAppSecret(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "rot")
+	nd := randBytes(32)
+	if err := s.RotateAppSecret(ctx, a.ID, nd, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.AppBySecret(ctx, a.SecretDigest)
+	wantCode(t, err, bankgate.NotFound)
+	got, err := s.AppBySecret(ctx, nd)
+	if err != nil || got.ID != a.ID || !got.SecretRotatedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("AppBySecret(new) = %+v, %v", got, err)
+	}
+	wantCode(t, s.RotateAppSecret(ctx, "nope", randBytes(32), t0), bankgate.NotFound)
+	ev, _ := s.Audit(ctx, a.ID, 100)
+	if len(ev) != 2 || ev[1].Kind != bankgate.AuditSecretRotated {
+		t.Fatalf("audit = %+v, want app_created, secret_rotated", ev)
+	}
+}
+
+func testUpdateApp(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "upd")
+	got, err := s.UpdateApp(ctx, a.ID, t0, func(a *bankgate.App) error {
+		a.AllowedOrigins = append(a.AllowedOrigins, "https://example.com")
+		a.RedirectURIs = []string{"https://example.com/cb"}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.App(ctx, a.ID)
+	if diff := cmp.Diff(got, again, cmpTime, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("UpdateApp result differs from stored (-ret +stored):\n%s", diff)
+	}
+	if len(again.AllowedOrigins) != 1 || again.RedirectURIs[0] != "https://example.com/cb" {
+		t.Fatalf("update lost: %+v", again)
+	}
+	_, err = s.UpdateApp(ctx, a.ID, t0, func(*bankgate.App) error { return bankgate.Errorf(bankgate.ParameterError, "no") })
+	wantCode(t, err, bankgate.ParameterError)
+	_, err = s.UpdateApp(ctx, "nope", t0, func(*bankgate.App) error { return nil })
+	wantCode(t, err, bankgate.NotFound)
+}
+
+func testConnectionAndCode(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "c")
+	f := mustConnect(t, s, a, 30*time.Minute)
+	got, err := s.Connection(ctx, f.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(f.conn, got, cmpTime); diff != "" {
+		t.Errorf("connection mismatch (-want +got):\n%s", diff)
+	}
+	_, err = s.Connection(ctx, "nope")
+	wantCode(t, err, bankgate.NotFound)
+	wantCode(t, s.CreateConnection(ctx, f.conn, &bankgate.AccessCode{Digest: randBytes(32), AppID: a.ID, ConnectionID: f.conn.ID, TokenID: newID(), CreatedAt: t0, ExpiresAt: t0}), bankgate.Conflict)
+
+	ex, err := exchange(s, f, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if ex.Token.ID != f.code.TokenID || ex.Token.UserID != f.conn.UserID || ex.Token.AppID != a.ID {
+		t.Fatalf("token = %+v, want ID %s and user %s", ex.Token, f.code.TokenID, f.conn.UserID)
+	}
+	for _, get := range []func() (*bankgate.Grant, error){
+		func() (*bankgate.Grant, error) { return s.Grant(ctx, ex.Token.Digest) },
+		func() (*bankgate.Grant, error) { return s.GrantByTokenID(ctx, f.code.TokenID) },
+	} {
+		g, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(ex.Token, g.Token, cmpTime); diff != "" {
+			t.Errorf("token mismatch (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(*f.conn, g.Connection, cmpTime); diff != "" {
+			t.Errorf("grant connection mismatch (-want +got):\n%s", diff)
+		}
+	}
+	_, err = s.Grant(ctx, randBytes(32))
+	wantCode(t, err, bankgate.NotFound)
+	_, err = s.GrantByTokenID(ctx, "nope")
+	wantCode(t, err, bankgate.NotFound)
+
+	ev, _ := s.Audit(ctx, a.ID, 100)
+	var kinds []string
+	for _, e := range ev {
+		kinds = append(kinds, e.Kind)
+	}
+	want := []string{bankgate.AuditAppCreated, bankgate.AuditConnectionCreated, bankgate.AuditCodeIssued, bankgate.AuditCodeExchanged}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("audit kinds (-want +got):\n%s", diff)
+	}
+}
+
+func testExchangeRejects(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "a")
+	b := MustCreateApp(t, s, "b")
+	f := mustConnect(t, s, a, 30*time.Minute)
+	other := mustConnect(t, s, a, 30*time.Minute)
+	cases := []struct {
+		name string
+		ex   bankgate.Exchange
+	}{
+		{"unknown code", bankgate.Exchange{CodeDigest: randBytes(32), AppID: a.ID, ConnectionID: f.conn.ID, Now: t0}},
+		{"other app", bankgate.Exchange{CodeDigest: f.code.Digest, AppID: b.ID, ConnectionID: f.conn.ID, Now: t0}},
+		{"other connection", bankgate.Exchange{CodeDigest: f.code.Digest, AppID: a.ID, ConnectionID: other.conn.ID, Now: t0}},
+		{"expired", bankgate.Exchange{CodeDigest: f.code.Digest, AppID: a.ID, ConnectionID: f.conn.ID, Now: t0.Add(30 * time.Minute)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := tc.ex
+			ex.Token = bankgate.Token{Digest: randBytes(32)}
+			wantCode(t, s.ExchangeAccessCode(ctx, &ex), bankgate.InvalidAccessCode)
+			if _, err := s.Grant(ctx, ex.Token.Digest); !bankgate.IsCode(err, bankgate.NotFound) {
+				t.Fatalf("rejected exchange stored a token: %v", err)
+			}
+		})
+	}
+	// None of the rejections used the code up.
+	if _, err := exchange(s, f, t0.Add(30*time.Minute-time.Nanosecond)); err != nil {
+		t.Fatalf("exchange just before expiry: %v", err)
+	}
+}
+
+func testExchangeReuseRevokes(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "a")
+	b := MustCreateApp(t, s, "b")
+	f := mustConnect(t, s, a, 30*time.Minute)
+	first, err := exchange(s, f, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another app presenting the code does not revoke anything.
+	wantCode(t, s.ExchangeAccessCode(ctx, &bankgate.Exchange{CodeDigest: f.code.Digest, AppID: b.ID, ConnectionID: f.conn.ID, Now: t0, Token: bankgate.Token{Digest: randBytes(32)}}), bankgate.InvalidAccessCode)
+	if g, err := s.Grant(ctx, first.Token.Digest); err != nil || g.Token.Revoked() {
+		t.Fatalf("token revoked by another app's attempt: %+v %v", g, err)
+	}
+	_, err = exchange(s, f, t0.Add(time.Second))
+	wantCode(t, err, bankgate.InvalidAccessCode)
+	g, err := s.Grant(ctx, first.Token.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Token.Revoked() || g.Token.RevokeReason != bankgate.RevokedCodeReuse {
+		t.Fatalf("token after reuse = %+v, want revoked for code reuse", g.Token)
+	}
+	ev, _ := s.Audit(ctx, a.ID, 100)
+	var kinds []string
+	for _, e := range ev {
+		kinds = append(kinds, e.Kind)
+	}
+	want := []string{bankgate.AuditAppCreated, bankgate.AuditConnectionCreated, bankgate.AuditCodeIssued, bankgate.AuditCodeExchanged, bankgate.AuditCodeReused, bankgate.AuditTokenRevoked}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("audit kinds (-want +got):\n%s", diff)
+	}
+}
+
+// ConcurrentExchanges is how many goroutines race to exchange one code.
+const ConcurrentExchanges = 100
+
+func testConcurrentExchange(t *testing.T, s bankgate.Store) {
+	a := MustCreateApp(t, s, "race")
+	f := mustConnect(t, s, a, 30*time.Minute)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	var winner atomic.Pointer[bankgate.Exchange]
+	errs := make(chan error, ConcurrentExchanges)
+	start := make(chan struct{})
+	for i := 0; i < ConcurrentExchanges; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ex, err := exchange(s, f, t0)
+			switch {
+			case err == nil:
+				ok.Add(1)
+				winner.Store(ex)
+			case !bankgate.IsCode(err, bankgate.InvalidAccessCode):
+				errs <- err
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("unexpected error: %v", err)
+	}
+	if ok.Load() != 1 {
+		t.Fatalf("%d exchanges succeeded, want exactly 1", ok.Load())
+	}
+	g, err := s.Grant(context.Background(), winner.Load().Token.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Token.Revoked() {
+		t.Fatal("the winning token is not revoked after the code was reused")
+	}
+}
+
+func testDelink(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "d")
+	f := mustConnect(t, s, a, 30*time.Minute)
+	ex, err := exchange(s, f, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DelinkConnection(ctx, f.conn.ID, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DelinkConnection(ctx, f.conn.ID, t0.Add(2*time.Hour)); err != nil {
+		t.Fatalf("second delink: %v", err)
+	}
+	wantCode(t, s.DelinkConnection(ctx, "nope", t0), bankgate.NotFound)
+	g, err := s.Grant(ctx, ex.Token.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Token.Revoked() || g.Token.RevokeReason != bankgate.RevokedDelinked || !g.Connection.DelinkedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("grant after delink = %+v", g)
+	}
+	ev, _ := s.Audit(ctx, a.ID, 100)
+	if ev[len(ev)-1].Kind != bankgate.AuditUserDelinked {
+		t.Fatalf("last audit = %+v, want user_delinked", ev[len(ev)-1])
+	}
+	n := 0
+	for _, e := range ev {
+		if e.Kind == bankgate.AuditUserDelinked {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d user_delinked events, want 1", n)
+	}
+}
+
+func newOp(appID string) *bankgate.Operation {
+	return &bankgate.Operation{ID: "SANDBOX:" + newID(), AppID: appID, BankID: "SANDBOX_AE_TEST", Endpoint: "/connect/login",
+		Status: bankgate.StatusUserInputRequired, State: randBytes(50), CreatedAt: t0, UpdatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
+}
+
+func testOperations(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "op")
+	op := newOp(a.ID)
+	if err := s.CreateOperation(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.CreateOperation(ctx, op), bankgate.Conflict)
+	got, err := s.Operation(ctx, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(op, got, cmpTime); diff != "" {
+		t.Errorf("operation (-want +got):\n%s", diff)
+	}
+	_, err = s.Operation(ctx, "nope")
+	wantCode(t, err, bankgate.NotFound)
+	upd := *got
+	upd.Status, upd.ErrorType, upd.UpdatedAt = bankgate.StatusFailed, "INVALID_MFA", t0.Add(time.Second)
+	if err := s.UpdateOperation(ctx, &upd, bankgate.StatusUserInputRequired); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.UpdateOperation(ctx, &upd, bankgate.StatusUserInputRequired), bankgate.Conflict)
+	got, _ = s.Operation(ctx, op.ID)
+	if got.Status != bankgate.StatusFailed || got.ErrorType != "INVALID_MFA" {
+		t.Fatalf("after update: %+v", got)
+	}
+}
+
+func testConcurrentOperationResume(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "op")
+	op := newOp(a.ID)
+	if err := s.CreateOperation(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			upd := *op
+			upd.Status = bankgate.StatusInitialized
+			if err := s.UpdateOperation(ctx, &upd, bankgate.StatusUserInputRequired); err == nil {
+				ok.Add(1)
+			} else if !bankgate.IsCode(err, bankgate.Conflict) {
+				t.Errorf("UpdateOperation: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Fatalf("%d resumes won, want 1", ok.Load())
+	}
+}
+
+func testDeleteExpired(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "exp")
+	op := newOp(a.ID)
+	s.CreateOperation(ctx, op)
+	live := newOp(a.ID)
+	live.ExpiresAt = t0.Add(time.Hour)
+	s.CreateOperation(ctx, live)
+	f := mustConnect(t, s, a, time.Minute)
+	n, err := s.DeleteExpired(ctx, t0.Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("DeleteExpired removed %d rows, want 2", n)
+	}
+	if _, err := s.Operation(ctx, op.ID); !bankgate.IsCode(err, bankgate.NotFound) {
+		t.Fatalf("expired operation still there: %v", err)
+	}
+	if _, err := s.Operation(ctx, live.ID); err != nil {
+		t.Fatalf("live operation removed: %v", err)
+	}
+	_, err = exchange(s, f, t0)
+	wantCode(t, err, bankgate.InvalidAccessCode)
+}
+
+func testEvents(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	for i := int64(1); i <= 3; i++ {
+		if err := s.AppendEvent(ctx, "acct-1", i, t0.Add(time.Duration(i)), []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, s.AppendEvent(ctx, "acct-1", 2, t0, []byte("dup")), bankgate.Conflict)
+	if err := s.AppendEvent(ctx, "acct-2", 1, t0, []byte("other")); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Events(ctx, "acct-1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) != 2 || ev[0].Seq != 2 || !bytes.Equal(ev[1].Body, []byte("3")) || !ev[1].At.Equal(t0.Add(3)) {
+		t.Fatalf("Events = %+v", ev)
+	}
+	ev, _ = s.Events(ctx, "none", 0)
+	if len(ev) != 0 {
+		t.Fatalf("Events(none) = %+v", ev)
+	}
+}
+
+func testConcurrentEvents(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.AppendEvent(ctx, "race", 1, t0, []byte("x")); err == nil {
+				ok.Add(1)
+			} else if !bankgate.IsCode(err, bankgate.Conflict) {
+				t.Errorf("AppendEvent: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Fatalf("%d appends of seq 1 won, want 1", ok.Load())
+	}
+}
