@@ -1,0 +1,1 @@
+CREATE INDEX connections_app ON connections (app_id);

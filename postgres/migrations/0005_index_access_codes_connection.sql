@@ -1,0 +1,1 @@
+CREATE INDEX access_codes_connection ON access_codes (connection_id);

@@ -1,0 +1,1 @@
+CREATE INDEX tokens_connection ON tokens (connection_id);

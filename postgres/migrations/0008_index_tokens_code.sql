@@ -1,0 +1,1 @@
+CREATE INDEX tokens_code ON tokens (code_digest);

@@ -1,0 +1,1 @@
+CREATE INDEX operations_expires ON operations (expires_at);

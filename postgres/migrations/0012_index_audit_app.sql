@@ -1,0 +1,1 @@
+CREATE INDEX audit_app ON audit (app_id, at);
