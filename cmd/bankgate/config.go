@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bankgate/bankgate/secret"
+)
+
+// Config is bankgate's whole configuration. Each setting has a default in
+// code, may be set in the environment (BANKGATE_*), and a flag beats both.
+type Config struct {
+	Addr          string
+	DataDir       string
+	AccessCodeTTL time.Duration
+	// SecretKey is the server key file path, or an inline key written as
+	// "hex:<64 hex characters>". Empty means <data-dir>/server.key,
+	// generated on first start.
+	SecretKey string
+	LogLevel  string
+}
+
+// setting describes one configuration field for flags, environment and
+// help.
+type setting struct {
+	flag, env, help string
+	bind            func(fs *flag.FlagSet, c *Config, def string)
+}
+
+var settings = []setting{
+	{"addr", "BANKGATE_ADDR", "address to listen on (host:port)", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.Addr, "addr", def, "") }},
+	{"data-dir", "BANKGATE_DATA_DIR", "directory for the SQLite database and the server key (created 0700)", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.DataDir, "data-dir", def, "") }},
+	{"access-code-ttl", "BANKGATE_ACCESS_CODE_TTL", "lifetime of an access code (Go duration)", func(fs *flag.FlagSet, c *Config, def string) {
+		d, _ := time.ParseDuration(def)
+		fs.DurationVar(&c.AccessCodeTTL, "access-code-ttl", d, "")
+	}},
+	{"secret-key-file", "BANKGATE_SECRET_KEY", "server key for digests and sealing: a file holding 64 hex characters, or inline as hex:<64 hex>; default <data-dir>/server.key, generated on first start", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SecretKey, "secret-key-file", def, "") }},
+	{"log-level", "BANKGATE_LOG_LEVEL", "log level: debug, info, warn or error", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogLevel, "log-level", def, "") }},
+}
+
+var defaults = map[string]string{
+	"addr":            "127.0.0.1:8080",
+	"data-dir":        "./bankgate-data",
+	"access-code-ttl": "30m",
+	"secret-key-file": "",
+	"log-level":       "info",
+}
+
+// newFlagSet returns a flag set for a command with the named settings
+// bound to cfg: default from code, overridden by the environment, then by
+// flags when parsed.
+func newFlagSet(name, usage string, cfg *Config, env func(string) string, stderr io.Writer, names ...string) (*flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var bound []setting
+	for _, n := range names {
+		for _, st := range settings {
+			if st.flag != n {
+				continue
+			}
+			def := defaults[n]
+			if v := env(st.env); v != "" {
+				def = v
+				if n == "access-code-ttl" {
+					if _, err := time.ParseDuration(v); err != nil {
+						return nil, fmt.Errorf("%s: %q is not a Go duration", st.env, v)
+					}
+				}
+			}
+			st.bind(fs, cfg, def)
+			bound = append(bound, st)
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: bankgate %s\n\n%s\n\nFlags (a flag beats its environment variable, which beats the default):\n", name, usage)
+		for _, st := range bound {
+			def := defaults[st.flag]
+			if def == "" {
+				def = `""`
+			}
+			fmt.Fprintf(stderr, "  --%s (env %s, default %s)\n      %s\n", st.flag, st.env, def, st.help)
+		}
+		extra := false
+		fs.VisitAll(func(f *flag.Flag) {
+			for _, st := range bound {
+				if st.flag == f.Name {
+					return
+				}
+			}
+			if !extra {
+				extra = true
+			}
+			fmt.Fprintf(stderr, "  --%s\n      %s\n", f.Name, f.Usage)
+		})
+	}
+	return fs, nil
+}
+
+// validate checks the configuration after parsing.
+func (c *Config) validate() error {
+	if c.AccessCodeTTL <= 0 {
+		return errors.New("--access-code-ttl must be positive")
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	return nil
+}
+
+// ensureDataDir creates the data directory (or tightens an existing one)
+// with 0700 permissions.
+func (c *Config) ensureDataDir() error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	// The directory holds the server key and the database: keep it private
+	// even when it existed before.
+	if err := os.Chmod(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir permissions: %w", err)
+	}
+	return nil
+}
+
+// loadKey returns the server key: inline, from the configured file, or
+// from <data-dir>/server.key, generating that file (0600) if it does not
+// exist yet.
+func (c *Config) loadKey() ([]byte, error) {
+	if strings.HasPrefix(c.SecretKey, "hex:") {
+		return secret.ParseKey(c.SecretKey)
+	}
+	if c.SecretKey != "" {
+		b, err := os.ReadFile(c.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("read server key: %w", err)
+		}
+		return secret.ParseKey(string(b))
+	}
+	path := filepath.Join(c.DataDir, "server.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return secret.ParseKey(string(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read server key: %w", err)
+	}
+	// Write the new key beside its final name, then link it into place:
+	// the link fails if another process won the race, and nobody ever
+	// reads a half-written key.
+	key := secret.NewKey()
+	tmp, err := os.CreateTemp(c.DataDir, ".server.key-*")
+	if err != nil {
+		return nil, fmt.Errorf("create server key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if _, err := fmt.Fprintf(tmp, "%x\n", key); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("write server key: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("install server key: %w", err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read server key: %w", err)
+		}
+		return secret.ParseKey(string(b))
+	}
+	return key, nil
+}

@@ -1,0 +1,437 @@
+// Command bankgate is a self-hostable open-banking API server,
+// wire-compatible with Dapi's v2 API.
+//
+//	bankgate serve                 start the server (SQLite in ./bankgate-data)
+//	bankgate apps create --name N  register an app, print its key and secret
+//	bankgate apps list             list apps
+//	bankgate apps rotate-secret    give an app a new secret
+//	bankgate audit --app-key K     print an app's audit trail
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+	bghttp "github.com/bankgate/bankgate/http"
+	"github.com/bankgate/bankgate/sandbox"
+	"github.com/bankgate/bankgate/secret"
+	"github.com/bankgate/bankgate/service"
+	"github.com/bankgate/bankgate/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bankgate:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `bankgate: a self-hostable open-banking API server, wire-compatible with Dapi's v2 API.
+
+Usage:
+  bankgate serve [flags]                         start the server
+  bankgate apps create --name NAME [--json]      register an app; prints its appKey and appSecret (shown once)
+  bankgate apps list [--json]                    list registered apps
+  bankgate apps rotate-secret --app-key KEY      give an app a new appSecret; the old one stops working
+  bankgate audit --app-key KEY [--limit N]       print an app's audit trail
+
+Run "bankgate COMMAND --help" for a command's flags.
+`
+
+// run is the whole program; main only wires the process to it.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], env, stdout, stderr, nil)
+	case "apps":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return errors.New("apps: missing subcommand (create, list, rotate-secret)")
+		}
+		switch args[1] {
+		case "create":
+			return cmdAppsCreate(ctx, args[2:], env, stdout, stderr)
+		case "list":
+			return cmdAppsList(ctx, args[2:], env, stdout, stderr)
+		case "rotate-secret":
+			return cmdAppsRotate(ctx, args[2:], env, stdout, stderr)
+		}
+		return fmt.Errorf("apps: unknown subcommand %q", args[1])
+	case "audit":
+		return cmdAudit(ctx, args[1:], env, stdout, stderr)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// app is an opened store, keyring and service for one command.
+type app struct {
+	cfg   Config
+	store bankgate.Store
+	svc   *service.Service
+	clock func() time.Time
+	log   *slog.Logger
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// open opens the store and builds the service for cfg.
+func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*app, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.ensureDataDir(); err != nil {
+		return nil, err
+	}
+	key, err := cfg.loadKey()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := secret.NewKeyring(key)
+	if err != nil {
+		return nil, err
+	}
+	dbPath := filepath.Join(cfg.DataDir, "bankgate.db")
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+		os.Chmod(p, 0o600)
+	}
+	clock := now
+	if clock == nil {
+		clock = time.Now
+	}
+	sb := sandbox.New(sandbox.Options{Now: clock})
+	svc := service.New(service.Config{
+		Store:         store,
+		Keyring:       keys,
+		Connectors:    []bank.Connector{sb},
+		Now:           clock,
+		AccessCodeTTL: cfg.AccessCodeTTL,
+		Logger:        log,
+	})
+	return &app{cfg: cfg, store: store, svc: svc, clock: clock, log: log}, nil
+}
+
+// serveHooks lets tests observe the server: Ready is called with the
+// listening address once it accepts connections.
+type serveHooks struct {
+	Ready func(addr string)
+	Now   func() time.Time
+}
+
+func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
+	var cfg Config
+	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
+		"addr", "data-dir", "access-code-ttl", "secret-key-file", "log-level")
+	if err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	var now func() time.Time
+	if hooks != nil {
+		now = hooks.Now
+	}
+	a, err := open(ctx, cfg, log, now)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+
+	apps, err := a.store.ListApps(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if len(apps) == 0 {
+		demo, err := a.svc.CreateApp(ctx, "demo")
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		printWalkthrough(stdout, addr, demo, a.svc)
+	}
+
+	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	go sweep(ctx, a.svc, log)
+	log.Info("bankgate listening", "addr", addr, "dataDir", cfg.DataDir)
+	fmt.Fprintf(stdout, "bankgate listening on http://%s\n", addr)
+	if hooks != nil && hooks.Ready != nil {
+		hooks.Ready(addr)
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// sweep deletes expired operations and access codes every minute.
+func sweep(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := svc.Sweep(ctx); err != nil {
+				log.Warn("sweep expired rows", "err", err)
+			} else if n > 0 {
+				log.Debug("swept expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+func printWalkthrough(w io.Writer, addr string, demo *service.NewApp, svc *service.Service) {
+	bankID := "SANDBOX_AE_ENBD"
+	if banks, err := svc.Banks(context.Background(), demo.App.Key, nil); err == nil && len(banks) > 0 {
+		bankID = banks[0].ID
+	}
+	fmt.Fprintf(w, `
+Created the first app, "demo". Its appSecret is shown only this once; keep it safe.
+
+  appKey:    %s
+  appSecret: %s
+
+Try the whole flow with curl (paste into a POSIX shell):
+
+BG=http://%s
+APP_KEY=%s
+APP_SECRET=%s
+field() { printf '%%s' "$1" | grep -o "\"$2\":\"[^\"]*\"" | cut -d'"' -f4; }
+# 1. list the sandbox banks
+curl -s $BG/v2/connect/banks/get -d '{"appKey":"'$APP_KEY'"}'; echo
+# 2. log a sandbox user in (user_good / pass_good; user_mfa asks for OTP 123456)
+LOGIN=$(curl -s $BG/v2/connect/login -d '{"appKey":"'$APP_KEY'","bankID":"%s","username":"user_good","password":"pass_good"}'); echo "$LOGIN"
+CODE=$(field "$LOGIN" accessCode); CONN=$(field "$LOGIN" connectionID); USER_SECRET=$(field "$LOGIN" userSecret)
+# 3. exchange the access code for an access token
+EX=$(curl -s $BG/v2/auth/ExchangeToken -d '{"appSecret":"'$APP_SECRET'","accessCode":"'$CODE'","connectionID":"'$CONN'"}'); echo "$EX"
+TOKEN=$(field "$EX" accessToken)
+# 4. read the user's identity and accounts
+curl -s $BG/v2/data/identity/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+curl -s $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+# 5. delink the user; the token stops working
+curl -s $BG/v2/users/DelinkUser -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+curl -s $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+
+`, demo.App.Key, demo.Secret, addr, demo.App.Key, demo.Secret, bankID)
+}
+
+// openForCommand parses the common store flags of an admin command and
+// opens the app.
+func openForCommand(ctx context.Context, fs *flag.FlagSet, cfg *Config, args []string, stderr io.Writer) (*app, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.AccessCodeTTL == 0 {
+		cfg.AccessCodeTTL = 30 * time.Minute
+	}
+	log, err := newLogger("warn", stderr)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, *cfg, log, nil)
+}
+
+func cmdAppsCreate(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs, err := newFlagSet("apps create --name NAME [--json]", "Register an app and print its appKey and appSecret. The secret is shown only once.", &cfg, env, stderr, "data-dir", "secret-key-file")
+	if err != nil {
+		return err
+	}
+	name := fs.String("name", "", "the app's name (required)")
+	asJSON := fs.Bool("json", false, `print exactly one JSON object {"name","appKey","appSecret"}`)
+	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("apps create: --name is required")
+	}
+	na, err := a.svc.CreateApp(ctx, *name)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"name": na.App.Name, "appKey": na.App.Key, "appSecret": na.Secret})
+	}
+	fmt.Fprintf(stdout, "Created app %q. The appSecret is shown only this once.\n  appKey:    %s\n  appSecret: %s\n", na.App.Name, na.App.Key, na.Secret)
+	return nil
+}
+
+func cmdAppsList(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs, err := newFlagSet("apps list [--json]", "List registered apps (never their secrets).", &cfg, env, stderr, "data-dir", "secret-key-file")
+	if err != nil {
+		return err
+	}
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	apps, err := a.store.ListApps(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type row struct {
+			Name      string    `json:"name"`
+			AppKey    string    `json:"appKey"`
+			CreatedAt time.Time `json:"createdAt"`
+		}
+		rows := []row{}
+		for _, ap := range apps {
+			rows = append(rows, row{ap.Name, ap.Key, ap.CreatedAt})
+		}
+		return json.NewEncoder(stdout).Encode(rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tAPP KEY\tCREATED")
+	for _, ap := range apps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ap.Name, ap.Key, ap.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func cmdAppsRotate(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs, err := newFlagSet("apps rotate-secret --app-key KEY", "Give an app a new appSecret and print it; the old secret stops working.", &cfg, env, stderr, "data-dir", "secret-key-file")
+	if err != nil {
+		return err
+	}
+	key := fs.String("app-key", "", "the app's appKey (required)")
+	asJSON := fs.Bool("json", false, `print {"appKey","appSecret"} as JSON`)
+	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if *key == "" {
+		return errors.New("apps rotate-secret: --app-key is required")
+	}
+	sec, err := a.svc.RotateAppSecret(ctx, *key)
+	if err != nil {
+		return fmt.Errorf("apps rotate-secret: %s", bankgate.ErrorMessage(err))
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"appKey": *key, "appSecret": sec})
+	}
+	fmt.Fprintf(stdout, "New appSecret (shown only this once): %s\n", sec)
+	return nil
+}
+
+func cmdAudit(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs, err := newFlagSet("audit --app-key KEY [--limit N] [--json]", "Print an app's audit trail, oldest first.", &cfg, env, stderr, "data-dir", "secret-key-file")
+	if err != nil {
+		return err
+	}
+	key := fs.String("app-key", "", "the app's appKey (required)")
+	limit := fs.Int("limit", 1000, "at most this many events")
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if *key == "" {
+		return errors.New("audit: --app-key is required")
+	}
+	events, err := a.svc.Audit(ctx, *key, *limit)
+	if err != nil {
+		return fmt.Errorf("audit: %s", bankgate.ErrorMessage(err))
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range events {
+			enc.Encode(map[string]any{"at": e.At, "kind": e.Kind, "appID": e.AppID, "connectionID": e.ConnectionID, "detail": e.Detail})
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tCONNECTION\tDETAIL")
+	for _, e := range events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339Nano), e.Kind, e.ConnectionID, e.Detail)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,250 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/service"
+)
+
+// registerRoutes registers every API route. Paths are matched
+// case-insensitively, with or without /v2 and the leading slash.
+func (s *Server) registerRoutes() {
+	s.handle("/connect/banks/get", s.banksGet)
+	s.handle("/connect/login", s.connectLogin)
+	s.handle("/auth/ExchangeToken", s.exchangeToken)
+
+	s.handle("/data/identity/get", s.bearer(s.identityGet))
+	s.handle("/data/accounts/get", s.bearer(s.accountsGet))
+	s.handle("/users/DelinkUser", s.bearer(s.delink))
+	s.handle("/data/DelinkUser", s.bearer(s.delink))
+
+	// Endpoints of the Dapi v2 table that this server does not serve yet
+	// answer with a clear error rather than a 404.
+	for _, p := range []string{
+		"/data/completeAccounts/get", "/data/balance/get", "/data/transactions/get",
+		"/data/categorizedTransactions/get", "/data/enrichedTransactions/get", "/data/cards/get",
+		"/metadata/accounts/get", "/payment/beneficiaries/get", "/payment/beneficiaries/create",
+		"/payment/transfer/create", "/payment/transfer/autoflow", "/wire/beneficiaries/get",
+		"/wire/beneficiaries/create", "/wire/transfer/create", "/wire/transfer/autoflow",
+		"/ach/pull/create", "/ach/pull/get", "/nymcard/funds/load", "/operation/status", "/operation/get",
+		"/batch/metadata/get", "/batch/transfers/get", "/batch/items/get", "/batch/file/create", "/batch/transfers/create",
+	} {
+		if _, ok := s.routes[normalizePath(p)]; !ok {
+			s.handle(p, notImplemented)
+		}
+	}
+}
+
+func notImplemented(ctx context.Context, c *call) (any, error) {
+	return nil, bankgate.Errorf(bankgate.NotImplemented, "This endpoint is not available on this server yet.")
+}
+
+// flexStrings accepts ["AE","SA"], "AE,SA" or null.
+type flexStrings []string
+
+func (f *flexStrings) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				*f = append(*f, p)
+			}
+		}
+		return nil
+	}
+	var v []string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
+type banksRequest struct {
+	AppKey    string      `json:"appKey"`
+	Countries flexStrings `json:"countries"`
+}
+
+type banksResponse struct {
+	envelope
+	Banks []wireBank `json:"banks"`
+}
+
+func (s *Server) banksGet(ctx context.Context, c *call) (any, error) {
+	var req banksRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if err := missing("appKey", req.AppKey); err != nil {
+		return nil, err
+	}
+	banks, err := s.svc.Banks(ctx, req.AppKey, req.Countries)
+	if err != nil {
+		return nil, err
+	}
+	return &banksResponse{envelope: done(""), Banks: toWireBanks(banks)}, nil
+}
+
+type loginRequest struct {
+	AppKey       string            `json:"appKey"`
+	BankID       string            `json:"bankID"`
+	Username     string            `json:"username"`
+	Password     string            `json:"password"`
+	ClientUserID string            `json:"clientUserID"`
+	OperationID  string            `json:"operationID"`
+	UserInputs   []wireUserInputIn `json:"userInputs"`
+}
+
+type loginResponse struct {
+	envelope
+	AccessCode   string `json:"accessCode,omitempty"`
+	UserSecret   string `json:"userSecret,omitempty"`
+	ConnectionID string `json:"connectionID,omitempty"`
+	UserID       string `json:"userID,omitempty"`
+	TokenID      string `json:"tokenID,omitempty"`
+	BankID       string `json:"bankID,omitempty"`
+}
+
+func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
+	var req loginRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if err := missing("appKey", req.AppKey, "bankID", req.BankID); err != nil {
+		return nil, err
+	}
+	if req.OperationID == "" {
+		if err := missing("username", req.Username, "password", req.Password); err != nil {
+			return nil, err
+		}
+	} else if len(req.UserInputs) == 0 {
+		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"userInputs\" is required to resume an operation.")
+	}
+	res, err := s.svc.Login(ctx, service.LoginRequest{
+		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
+		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Connected == nil {
+		return &loginResponse{envelope: envelope{Success: true, Status: bankgate.StatusUserInputRequired, OperationID: res.OperationID, UserInputs: toWireInputs(res.Inputs)}}, nil
+	}
+	cn := res.Connected
+	return &loginResponse{envelope: done(res.OperationID), AccessCode: cn.AccessCode, UserSecret: cn.UserSecret,
+		ConnectionID: cn.ConnectionID, UserID: cn.UserID, TokenID: cn.TokenID, BankID: cn.BankID}, nil
+}
+
+type exchangeRequest struct {
+	AppSecret    string `json:"appSecret"`
+	AccessCode   string `json:"accessCode"`
+	ConnectionID string `json:"connectionID"`
+}
+
+type exchangeResponse struct {
+	envelope
+	AccessToken string `json:"accessToken,omitempty"`
+	TokenID     string `json:"tokenID"`
+	UserID      string `json:"userID"`
+}
+
+func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
+	var req exchangeRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if err := missing("accessCode", req.AccessCode, "connectionID", req.ConnectionID); err != nil {
+		return nil, err
+	}
+	if req.AppSecret == "" {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
+	}
+	ex, err := s.svc.ExchangeToken(ctx, req.AppSecret, req.AccessCode, req.ConnectionID)
+	if err != nil {
+		return nil, err
+	}
+	return &exchangeResponse{envelope: done(""), AccessToken: ex.AccessToken, TokenID: ex.TokenID, UserID: ex.UserID}, nil
+}
+
+// userHandler handles an authenticated per-user call.
+type userHandler func(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error)
+
+// bearer authenticates a per-user call (token, then appSecret, then
+// userSecret) before running h.
+func (s *Server) bearer(h userHandler) handlerFunc {
+	return func(ctx context.Context, c *call) (any, error) {
+		var base baseRequest
+		if err := decode(c.body, &base); err != nil {
+			return nil, err
+		}
+		p, err := s.svc.Authenticate(ctx, c.bearer, base.AppSecret, base.UserSecret)
+		if err != nil {
+			return nil, err
+		}
+		return h(ctx, c, p, &base)
+	}
+}
+
+// run performs a connector call through the service's MFA handling and
+// renders a prompt or passes the done value to render.
+func (s *Server) run(ctx context.Context, c *call, p *service.Principal, base *baseRequest, fn service.CallFunc, render func(env envelope, v any) any) (any, error) {
+	res, err := s.svc.Call(ctx, p, c.route.name, base.OperationID, fromWireInputs(base.UserInputs), fn)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == bankgate.StatusUserInputRequired {
+		return &envelope{Success: true, Status: res.Status, OperationID: res.OperationID, UserInputs: toWireInputs(res.Inputs)}, nil
+	}
+	return render(done(res.OperationID), res.Value), nil
+}
+
+type identityResponse struct {
+	envelope
+	Identity *wireIdentity `json:"identity"`
+}
+
+func (s *Server) identityGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	r, err := s.svc.AccountsReader(p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.Identity(ctx, call)
+	}, func(env envelope, v any) any {
+		return &identityResponse{envelope: env, Identity: toWireIdentity(v.(*bankgate.Identity))}
+	})
+}
+
+type accountsResponse struct {
+	envelope
+	Accounts []wireAccount `json:"accounts"`
+}
+
+func (s *Server) accountsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	r, err := s.svc.AccountsReader(p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.Accounts(ctx, call)
+	}, func(env envelope, v any) any {
+		return &accountsResponse{envelope: env, Accounts: toWireAccounts(v.([]bankgate.Account))}
+	})
+}
+
+func (s *Server) delink(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	if err := s.svc.Delink(ctx, p); err != nil {
+		return nil, err
+	}
+	return &envelope{Success: true, Status: bankgate.StatusDone, OperationID: ""}, nil
+}

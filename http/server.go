@@ -1,0 +1,345 @@
+// Package http serves bankgate's Dapi v2 API, the Connect JSON API and the
+// operational endpoints over net/http. Every API response is a Dapi
+// envelope; handlers return errors and one wrapper renders, logs and
+// counts them.
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/service"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+var (
+	reflectString = reflect.TypeFor[string]()
+	reflectInt    = reflect.TypeFor[int]()
+)
+
+// Config configures a Server.
+type Config struct {
+	Service *service.Service
+	Logger  *slog.Logger
+	// Unavailable reports whether an error means the store is unreachable;
+	// such errors are answered 503 TEMPORARILY_UNAVAILABLE. May be nil.
+	Unavailable func(error) bool
+}
+
+// Server is the bankgate HTTP handler.
+type Server struct {
+	svc         *service.Service
+	log         *slog.Logger
+	unavailable func(error) bool
+	routes      map[string]*route
+	reqSeq      atomic.Uint64
+	bufs        sync.Pool
+}
+
+// route is one API endpoint.
+type route struct {
+	name    string // normalised path without /v2, e.g. "/data/accounts/get"
+	handler handlerFunc
+}
+
+// handlerFunc handles one API call and returns the response value (a
+// struct embedding envelope) or an error.
+type handlerFunc func(ctx context.Context, c *call) (any, error)
+
+// call is one API request as the handlers see it.
+type call struct {
+	body   []byte
+	bearer string
+	route  *route
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, routes: map[string]*route{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
+	s.registerRoutes()
+	return s
+}
+
+func (s *Server) handle(path string, h handlerFunc) {
+	key := normalizePath(path)
+	s.routes[key] = &route{name: key, handler: h}
+}
+
+// normalizePath lower-cases a request path or DD action, collapses
+// slashes, drops a trailing slash, and strips a leading /v2, so that
+// "/v2/users/DelinkUser", "users/delinkuser" and "/USERS/DELINKUSER/" are
+// one key.
+func normalizePath(p string) string {
+	p = strings.ToLower(p)
+	var b strings.Builder
+	b.Grow(len(p) + 1)
+	prevSlash := false
+	b.WriteByte('/')
+	prevSlash = true
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '/' {
+			if prevSlash {
+				continue
+			}
+			prevSlash = true
+		} else {
+			prevSlash = false
+		}
+		b.WriteByte(c)
+	}
+	out := b.String()
+	if len(out) > 1 && strings.HasSuffix(out, "/") {
+		out = out[:len(out)-1]
+	}
+	if out == "/v2" {
+		return "/"
+	}
+	if strings.HasPrefix(out, "/v2/") {
+		out = out[3:]
+	}
+	return out
+}
+
+// statusWriter records the status and Dapi type of a response for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	typ    string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ServeHTTP implements http.Handler. It logs one line per request with
+// the route, status, Dapi type and duration, and never a body, header
+// value or query string.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	reqID := strconv.FormatUint(s.reqSeq.Add(1), 36)
+	routeName := "unmatched"
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "reqID", reqID, "route", routeName, "panic", p)
+			if sw.status == 0 {
+				s.writeError(sw, bankgate.Errorf(bankgate.Unknown, ""), "")
+			}
+		}
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
+			slog.String("reqID", reqID),
+			slog.String("method", r.Method),
+			slog.String("route", routeName),
+			slog.Int("status", sw.status),
+			slog.String("type", sw.typ),
+			slog.Duration("dur", time.Since(start)),
+		)
+	}()
+
+	path := normalizePath(r.URL.Path)
+	switch path {
+	case "/healthz":
+		routeName = "healthz"
+		s.health(sw, r)
+		return
+	case "/readyz":
+		routeName = "readyz"
+		s.ready(sw, r)
+		return
+	}
+	rt := s.routes[path]
+	if rt == nil {
+		s.writeError(sw, bankgate.Errorf(bankgate.EndpointNotFound, "There is no endpoint at this path."), "")
+		return
+	}
+	routeName = rt.name
+	if r.Method != http.MethodPost {
+		sw.Header().Set("Allow", "POST")
+		s.writeError(sw, bankgate.Errorf(bankgate.MethodNotAllowed, "Use POST with a JSON body."), "")
+		return
+	}
+	buf := s.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			s.bufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(sw, r.Body, MaxBodyBytes)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.writeErrorStatus(sw, http.StatusRequestEntityTooLarge, bankgate.Errorf(bankgate.ParameterError, "The request body is larger than 1 MiB."))
+			return
+		}
+		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."), "")
+		return
+	}
+	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt}
+	v, err := s.dispatch(r.Context(), c)
+	if err != nil {
+		s.writeError(sw, err, reqID)
+		return
+	}
+	s.writeJSON(sw, http.StatusOK, v)
+}
+
+// dispatch validates the body as a JSON object and runs the route.
+func (s *Server) dispatch(ctx context.Context, c *call) (any, error) {
+	body := bytes.TrimSpace(c.body)
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+		return nil, bankgate.Errorf(bankgate.ParameterError, "The request body must be a JSON object.")
+	}
+	return c.route.handler(ctx, c)
+}
+
+func (s *Server) writeJSON(w *statusWriter, status int, v any) {
+	buf := s.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		s.log.Error("encode response", "err", err)
+		buf.Reset()
+		buf.WriteString(`{"success":false,"status":"failed","operationID":"","type":"UNKNOWN_ERROR","msg":"Oops! Something happened while performing the request."}` + "\n")
+		status = http.StatusInternalServerError
+		w.typ = string(bankgate.Unknown)
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["X-Content-Type-Options"] = noSniff
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+	if buf.Cap() <= 64<<10 {
+		s.bufs.Put(buf)
+	}
+}
+
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+	noSniff         = []string{"nosniff"}
+)
+
+func (s *Server) writeError(w *statusWriter, err error, reqID string) {
+	if s.unavailable != nil && s.unavailable(err) {
+		s.log.Warn("store unavailable", "reqID", reqID, "err", err)
+		s.writeErrorStatus(w, http.StatusServiceUnavailable, bankgate.Errorf(bankgate.TemporarilyUnavailable, "The service is temporarily unavailable; try again shortly."))
+		return
+	}
+	status, typ, _ := wireError(err)
+	if typ == bankgate.Unknown {
+		s.log.Error("internal error", "reqID", reqID, "err", err)
+	}
+	s.writeErrorStatus(w, status, err)
+}
+
+func (s *Server) writeErrorStatus(w *statusWriter, status int, err error) {
+	st, typ, msg := wireError(err)
+	if st == http.StatusInternalServerError {
+		status = st
+	}
+	if typ == bankgate.RateLimited {
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	}
+	w.typ = string(typ)
+	env := envelope{Success: false, Status: bankgate.StatusFailed, Type: string(typ), Msg: msg}
+	var be *bankgate.Error
+	if errors.As(err, &be) && len(be.Data) > 0 && typ != bankgate.Unknown {
+		m := map[string]any{"success": false, "status": bankgate.StatusFailed, "operationID": "", "type": string(typ), "msg": msg}
+		for k, v := range be.Data {
+			if _, taken := m[k]; !taken {
+				m[k] = v
+			}
+		}
+		s.writeJSON(w, status, m)
+		return
+	}
+	s.writeJSON(w, status, env)
+}
+
+func (s *Server) health(w *statusWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"status":"ok"}`+"\n")
+}
+
+func (s *Server) ready(w *statusWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := s.svc.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"status":"unavailable"}`+"\n")
+		return
+	}
+	io.WriteString(w, `{"status":"ready"}`+"\n")
+}
+
+// decode unmarshals the body into v, mapping wrong types to
+// PARAMETER_ERROR with the offending field named.
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field := te.Field
+			if field == "" {
+				field = "body"
+			}
+			return bankgate.Errorf(bankgate.ParameterError, "The field %q has the wrong type.", truncate(field, 64))
+		}
+		return bankgate.Errorf(bankgate.ParameterError, "The request body must be a JSON object.")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// missing returns PARAMETER_MISSING naming the first empty field.
+func missing(fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] == "" {
+			return bankgate.Errorf(bankgate.ParameterMissing, "The field %q is required.", fields[i])
+		}
+	}
+	return nil
+}

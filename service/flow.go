@@ -1,0 +1,412 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/secret"
+)
+
+// LoginEndpoint is the operation endpoint name of Connect logins.
+const LoginEndpoint = "/connect/login"
+
+// LoginRequest is a Connect login, or (with OperationID) its resume.
+type LoginRequest struct {
+	AppKey       string
+	BankID       string
+	Username     string
+	Password     string
+	ClientUserID string
+	OperationID  string
+	Answers      []bankgate.UserInput
+}
+
+// Connected is what a successful Connect login hands to the app.
+type Connected struct {
+	AccessCode   string
+	UserSecret   string
+	ConnectionID string
+	UserID       string
+	TokenID      string
+	BankID       string
+}
+
+// LoginResult is a finished login or an MFA prompt.
+type LoginResult struct {
+	OperationID string
+	Connected   *Connected           // set when done
+	Inputs      []bankgate.UserInput // set when user input is required
+}
+
+// Login runs a Connect login (or resumes one) against the bank's connector.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	app, err := s.AppByKey(ctx, req.AppKey)
+	if err != nil {
+		return nil, err
+	}
+	conn, ok := s.banks[req.BankID]
+	if !ok {
+		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
+	}
+	breq := bank.LoginRequest{BankID: req.BankID, Now: s.Now()}
+	var op *bankgate.Operation
+	if req.OperationID == "" {
+		if req.Username == "" || req.Password == "" {
+			return nil, bankgate.Errorf(bankgate.ParameterMissing, "username and password are required.")
+		}
+		if len(req.Username) > 256 || len(req.Password) > 256 || len(req.ClientUserID) > 256 {
+			return nil, bankgate.Errorf(bankgate.ParameterError, "username, password and clientUserID must be at most 256 characters.")
+		}
+		breq.Username, breq.Password = req.Username, req.Password
+	} else {
+		var state []byte
+		op, state, err = s.claimOperation(ctx, req.OperationID, app.ID, "", LoginEndpoint)
+		if err != nil {
+			return nil, err
+		}
+		if op.BankID != req.BankID {
+			s.finishOperation(ctx, op, bankgate.Errorf(bankgate.InvalidOperationID, ""))
+			return nil, bankgate.Errorf(bankgate.InvalidOperationID, "The operationID is unknown, expired or already completed.")
+		}
+		breq.State, breq.Answers = state, req.Answers
+	}
+	res, err := conn.Login(ctx, breq)
+	if op != nil {
+		s.finishOperation(ctx, op, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opID := s.newOperationID(req.BankID)
+	if res.Challenge != nil {
+		if err := s.createPrompt(ctx, opID, app.ID, "", req.BankID, LoginEndpoint, res.Challenge); err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+		return &LoginResult{OperationID: opID, Inputs: res.Challenge.Inputs}, nil
+	}
+	c, err := s.connect(ctx, app, req.BankID, req.ClientUserID, res)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	return &LoginResult{OperationID: opID, Connected: c}, nil
+}
+
+// connect stores a new connection for a finished login and issues its
+// access code.
+func (s *Service) connect(ctx context.Context, app *bankgate.App, bankID, clientUserID string, res *bank.LoginResult) (*Connected, error) {
+	now := s.Now()
+	c := &Connected{
+		AccessCode:   secret.Random(secret.PrefixAccessCode, CodeBytes),
+		UserSecret:   secret.Random(secret.PrefixUserSecret, UserSecretBytes),
+		ConnectionID: hexID(20),
+		UserID:       s.userID(app.ID, bankID, res.UserKey),
+		TokenID:      newID(),
+		BankID:       bankID,
+	}
+	sealed, err := s.keys.Seal(c.UserSecret, c.ConnectionID, res.Session)
+	if err != nil {
+		return nil, err
+	}
+	conn := &bankgate.Connection{
+		ID: c.ConnectionID, AppID: app.ID, BankID: bankID, UserID: c.UserID, ClientUserID: clientUserID,
+		UserSecretDigest: s.keys.Digest(domainUserSecret, c.UserSecret), Sealed: sealed, CreatedAt: now,
+	}
+	code := &bankgate.AccessCode{
+		Digest: s.keys.Digest(domainCode, c.AccessCode), AppID: app.ID, ConnectionID: c.ConnectionID,
+		TokenID: c.TokenID, CreatedAt: now, ExpiresAt: now.Add(s.codeTTL),
+	}
+	if err := s.store.CreateConnection(ctx, conn, code); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Exchanged is the result of ExchangeToken.
+type Exchanged struct {
+	AccessToken string
+	TokenID     string
+	UserID      string
+}
+
+// ExchangeToken trades an access code for an access token. The app is
+// authenticated by its secret (InvalidAppCredentials); the code must be
+// the app's, for the connection, unused and unexpired (InvalidAccessCode
+// otherwise, and a second exchange revokes the first one's token).
+func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string) (*Exchanged, error) {
+	app, err := s.appBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	badCode := bankgate.Errorf(bankgate.InvalidAccessCode, "The access code is invalid, expired or already used.")
+	if !secret.WellFormed(accessCode, secret.PrefixAccessCode, CodeBytes) || connectionID == "" || len(connectionID) > 128 {
+		return nil, badCode
+	}
+	token := secret.Random(secret.PrefixAccessToken, TokenBytes)
+	ex := &bankgate.Exchange{
+		CodeDigest:   s.keys.Digest(domainCode, accessCode),
+		AppID:        app.ID,
+		ConnectionID: connectionID,
+		Now:          s.Now(),
+		Token:        bankgate.Token{Digest: s.keys.Digest(domainToken, token)},
+	}
+	if err := s.store.ExchangeAccessCode(ctx, ex); err != nil {
+		if bankgate.IsCode(err, bankgate.InvalidAccessCode) {
+			s.forgetCode(ex.CodeDigest)
+			return nil, badCode
+		}
+		return nil, fmt.Errorf("exchange token: %w", err)
+	}
+	return &Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID}, nil
+}
+
+// forgetCode drops cached grants issued for an access code, so that a
+// revocation for code reuse takes effect on this instance at once.
+func (s *Service) forgetCode(codeDigest []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.grants {
+		if secret.Equal(e.grant.Token.CodeDigest, codeDigest) {
+			delete(s.grants, k)
+		}
+	}
+}
+
+// forgetConnection drops cached grants of a connection.
+func (s *Service) forgetConnection(connID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.grants {
+		if e.grant.Connection.ID == connID {
+			delete(s.grants, k)
+		}
+	}
+}
+
+// Principal is an authenticated per-user caller: an app acting for one of
+// its connections.
+type Principal struct {
+	AppID        string
+	ConnectionID string
+	BankID       string
+	UserID       string
+	TokenID      string
+	Session      bank.Session
+}
+
+// ParseBearer extracts the token from an Authorization header value. It
+// returns "" when there is none.
+func ParseBearer(h string) string {
+	h = strings.TrimSpace(h)
+	if len(h) >= 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// Authenticate checks, in order, the access token (InvalidToken, or
+// UserDelinked after delink), that appSecret belongs to the token's app
+// (InvalidAppCredentials), and that userSecret belongs to the token's
+// connection (InvalidUserSecret). Lookups are cached for at most the
+// cache TTL.
+func (s *Service) Authenticate(ctx context.Context, token, appSecret, userSecret string) (*Principal, error) {
+	if !secret.WellFormed(token, secret.PrefixAccessToken, TokenBytes) {
+		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
+	}
+	var buf [32]byte
+	d := s.keys.AppendDigest(buf[:0], domainToken, token)
+	e, err := s.grant(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return s.authorize(ctx, e, appSecret, userSecret)
+}
+
+// AuthenticateTokenID is Authenticate for SDK-forwarded calls, which name
+// the grant by its tokenID instead of carrying the token.
+func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, userSecret string) (*Principal, error) {
+	if tokenID == "" || len(tokenID) > 64 {
+		return nil, bankgate.Errorf(bankgate.InvalidToken, "The tokenID is invalid.")
+	}
+	g, err := s.store.GrantByTokenID(ctx, tokenID)
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return nil, bankgate.Errorf(bankgate.InvalidToken, "The tokenID is invalid.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := &grantEntry{grant: *g, fetched: s.Now()}
+	if err := checkGrant(g); err != nil {
+		return nil, err
+	}
+	return s.authorize(ctx, e, appSecret, userSecret)
+}
+
+func checkGrant(g *bankgate.Grant) error {
+	if g.Token.Revoked() {
+		if g.Token.RevokeReason == bankgate.RevokedDelinked || g.Connection.Delinked() {
+			return bankgate.Errorf(bankgate.UserDelinked, "The user has been delinked; connect the user again.")
+		}
+		return bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
+	}
+	return nil
+}
+
+// grant returns the cache entry for a token digest, reading the store when
+// the entry is missing or stale.
+func (s *Service) grant(ctx context.Context, digest []byte) (*grantEntry, error) {
+	now := s.Now()
+	if s.cacheTTL > 0 {
+		s.mu.RLock()
+		e := s.grants[string(digest)]
+		s.mu.RUnlock()
+		if e != nil && now.Sub(e.fetched) < s.cacheTTL && now.Sub(e.fetched) >= 0 {
+			if err := checkGrant(&e.grant); err != nil {
+				return nil, err
+			}
+			return e, nil
+		}
+	}
+	g, err := s.store.Grant(ctx, digest)
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := &grantEntry{grant: *g, fetched: now}
+	if s.cacheTTL > 0 {
+		s.mu.Lock()
+		if old := s.grants[string(digest)]; old != nil && old.session != nil && secret.Equal(old.grant.Connection.Sealed, g.Connection.Sealed) {
+			e.session = old.session
+		}
+		if len(s.grants) >= maxCacheEntries {
+			clear(s.grants)
+		}
+		s.grants[string(digest)] = e
+		s.mu.Unlock()
+	}
+	if err := checkGrant(g); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userSecret string) (*Principal, error) {
+	g := &e.grant
+	app, err := s.cachedApp(ctx, g.Token.AppID, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	var buf [32]byte
+	if appSecret == "" || len(appSecret) > 256 || !secret.Equal(s.keys.AppendDigest(buf[:0], domainAppSecret, appSecret), app.SecretDigest) {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid for this access token.")
+	}
+	if userSecret == "" || len(userSecret) > 256 || !secret.Equal(s.keys.AppendDigest(buf[:0], domainUserSecret, userSecret), g.Connection.UserSecretDigest) {
+		return nil, bankgate.Errorf(bankgate.InvalidUserSecret, "The userSecret does not match this access token.")
+	}
+	sess := e.session
+	if sess == nil {
+		sess, err = s.keys.Open(userSecret, g.Connection.ID, g.Connection.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("open connection session: %w", err)
+		}
+		if s.cacheTTL > 0 {
+			s.mu.Lock()
+			e.session = sess
+			s.mu.Unlock()
+		}
+	}
+	return &Principal{
+		AppID: g.Token.AppID, ConnectionID: g.Connection.ID, BankID: g.Connection.BankID, UserID: g.Connection.UserID, TokenID: g.Token.ID,
+		Session: bank.Session{BankID: g.Connection.BankID, ConnectionID: g.Connection.ID, Data: sess},
+	}, nil
+}
+
+// Delink ends the principal's connection: every token of it is revoked and
+// later calls get UserDelinked.
+func (s *Service) Delink(ctx context.Context, p *Principal) error {
+	if err := s.store.DelinkConnection(ctx, p.ConnectionID, s.Now()); err != nil {
+		return fmt.Errorf("delink: %w", err)
+	}
+	s.forgetConnection(p.ConnectionID)
+	return nil
+}
+
+// Result is the outcome of a data or payment call: done with a value, or a
+// prompt for user input.
+type Result struct {
+	OperationID string
+	Status      string
+	Inputs      []bankgate.UserInput
+	Value       any
+}
+
+// CallFunc performs one connector call.
+type CallFunc func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error)
+
+// Call runs fn for the principal as operation endpoint, handling MFA: a
+// challenge becomes a stored pending operation; a request carrying
+// operationID resumes it with the answers (which are good for that
+// operation only).
+func (s *Service) Call(ctx context.Context, p *Principal, endpoint, operationID string, answers []bankgate.UserInput, fn CallFunc) (*Result, error) {
+	call := &bank.Call{Session: p.Session, Now: s.Now()}
+	var op *bankgate.Operation
+	if operationID != "" {
+		var state []byte
+		var err error
+		op, state, err = s.claimOperation(ctx, operationID, p.AppID, p.ConnectionID, endpoint)
+		if err != nil {
+			return nil, err
+		}
+		call.State, call.Answers = state, answers
+		if call.State == nil {
+			call.State = []byte{}
+		}
+	}
+	v, ch, err := fn(ctx, call)
+	if op != nil {
+		s.finishOperation(ctx, op, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opID := s.newOperationID(p.BankID)
+	if ch != nil {
+		if err := s.createPrompt(ctx, opID, p.AppID, p.ConnectionID, p.BankID, endpoint, ch); err != nil {
+			return nil, fmt.Errorf("%s: %w", endpoint, err)
+		}
+		return &Result{OperationID: opID, Status: bankgate.StatusUserInputRequired, Inputs: ch.Inputs}, nil
+	}
+	if op != nil {
+		opID = op.ID
+	}
+	return &Result{OperationID: opID, Status: bankgate.StatusDone, Value: v}, nil
+}
+
+// Connector returns the connector serving the principal's bank.
+func (s *Service) Connector(p *Principal) (bank.Connector, error) {
+	c, ok := s.banks[p.BankID]
+	if !ok {
+		return nil, bankgate.Errorf(bankgate.UnableToConnectToBank, "The bank of this connection is not available.")
+	}
+	return c, nil
+}
+
+// AccountsReader returns the principal's connector as an AccountsReader.
+func (s *Service) AccountsReader(p *Principal) (bank.AccountsReader, error) {
+	c, err := s.Connector(p)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := c.(bank.AccountsReader)
+	if !ok {
+		return nil, bankgate.Errorf(bankgate.NotImplemented, "This bank does not offer this data.")
+	}
+	return r, nil
+}
+
+var _ = time.Second

@@ -1,0 +1,385 @@
+// Package service is bankgate's application layer: it carries out the token
+// flow (apps, Connect logins, access codes, ExchangeToken, bearer checks,
+// delink) and the data calls on top of a bankgate.Store, the bank
+// connectors and the server's keyring. It is transport-free; the http
+// package adapts it to Dapi's wire format.
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/secret"
+)
+
+// Digest domains: the same value hashed for two purposes never collides.
+const (
+	domainAppSecret  = "app-secret"
+	domainToken      = "access-token"
+	domainCode       = "access-code"
+	domainUserSecret = "user-secret"
+	domainUserID     = "user-id"
+)
+
+// Sizes of the random secrets, in bytes of entropy.
+const (
+	TokenBytes      = 32
+	CodeBytes       = 32
+	AppSecretBytes  = 32
+	UserSecretBytes = 32
+)
+
+// Config configures a Service.
+type Config struct {
+	Store   bankgate.Store
+	Keyring *secret.Keyring
+	// Connectors serve the banks; each bank ID maps to the connector that
+	// serves it (see Registry).
+	Connectors []bank.Connector
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AccessCodeTTL is an access code's lifetime (default 30 minutes).
+	AccessCodeTTL time.Duration
+	// OperationTTL is how long a pending MFA prompt may be answered
+	// (default 5 minutes).
+	OperationTTL time.Duration
+	// CacheTTL bounds how long a cached token, connection or app lookup
+	// is trusted before it is read again from the store; it is the bound
+	// on how late another instance (or a CLI command) sees a revocation,
+	// delink or secret rotation. Default 1 second; negative disables the
+	// cache.
+	CacheTTL time.Duration
+	Logger   *slog.Logger
+}
+
+// Service implements the token flow and data calls.
+type Service struct {
+	store    bankgate.Store
+	keys     *secret.Keyring
+	now      func() time.Time
+	codeTTL  time.Duration
+	opTTL    time.Duration
+	cacheTTL time.Duration
+	log      *slog.Logger
+
+	banks     map[string]bank.Connector
+	bankList  []bankgate.Bank
+	bankIndex map[string]bankgate.Bank
+
+	mu     sync.RWMutex
+	grants map[string]*grantEntry // by token digest
+	apps   map[string]*appEntry   // by app ID
+}
+
+type grantEntry struct {
+	grant   bankgate.Grant
+	fetched time.Time
+	// session is the unsealed connector session, kept after the first
+	// request that proved the userSecret.
+	session []byte
+}
+
+type appEntry struct {
+	app     bankgate.App
+	fetched time.Time
+}
+
+// maxCacheEntries caps each in-memory cache; past it, the cache is cleared
+// and refills from the store.
+const maxCacheEntries = 1 << 20
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{
+		store:     cfg.Store,
+		keys:      cfg.Keyring,
+		now:       cfg.Now,
+		codeTTL:   cfg.AccessCodeTTL,
+		opTTL:     cfg.OperationTTL,
+		cacheTTL:  cfg.CacheTTL,
+		log:       cfg.Logger,
+		banks:     map[string]bank.Connector{},
+		bankIndex: map[string]bankgate.Bank{},
+		grants:    map[string]*grantEntry{},
+		apps:      map[string]*appEntry{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.codeTTL <= 0 {
+		s.codeTTL = 30 * time.Minute
+	}
+	if s.opTTL <= 0 {
+		s.opTTL = 5 * time.Minute
+	}
+	if s.cacheTTL == 0 {
+		s.cacheTTL = time.Second
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, c := range cfg.Connectors {
+		for _, b := range c.Banks() {
+			s.banks[b.ID] = c
+			s.bankIndex[b.ID] = b
+			s.bankList = append(s.bankList, b)
+		}
+	}
+	slices.SortFunc(s.bankList, func(a, b bankgate.Bank) int { return strings.Compare(a.ID, b.ID) })
+	return s
+}
+
+// Now returns the service clock's reading.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Store returns the service's store.
+func (s *Service) Store() bankgate.Store { return s.store }
+
+// Ready reports whether the store is reachable.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// --- apps ---
+
+// NewApp is a created app together with its secret, which exists in clear
+// only in this value.
+type NewApp struct {
+	App    *bankgate.App
+	Secret string
+}
+
+// CreateApp registers an app named name and returns it with its secret.
+func (s *Service) CreateApp(ctx context.Context, name string) (*NewApp, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return nil, bankgate.Errorf(bankgate.ParameterError, "An app name of 1 to 200 characters is required.")
+	}
+	sec := secret.Random(secret.PrefixAppSecret, AppSecretBytes)
+	app := &bankgate.App{
+		ID:           newID(),
+		Name:         name,
+		Key:          secret.Hex(32),
+		SecretDigest: s.keys.Digest(domainAppSecret, sec),
+		CreatedAt:    s.Now(),
+	}
+	if err := s.store.CreateApp(ctx, app); err != nil {
+		return nil, fmt.Errorf("create app: %w", err)
+	}
+	return &NewApp{App: app, Secret: sec}, nil
+}
+
+// RotateAppSecret gives the app with the given key a new secret and
+// returns it; the old secret stops working (on other instances within the
+// cache TTL).
+func (s *Service) RotateAppSecret(ctx context.Context, appKey string) (string, error) {
+	app, err := s.store.AppByKey(ctx, appKey)
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return "", bankgate.Errorf(bankgate.InvalidAppCredentials, "No app has that app key.")
+	}
+	if err != nil {
+		return "", fmt.Errorf("rotate app secret: %w", err)
+	}
+	sec := secret.Random(secret.PrefixAppSecret, AppSecretBytes)
+	if err := s.store.RotateAppSecret(ctx, app.ID, s.keys.Digest(domainAppSecret, sec), s.Now()); err != nil {
+		return "", fmt.Errorf("rotate app secret: %w", err)
+	}
+	s.mu.Lock()
+	delete(s.apps, app.ID)
+	s.mu.Unlock()
+	return sec, nil
+}
+
+// AppByKey returns the app with the given public key, or
+// InvalidAppCredentials.
+func (s *Service) AppByKey(ctx context.Context, appKey string) (*bankgate.App, error) {
+	if appKey == "" || len(appKey) > 256 {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appKey is invalid.")
+	}
+	app, err := s.store.AppByKey(ctx, appKey)
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appKey is invalid.")
+	}
+	return app, err
+}
+
+// appBySecret authenticates an app by its secret.
+func (s *Service) appBySecret(ctx context.Context, appSecret string) (*bankgate.App, error) {
+	if !secret.WellFormed(appSecret, secret.PrefixAppSecret, AppSecretBytes) {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
+	}
+	app, err := s.store.AppBySecret(ctx, s.keys.Digest(domainAppSecret, appSecret))
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
+	}
+	return app, err
+}
+
+// AppBySecret authenticates an app by its secret; it returns
+// InvalidAppCredentials when no app has it.
+func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.App, error) {
+	return s.appBySecret(ctx, appSecret)
+}
+
+// cachedApp returns the app with the given ID, from the cache when fresh.
+func (s *Service) cachedApp(ctx context.Context, id string, now time.Time) (*bankgate.App, error) {
+	if s.cacheTTL > 0 {
+		s.mu.RLock()
+		e := s.apps[id]
+		s.mu.RUnlock()
+		if e != nil && now.Sub(e.fetched) < s.cacheTTL && now.Sub(e.fetched) >= 0 {
+			return &e.app, nil
+		}
+	}
+	app, err := s.store.App(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.cacheTTL > 0 {
+		s.mu.Lock()
+		if len(s.apps) >= maxCacheEntries {
+			clear(s.apps)
+		}
+		s.apps[id] = &appEntry{app: *app, fetched: now}
+		s.mu.Unlock()
+	}
+	return app, nil
+}
+
+// Audit returns the audit trail of the app with the given key.
+func (s *Service) Audit(ctx context.Context, appKey string, limit int) ([]bankgate.AuditEvent, error) {
+	app, err := s.AppByKey(ctx, appKey)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Audit(ctx, app.ID, limit)
+}
+
+// --- banks ---
+
+// Banks returns the banks available to the app with the given key, in the
+// given countries (all when empty).
+func (s *Service) Banks(ctx context.Context, appKey string, countries []string) ([]bankgate.Bank, error) {
+	if _, err := s.AppByKey(ctx, appKey); err != nil {
+		return nil, err
+	}
+	var out []bankgate.Bank
+	for _, b := range s.bankList {
+		if len(countries) == 0 || slices.ContainsFunc(countries, func(c string) bool { return strings.EqualFold(c, b.Country) }) {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// Bank returns the bank with the given ID.
+func (s *Service) Bank(id string) (bankgate.Bank, bool) {
+	b, ok := s.bankIndex[id]
+	return b, ok
+}
+
+func (s *Service) userID(appID, bankID, userKey string) string {
+	d := s.keys.Digest(domainUserID, appID+"\x00"+bankID+"\x00"+userKey)
+	return base64.RawURLEncoding.EncodeToString(d[:24])
+}
+
+// --- operations ---
+
+func (s *Service) newOperationID(bankID string) string {
+	prefix := bankID
+	if b, ok := s.bankIndex[bankID]; ok && b.SwiftCode != "" {
+		prefix = b.SwiftCode
+	}
+	return prefix + ":" + uuid.NewString()
+}
+
+func (s *Service) sealState(opID string, state []byte) ([]byte, error) {
+	return s.keys.Seal(opID, "operation", state)
+}
+
+func (s *Service) openState(opID string, sealed []byte) ([]byte, error) {
+	return s.keys.Open(opID, "operation", sealed)
+}
+
+// claimOperation loads a pending operation for resume and marks it as in
+// progress, so that only one resume of it runs. It returns
+// InvalidOperationID when the operation is unknown, expired, already
+// resumed, or belongs to another app, connection or endpoint.
+func (s *Service) claimOperation(ctx context.Context, id, appID, connID, endpoint string) (*bankgate.Operation, []byte, error) {
+	bad := bankgate.Errorf(bankgate.InvalidOperationID, "The operationID is unknown, expired or already completed.")
+	if len(id) > 200 {
+		return nil, nil, bad
+	}
+	op, err := s.store.Operation(ctx, id)
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return nil, nil, bad
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.Now()
+	if op.AppID != appID || op.ConnectionID != connID || !strings.EqualFold(op.Endpoint, endpoint) ||
+		op.Status != bankgate.StatusUserInputRequired || !now.Before(op.ExpiresAt) {
+		return nil, nil, bad
+	}
+	state, err := s.openState(op.ID, op.State)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open operation state: %w", err)
+	}
+	claimed := *op
+	claimed.Status, claimed.UpdatedAt, claimed.State = bankgate.StatusInitialized, now, nil
+	if err := s.store.UpdateOperation(ctx, &claimed, bankgate.StatusUserInputRequired); err != nil {
+		if bankgate.IsCode(err, bankgate.Conflict) {
+			return nil, nil, bad
+		}
+		return nil, nil, err
+	}
+	return &claimed, state, nil
+}
+
+// finishOperation records the outcome of a resumed operation. Failures to
+// record are logged, not returned: the caller's result stands.
+func (s *Service) finishOperation(ctx context.Context, op *bankgate.Operation, callErr error) {
+	done := *op
+	done.UpdatedAt = s.Now()
+	done.Status = bankgate.StatusDone
+	if callErr != nil {
+		done.Status, done.ErrorType = bankgate.StatusFailed, string(bankgate.ErrorCode(callErr))
+	}
+	if err := s.store.UpdateOperation(ctx, &done, bankgate.StatusInitialized); err != nil {
+		s.log.Warn("record operation outcome", "operationID", op.ID, "err", err)
+	}
+}
+
+// createPrompt stores a new pending operation for a challenge.
+func (s *Service) createPrompt(ctx context.Context, opID, appID, connID, bankID, endpoint string, ch *bank.Challenge) error {
+	sealed, err := s.sealState(opID, ch.State)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	return s.store.CreateOperation(ctx, &bankgate.Operation{
+		ID: opID, AppID: appID, ConnectionID: connID, BankID: bankID, Endpoint: endpoint,
+		Status: bankgate.StatusUserInputRequired, State: sealed, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.opTTL),
+	})
+}
+
+// Sweep deletes expired operations and access codes.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	return s.store.DeleteExpired(ctx, s.Now().Add(-time.Hour))
+}
+
+func hexID(n int) string { return secret.Hex(n) }
+
+var _ = hex.EncodeToString
