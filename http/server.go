@@ -38,6 +38,9 @@ type Config struct {
 	// Unavailable reports whether an error means the store is unreachable;
 	// such errors are answered 503 TEMPORARILY_UNAVAILABLE. May be nil.
 	Unavailable func(error) bool
+	// Metrics, when set, are updated on every request and served at
+	// GET /metrics.
+	Metrics *Metrics
 }
 
 // Server is the bankgate HTTP handler.
@@ -45,6 +48,7 @@ type Server struct {
 	svc         *service.Service
 	log         *slog.Logger
 	unavailable func(error) bool
+	metrics     *Metrics
 	routes      map[string]*route
 	reqSeq      atomic.Uint64
 	bufs        sync.Pool
@@ -69,7 +73,7 @@ type call struct {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, routes: map[string]*route{}}
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, routes: map[string]*route{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -158,13 +162,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.writeError(sw, bankgate.Errorf(bankgate.Unknown, ""), "")
 			}
 		}
+		dur := time.Since(start)
+		s.metrics.observe(routeName, sw.status, sw.typ, dur)
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("reqID", reqID),
 			slog.String("method", r.Method),
 			slog.String("route", routeName),
 			slog.Int("status", sw.status),
 			slog.String("type", sw.typ),
-			slog.Duration("dur", time.Since(start)),
+			slog.Duration("dur", dur),
 		)
 	}()
 
@@ -178,6 +184,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		routeName = "readyz"
 		s.ready(sw, r)
 		return
+	case "/metrics":
+		if s.metrics != nil && r.Method == http.MethodGet {
+			routeName = "metrics"
+			s.metrics.handler().ServeHTTP(sw, r)
+			return
+		}
 	}
 	rt := s.routes[path]
 	if rt == nil {

@@ -57,7 +57,7 @@ type Config struct {
 	// CacheTTL bounds how long a cached token, connection or app lookup
 	// is trusted before it is read again from the store; it is the bound
 	// on how late another instance (or a CLI command) sees a revocation,
-	// delink or secret rotation. Default 1 second; negative disables the
+	// delink or secret rotation. Default 500 ms; negative disables the
 	// cache.
 	CacheTTL time.Duration
 	Logger   *slog.Logger
@@ -124,7 +124,7 @@ func New(cfg Config) *Service {
 		s.opTTL = 5 * time.Minute
 	}
 	if s.cacheTTL == 0 {
-		s.cacheTTL = time.Second
+		s.cacheTTL = 500 * time.Millisecond
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -24,6 +24,9 @@ type Config struct {
 	// generated on first start.
 	SecretKey string
 	LogLevel  string
+	// DatabaseURL selects the PostgreSQL store (postgres://...); empty
+	// means the embedded SQLite store in DataDir.
+	DatabaseURL string
 }
 
 // setting describes one configuration field for flags, environment and
@@ -41,6 +44,7 @@ var settings = []setting{
 		fs.DurationVar(&c.AccessCodeTTL, "access-code-ttl", d, "")
 	}},
 	{"secret-key-file", "BANKGATE_SECRET_KEY", "server key for digests and sealing: a file holding 64 hex characters, or inline as hex:<64 hex>; default <data-dir>/server.key, generated on first start", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SecretKey, "secret-key-file", def, "") }},
+	{"database-url", "BANKGATE_DATABASE_URL", "PostgreSQL URL (postgres://user@host:5432/db); selects the PostgreSQL store instead of the embedded SQLite one", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.DatabaseURL, "database-url", def, "") }},
 	{"log-level", "BANKGATE_LOG_LEVEL", "log level: debug, info, warn or error", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogLevel, "log-level", def, "") }},
 }
 
@@ -50,6 +54,7 @@ var defaults = map[string]string{
 	"access-code-ttl": "30m",
 	"secret-key-file": "",
 	"log-level":       "info",
+	"database-url":    "",
 }
 
 // newFlagSet returns a flag set for a command with the named settings
@@ -109,6 +114,9 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("--database-url must start with postgres:// or postgresql://")
 	}
 	return nil
 }

@@ -235,7 +235,7 @@ func (ts *testServer) newApp(name string) (key, sec string) {
 // user is a connected sandbox user.
 type user struct {
 	AccessCode, UserSecret, ConnectionID, UserID, TokenID string
-	Token                                                  string
+	Token                                                 string
 }
 
 const sandboxBank = "SANDBOX_AE_ENBD"

@@ -27,8 +27,11 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bankgate/bankgate/bank"
 	bghttp "github.com/bankgate/bankgate/http"
+	"github.com/bankgate/bankgate/postgres"
 	"github.com/bankgate/bankgate/sandbox"
 	"github.com/bankgate/bankgate/secret"
 	"github.com/bankgate/bankgate/service"
@@ -56,6 +59,7 @@ Usage:
   bankgate apps list [--json]                    list registered apps
   bankgate apps rotate-secret --app-key KEY      give an app a new appSecret; the old one stops working
   bankgate audit --app-key KEY [--limit N]       print an app's audit trail
+  bankgate migrate --database-url URL            apply the PostgreSQL schema migrations without serving
 
 Run "bankgate COMMAND --help" for a command's flags.
 `
@@ -85,6 +89,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return fmt.Errorf("apps: unknown subcommand %q", args[1])
 	case "audit":
 		return cmdAudit(ctx, args[1:], env, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], env, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -128,13 +134,9 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	if err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(cfg.DataDir, "bankgate.db")
-	store, err := sqlite.Open(ctx, dbPath)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
-	}
-	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
-		os.Chmod(p, 0o600)
 	}
 	clock := now
 	if clock == nil {
@@ -152,6 +154,51 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	return &app{cfg: cfg, store: store, svc: svc, clock: clock, log: log}, nil
 }
 
+// openStore opens the configured store: PostgreSQL when a database URL
+// is set, else SQLite in the data directory.
+func openStore(ctx context.Context, cfg Config) (bankgate.Store, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+		}
+		return s, nil
+	}
+	dbPath := filepath.Join(cfg.DataDir, "bankgate.db")
+	s, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+		os.Chmod(p, 0o600)
+	}
+	return s, nil
+}
+
+// storeUnavailable reports whether err means the store cannot be reached.
+func storeUnavailable(err error) bool { return postgres.IsUnavailable(err) }
+
+// newMetrics returns the server's metrics, with pool statistics when the
+// store has a pool.
+func newMetrics(store bankgate.Store) *bghttp.Metrics {
+	m := bghttp.NewMetrics()
+	if pg, ok := store.(*postgres.Store); ok {
+		pool := pg.Pool()
+		gauge := func(name, help string, f func() float64) {
+			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+		}
+		gauge("bankgate_pool_total_conns", "PostgreSQL pool: open connections.", func() float64 { return float64(pool.Stat().TotalConns()) })
+		gauge("bankgate_pool_acquired_conns", "PostgreSQL pool: connections in use.", func() float64 { return float64(pool.Stat().AcquiredConns()) })
+		gauge("bankgate_pool_idle_conns", "PostgreSQL pool: idle connections.", func() float64 { return float64(pool.Stat().IdleConns()) })
+		gauge("bankgate_pool_max_conns", "PostgreSQL pool: maximum connections.", func() float64 { return float64(pool.Stat().MaxConns()) })
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bankgate_pool_acquire_wait_seconds_total", Help: "PostgreSQL pool: total time spent waiting for a connection."},
+			func() float64 { return pool.Stat().AcquireDuration().Seconds() }))
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bankgate_pool_empty_acquires_total", Help: "PostgreSQL pool: acquires that had to wait."},
+			func() float64 { return float64(pool.Stat().EmptyAcquireCount()) }))
+	}
+	return m
+}
+
 // serveHooks lets tests observe the server: Ready is called with the
 // listening address once it accepts connections.
 type serveHooks struct {
@@ -162,7 +209,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "access-code-ttl", "secret-key-file", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "log-level")
 	if err != nil {
 		return err
 	}
@@ -206,7 +253,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		printWalkthrough(stdout, addr, demo, a.svc)
 	}
 
-	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log})
+	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store)})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -219,7 +266,11 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go sweep(ctx, a.svc, log)
-	log.Info("bankgate listening", "addr", addr, "dataDir", cfg.DataDir)
+	storeKind := "sqlite"
+	if cfg.DatabaseURL != "" {
+		storeKind = "postgres"
+	}
+	log.Info("bankgate listening", "addr", addr, "dataDir", cfg.DataDir, "store", storeKind)
 	fmt.Fprintf(stdout, "bankgate listening on http://%s\n", addr)
 	if hooks != nil && hooks.Ready != nil {
 		hooks.Ready(addr)
@@ -312,7 +363,7 @@ func openForCommand(ctx context.Context, fs *flag.FlagSet, cfg *Config, args []s
 
 func cmdAppsCreate(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	var cfg Config
-	fs, err := newFlagSet("apps create --name NAME [--json]", "Register an app and print its appKey and appSecret. The secret is shown only once.", &cfg, env, stderr, "data-dir", "secret-key-file")
+	fs, err := newFlagSet("apps create --name NAME [--json]", "Register an app and print its appKey and appSecret. The secret is shown only once.", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
 	if err != nil {
 		return err
 	}
@@ -339,7 +390,7 @@ func cmdAppsCreate(ctx context.Context, args []string, env func(string) string, 
 
 func cmdAppsList(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	var cfg Config
-	fs, err := newFlagSet("apps list [--json]", "List registered apps (never their secrets).", &cfg, env, stderr, "data-dir", "secret-key-file")
+	fs, err := newFlagSet("apps list [--json]", "List registered apps (never their secrets).", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
 	if err != nil {
 		return err
 	}
@@ -375,7 +426,7 @@ func cmdAppsList(ctx context.Context, args []string, env func(string) string, st
 
 func cmdAppsRotate(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	var cfg Config
-	fs, err := newFlagSet("apps rotate-secret --app-key KEY", "Give an app a new appSecret and print it; the old secret stops working.", &cfg, env, stderr, "data-dir", "secret-key-file")
+	fs, err := newFlagSet("apps rotate-secret --app-key KEY", "Give an app a new appSecret and print it; the old secret stops working.", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
 	if err != nil {
 		return err
 	}
@@ -402,7 +453,7 @@ func cmdAppsRotate(ctx context.Context, args []string, env func(string) string, 
 
 func cmdAudit(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	var cfg Config
-	fs, err := newFlagSet("audit --app-key KEY [--limit N] [--json]", "Print an app's audit trail, oldest first.", &cfg, env, stderr, "data-dir", "secret-key-file")
+	fs, err := newFlagSet("audit --app-key KEY [--limit N] [--json]", "Print an app's audit trail, oldest first.", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
 	if err != nil {
 		return err
 	}
@@ -434,4 +485,23 @@ func cmdAudit(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339Nano), e.Kind, e.ConnectionID, e.Detail)
 	}
 	return tw.Flush()
+}
+
+func cmdMigrate(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs, err := newFlagSet("migrate --database-url URL", "Apply the embedded PostgreSQL schema migrations and exit (serve also applies them on start).\nSafe to run while other instances start or serve.", &cfg, env, stderr, "database-url")
+	if err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("migrate: --database-url (or BANKGATE_DATABASE_URL) is required; the SQLite store migrates itself on open")
+	}
+	if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
 }

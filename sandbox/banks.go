@@ -1,0 +1,114 @@
+package sandbox
+
+import (
+	"slices"
+
+	"github.com/bankgate/bankgate"
+)
+
+// logoBase is where the sandbox's brand and bank logos are served from.
+const logoBase = "https://logos.bankgate.dev/"
+
+func logo(slug string) string { return logoBase + slug + ".png" }
+
+// bankInfo is a sandbox bank together with what the data generator needs
+// to know about it.
+type bankInfo struct {
+	bank bankgate.Bank
+	// ibanCode is the bank identifier inside the IBAN: 3 digits in AE, 2 in
+	// SA.
+	ibanCode  string
+	country   *country
+	cardNames []string
+	// brand is the bank as the merchant of its own transactions (ATM,
+	// transfers, interest).
+	brand merchant
+}
+
+// The sandbox banks. Their IDs follow Dapi's sandbox naming
+// (DAPIBANK_AE_ADCB) with a SANDBOX_ prefix so that they can never be
+// mistaken for production bank IDs.
+var bankInfos = []*bankInfo{
+	{
+		bank: bankgate.Bank{
+			ID: "SANDBOX_AE_ADCB", Name: "Abu Dhabi Commercial Bank (Sandbox)", ShortName: "ADCB",
+			Country: "AE", CountryName: "UNITED ARAB EMIRATES", SwiftCode: "ADCBAEAA",
+			PrimaryColor: "#E10A0A", SecondaryColor: "#FFFFFF", Logo: logo("banks/adcb"), Sandbox: true,
+		},
+		ibanCode: "030", country: &countryAE,
+		cardNames: []string{"ADCB TouchPoints Platinum Credit Card", "ADCB Traveller Credit Card", "ADCB 365 Cashback Card"},
+	},
+	{
+		bank: bankgate.Bank{
+			ID: "SANDBOX_AE_ENBD", Name: "Emirates NBD (Sandbox)", ShortName: "Emirates NBD",
+			Country: "AE", CountryName: "UNITED ARAB EMIRATES", SwiftCode: "EBILAEAD",
+			PrimaryColor: "#072B61", SecondaryColor: "#F58025", Logo: logo("banks/enbd"), Sandbox: true,
+		},
+		ibanCode: "026", country: &countryAE,
+		cardNames: []string{"Skywards Infinite Credit Card", "Emirates NBD Go4it Platinum Card", "Emirates NBD Visa Signature Card"},
+	},
+	{
+		bank: bankgate.Bank{
+			ID: "SANDBOX_AE_FAB", Name: "First Abu Dhabi Bank (Sandbox)", ShortName: "FAB",
+			Country: "AE", CountryName: "UNITED ARAB EMIRATES", SwiftCode: "NBADAEAA",
+			PrimaryColor: "#1D3E8C", SecondaryColor: "#00B2E3", Logo: logo("banks/fab"), Sandbox: true,
+		},
+		ibanCode: "035", country: &countryAE,
+		cardNames: []string{"FAB Cashback Credit Card", "FAB Etihad Guest Visa Infinite", "FAB Rewards Platinum Card"},
+	},
+	{
+		bank: bankgate.Bank{
+			ID: "SANDBOX_SA_RAJHI", Name: "Al Rajhi Bank (Sandbox)", ShortName: "Al Rajhi",
+			Country: "SA", CountryName: "SAUDI ARABIA", SwiftCode: "RJHISARI",
+			PrimaryColor: "#1B3F93", SecondaryColor: "#FFFFFF", Logo: logo("banks/alrajhi"), Sandbox: true,
+		},
+		ibanCode: "80", country: &countrySA,
+		cardNames: []string{"Al Rajhi Visa Signature Card", "Al Rajhi Mastercard Titanium", "Al Rajhi Cashback Card"},
+	},
+	{
+		bank: bankgate.Bank{
+			ID: "SANDBOX_SA_RIYAD", Name: "Riyad Bank (Sandbox)", ShortName: "Riyad Bank",
+			Country: "SA", CountryName: "SAUDI ARABIA", SwiftCode: "RIBLSARI",
+			PrimaryColor: "#00548B", SecondaryColor: "#F7A823", Logo: logo("banks/riyadbank"), Sandbox: true,
+		},
+		ibanCode: "20", country: &countrySA,
+		cardNames: []string{"Riyad Bank Visa Platinum", "Riyad Bank Mastercard World", "Riyad Bank Cashback Card"},
+	},
+	{
+		bank: bankgate.Bank{
+			ID: "SANDBOX_SA_SNB", Name: "Saudi National Bank (Sandbox)", ShortName: "SNB",
+			Country: "SA", CountryName: "SAUDI ARABIA", SwiftCode: "NCBKSAJE",
+			PrimaryColor: "#00A19A", SecondaryColor: "#00205B", Logo: logo("banks/snb"), Sandbox: true,
+		},
+		ibanCode: "10", country: &countrySA,
+		cardNames: []string{"SNB AlAhli Visa Infinite", "SNB Mastercard Platinum", "SNB Cashback Card"},
+	},
+}
+
+// bankByID indexes bankInfos.
+var bankByID = func() map[string]*bankInfo {
+	m := make(map[string]*bankInfo, len(bankInfos))
+	for _, b := range bankInfos {
+		b.brand = merchant{Name: b.bank.ShortName, Logo: b.bank.Logo}
+		m[b.bank.ID] = b
+	}
+	return m
+}()
+
+// sortedBanks is Banks' answer, computed once.
+var sortedBanks = func() []bankgate.Bank {
+	out := make([]bankgate.Bank, 0, len(bankInfos))
+	for _, b := range bankInfos {
+		out = append(out, b.bank)
+	}
+	slices.SortFunc(out, func(a, b bankgate.Bank) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}()

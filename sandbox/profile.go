@@ -1,0 +1,467 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bankgate/bankgate"
+)
+
+// bookKind is the kind of a ledger a generated user holds.
+type bookKind int
+
+const (
+	kindCurrent  bookKind = iota // the main current account, where salary lands
+	kindSavings                  // a savings account fed monthly from the current account
+	kindCurrent2                 // a second, lightly used current account
+	kindCard                     // a credit card, paid in full monthly from the current account
+)
+
+// book is one ledger of a generated user: an account or a card.
+type book struct {
+	kind    bookKind
+	id      string // account ID, or card ID for kindCard
+	name    string
+	number  string // account number, or masked card number
+	iban    string // empty for cards
+	opening bankgate.Money
+	// floor is the balance below which discretionary debits are skipped,
+	// which keeps current accounts positive and cards within their limit.
+	floor bankgate.Money
+	// refCode is 6 characters of the book's ID used in references.
+	refCode string
+	// posPrefix starts the Details of a card purchase posted to this book.
+	posPrefix string
+
+	// Savings.
+	interestBP int64 // annual interest in basis points
+
+	// Cards.
+	last4  string
+	limit  bankgate.Money
+	expiry string // MM/YY
+	payDay int    // day of the month the statement balance is paid
+}
+
+// accountRef is one entry of the user's account list.
+type accountRef struct {
+	id   string
+	name string
+	typ  string
+	book int
+	fav  bool
+}
+
+// profile is everything about a generated user that does not change with
+// time: identity, accounts, cards and monthly habits. It is a pure function
+// of the bank and the username.
+type profile struct {
+	bank      *bankInfo
+	user      string
+	currency  bankgate.Currency
+	identity  bankgate.Identity
+	city      *city
+	cityUpper string
+
+	books    []*book
+	accounts []accountRef
+	cards    []int // indexes into books, in card order
+	current  int   // index of the main current account, -1 for none
+	savings  int   // -1 for none
+	current2 int   // -1 for none
+
+	employer   *merchant
+	salary     bankgate.Money // in the first year
+	raiseBP    int64          // yearly raise in basis points
+	payday     int
+	landlord   *merchant
+	rent       bankgate.Money
+	rentDay    int
+	telecom    *merchant
+	telecomAmt bankgate.Money
+	power      bankgate.Money // average monthly bill
+	hasCar     bool
+	toSavings  bankgate.Money
+	toCurrent2 bankgate.Money
+	cardShare  float64 // share of purchases paid by card, when there are cards
+	level      float64 // spending level relative to a 15,000 salary
+}
+
+// seeded returns a PCG generator seeded with the SHA-256 of the parts joined
+// with "|".
+func seeded(parts ...string) *rand.Rand {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "|")))
+	return rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])))
+}
+
+// opaqueID returns a stable, opaque identifier for a user's account or card.
+func opaqueID(bankID, user, label string) string {
+	sum := sha256.Sum256([]byte("bankgate-sandbox|" + bankID + "|" + user + "|" + label))
+	return base64.RawURLEncoding.EncodeToString(sum[:24])
+}
+
+func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
+
+// digits returns n random decimal digits.
+func digits(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('0' + r.IntN(10))
+	}
+	return string(b)
+}
+
+// money returns a random amount between lo and hi currency units, with
+// fils or halalas.
+func money(r *rand.Rand, lo, hi float64) bankgate.Money {
+	l, h := int64(lo*100), int64(hi*100)
+	if h <= l {
+		return bankgate.Money(l)
+	}
+	return bankgate.Money(l + r.Int64N(h-l))
+}
+
+// round returns m rounded down to a multiple of unit currency units.
+func round(m bankgate.Money, unit int64) bankgate.Money {
+	u := bankgate.Money(unit * 100)
+	return m / u * u
+}
+
+// luhnDigit returns the Luhn check digit of the decimal string s.
+func luhnDigit(s string) byte {
+	sum := 0
+	double := true
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return byte('0' + (10-sum%10)%10)
+}
+
+// Well-known sandbox usernames. Every other username with PasswordGood logs
+// in without MFA and gets generated data too.
+const (
+	UserGood        = "user_good"         // logs in without MFA; has savings, a credit card account and two cards
+	UserMFA         = "user_mfa"          // asks for a one-time password (AnswerOTP)
+	UserMultiMFA    = "user_multi_mfa"    // asks a secret question (AnswerSecretQuestion) and a PIN (AnswerPIN) at once
+	UserTransferMFA = "user_transfer_mfa" // logs in without MFA; reserved for payment scenarios
+	UserEmpty       = "user_empty"        // logs in without MFA; has no accounts and no cards
+
+	PasswordGood         = "pass_good"
+	AnswerOTP            = "123456"
+	AnswerSecretQuestion = "sandbox"
+	AnswerPIN            = "1234"
+)
+
+// refYear is the year ages are computed against, so that identities do not
+// change as time passes.
+const refYear = 2024
+
+// newProfile generates the profile of user at bank bi.
+func newProfile(bi *bankInfo, user string) *profile {
+	r := seeded(bi.bank.ID, user)
+	c := bi.country
+	p := &profile{bank: bi, user: user, currency: bankgate.Currencies[c.Currency], current: -1, savings: -1, current2: -1}
+	p.identity, p.city = newIdentity(r, c)
+	p.cityUpper = strings.ToUpper(p.city.Name)
+
+	// Habits. Every draw happens whatever the branches, so that adding a
+	// fixture override never shifts the rest of the data.
+	switch x := r.IntN(10); {
+	case x < 4:
+		p.salary = money(r, 8000, 15000)
+	case x < 8:
+		p.salary = money(r, 15000, 30000)
+	default:
+		p.salary = money(r, 30000, 60000)
+	}
+	p.salary = round(p.salary, 100)
+	p.level = min(max(float64(p.salary)/1_200_000, 0.7), 3.5)
+	p.raiseBP = r.Int64N(500)
+	p.employer = &c.Employers[r.IntN(len(c.Employers))]
+	p.payday = 24 + r.IntN(5)
+	hasRent := r.IntN(10) < 8
+	p.landlord = &c.Landlords[r.IntN(len(c.Landlords))]
+	p.rent = round(p.salary*bankgate.Money(20+r.IntN(12))/100, 50)
+	p.rentDay = 1 + r.IntN(5)
+	if !hasRent {
+		p.landlord = nil
+	}
+	p.telecom = &c.Telecom[r.IntN(len(c.Telecom))]
+	p.telecomAmt = money(r, 150, 550)
+	p.power = money(r, 250, 900)
+	p.hasCar = r.IntN(10) < 7
+	p.toSavings = round(p.salary*bankgate.Money(8+r.IntN(10))/100, 100)
+	p.toCurrent2 = round(p.salary*bankgate.Money(3+r.IntN(5))/100, 50)
+	p.cardShare = 0.3 + r.Float64()*0.3
+
+	hasSavings := r.IntN(100) < 80
+	nCards := 0
+	switch x := r.IntN(100); {
+	case x < 35:
+	case x < 80:
+		nCards = 1
+	default:
+		nCards = 2
+	}
+	hasCredit := r.IntN(2) == 0
+	hasCurrent2 := r.IntN(4) == 0
+	switch user {
+	case UserGood:
+		hasSavings, nCards, hasCredit, hasCurrent2 = true, 2, true, false
+	case UserEmpty:
+		hasSavings, nCards, hasCredit, hasCurrent2 = false, 0, false, false
+	}
+	if nCards == 0 {
+		hasCredit = false
+	}
+	if !hasSavings && !hasCredit && !hasCurrent2 {
+		hasSavings = true
+	}
+
+	// Accounts and cards. Their numbers are drawn whether or not the user
+	// has them, for the same reason as above.
+	numbers := make([]string, 3)
+	for i := range numbers {
+		numbers[i] = accountNumber(r, c.Code)
+	}
+	type cardDraw struct {
+		last4, expiry, name string
+		limit               bankgate.Money
+		payDay              int
+	}
+	cards := make([]cardDraw, 2)
+	for i := range cards {
+		cards[i] = cardDraw{
+			last4:  digits(r, 4),
+			expiry: twoDigits(1+r.IntN(12)) + "/" + twoDigits(27+r.IntN(4)),
+			name:   bi.cardNames[(r.IntN(len(bi.cardNames))+i)%len(bi.cardNames)],
+			limit:  round(p.salary*bankgate.Money(2+r.IntN(3)), 1000),
+			payDay: 10 + r.IntN(14),
+		}
+	}
+	interest := 100 + r.Int64N(300)
+	current2Opening := money(r, 500, 8000)
+	currentOpening := p.salary/2 + money(r, 0, float64(p.salary)/100)
+	savingsOpening := money(r, 2000, 150000)
+	if user == UserEmpty {
+		return p
+	}
+
+	addAccount := func(bk *book, name, typ string, fav bool) {
+		p.books = append(p.books, bk)
+		p.accounts = append(p.accounts, accountRef{id: bk.id, name: name, typ: typ, book: len(p.books) - 1, fav: fav})
+	}
+	newAccount := func(kind bookKind, label, number string, opening bankgate.Money) *book {
+		bk := &book{kind: kind, id: opaqueID(bi.bank.ID, user, label), number: number,
+			iban: accountIBAN(c.Code, bi.ibanCode, number), opening: opening}
+		bk.refCode = refCode(bk.id)
+		return bk
+	}
+	p.current = 0
+	addAccount(newAccount(kindCurrent, "account/current", numbers[0], currentOpening), "Current Account", "current", true)
+	p.books[0].posPrefix = "POS PURCHASE "
+	if hasSavings {
+		bk := newAccount(kindSavings, "account/savings", numbers[1], savingsOpening)
+		bk.name = "Savings Account"
+		bk.interestBP = interest
+		p.savings = len(p.books)
+		addAccount(bk, "Savings Account", "savings", false)
+	}
+	if hasCurrent2 {
+		bk := newAccount(kindCurrent2, "account/current2", numbers[2], current2Opening)
+		bk.name = "Everyday Current Account"
+		bk.posPrefix = "POS PURCHASE "
+		p.current2 = len(p.books)
+		addAccount(bk, "Everyday Current Account", "current", false)
+	}
+	for i := range nCards {
+		d := cards[i]
+		scheme := "4"
+		if strings.Contains(d.name, "Mastercard") {
+			scheme = "5"
+		}
+		bk := &book{kind: kindCard, id: opaqueID(bi.bank.ID, user, "card/"+strconv.Itoa(i)), name: d.name,
+			number: scheme + "XXX XXXX XXXX " + d.last4, last4: d.last4, limit: max(d.limit, 500000),
+			expiry: d.expiry, payDay: d.payDay, posPrefix: "CARD ENDING " + d.last4 + " "}
+		bk.refCode = refCode(bk.id)
+		bk.floor = -bk.limit
+		p.cards = append(p.cards, len(p.books))
+		p.books = append(p.books, bk)
+	}
+	if hasCredit {
+		ci := p.cards[0]
+		p.accounts = append(p.accounts, accountRef{id: opaqueID(bi.bank.ID, user, "account/credit"),
+			name: "Credit Card", typ: "credit", book: ci})
+	}
+	return p
+}
+
+func twoDigits(n int) string {
+	return string([]byte{byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+// refCode derives the 6 upper-case characters a book puts in its
+// transaction references.
+func refCode(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 6)
+	for i := range b {
+		b[i] = alphabet[sum[i]%32]
+	}
+	return string(b)
+}
+
+// accountNumber returns a random account number as the country's banks
+// print it: 13 digits in AE, 14 in SA.
+func accountNumber(r *rand.Rand, country string) string {
+	if country == "SA" {
+		return "6" + digits(r, 13)
+	}
+	return "1" + digits(r, 12)
+}
+
+// accountIBAN returns the IBAN of an account number at the bank with the
+// given IBAN bank code: AE = 3-digit bank code + 16-digit account number,
+// SA = 2-digit bank code + 18-character account number, both zero-padded.
+func accountIBAN(country, bankCode, number string) string {
+	width := 16
+	if country == "SA" {
+		width = 18
+	}
+	return makeIBAN(country, bankCode+strings.Repeat("0", width-len(number))+number)
+}
+
+// newIdentity generates an identity living in country c.
+func newIdentity(r *rand.Rand, c *country) (bankgate.Identity, *city) {
+	total := 0
+	for _, p := range c.Peoples {
+		total += p.Weight
+	}
+	w := r.IntN(total)
+	ppl := &c.Peoples[0]
+	for i := range c.Peoples {
+		if w < c.Peoples[i].Weight {
+			ppl = &c.Peoples[i]
+			break
+		}
+		w -= c.Peoples[i].Weight
+	}
+	female := r.IntN(100) < 40
+	first := pick(r, ppl.Male)
+	if female {
+		first = pick(r, ppl.Female)
+	}
+	father := pick(r, ppl.Male)
+	family := pick(r, ppl.Family)
+	name := first + " " + family
+	if ppl.Arabic {
+		name = first + " " + father + " " + family
+	}
+	national := ppl.Nationality == c.Name
+
+	year := refYear - 22 - r.IntN(38)
+	month, day := 1+r.IntN(12), 1+r.IntN(28)
+	dob := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+
+	domain := pick(r, []string{"example.com", "example.net", "example.org"})
+	email := emailPart(first) + "." + emailPart(family)
+	if r.IntN(2) == 0 {
+		email += twoDigits(r.IntN(100))
+	}
+	email += "@" + domain
+
+	mobile := c.Dial + pick(r, c.MobilePrefixes) + digits(r, 7)
+
+	ct := &c.Cities[r.IntN(len(c.Cities))]
+	area := pick(r, ct.Areas)
+	building := pick(r, ct.Buildings)
+	flat := strconv.Itoa(1+r.IntN(30)) + twoDigits(1+r.IntN(20))
+	addr := bankgate.Address{Flat: flat, Building: building, Area: area, City: ct.Name, State: ct.State, Country: c.Name}
+	countryTitle := titleCase(c.Name)
+	if c.Code == "SA" {
+		addr.ZipCode = ct.Zip + digits(r, 3)
+		addr.Full = "Building " + building + ", Unit " + flat + ", " + area + " District, " + ct.Name + " " + addr.ZipCode + ", " + countryTitle
+	} else {
+		addr.PoBox = strconv.Itoa(1000 + r.IntN(499000))
+		addr.Full = "Flat " + flat + ", " + building + ", " + area + ", " + ct.Name + ", " + countryTitle
+	}
+
+	var ids []bankgate.Identification
+	body := digits(r, 7)
+	switch c.Code {
+	case "AE":
+		// Emirates ID: 784-YYYY-NNNNNNN-C, YYYY the year of birth, C a
+		// Luhn check digit over the first 14 digits.
+		payload := "784" + strconv.Itoa(year) + body
+		ids = append(ids, bankgate.Identification{Type: "national_id",
+			Value: "784-" + strconv.Itoa(year) + "-" + body + "-" + string(luhnDigit(payload))})
+	case "SA":
+		// Saudi national ID (1...) or resident iqama (2...): 10 digits, the
+		// last a Luhn check digit.
+		lead := "2"
+		if national {
+			lead = "1"
+		}
+		payload := lead + body + digits(r, 1)
+		ids = append(ids, bankgate.Identification{Type: "national_id", Value: payload + string(luhnDigit(payload))})
+	}
+	passport := string(rune('A'+r.IntN(26))) + digits(r, 7)
+	if ppl.Nationality == "UNITED KINGDOM" {
+		passport = digits(r, 9)
+	}
+	ids = append(ids, bankgate.Identification{Type: "passport", Value: passport})
+	visaYear := strconv.Itoa(2019 + r.IntN(5))
+	visa := digits(r, 7)
+	if c.Code == "AE" && !national {
+		emirate := map[string]string{"Dubai": "201", "Abu Dhabi": "101", "Sharjah": "301"}[ct.Name]
+		ids = append(ids, bankgate.Identification{Type: "visa_number", Value: emirate + "/" + visaYear + "/" + visa})
+	}
+
+	return bankgate.Identity{
+		Name:            name,
+		Nationality:     ppl.Nationality,
+		DateOfBirth:     dob,
+		EmailAddress:    email,
+		Numbers:         []bankgate.PhoneNumber{{Type: "mobile", Value: mobile}},
+		Address:         addr,
+		Identifications: ids,
+	}, ct
+}
+
+// emailPart lower-cases s and keeps only its letters.
+func emailPart(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		}
+	}
+	return string(b)
+}
+
+// titleCase turns "UNITED ARAB EMIRATES" into "United Arab Emirates".
+func titleCase(s string) string {
+	words := strings.Fields(strings.ToLower(s))
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
+}
