@@ -162,3 +162,155 @@ type Period struct {
 	Value int
 	Unit  string
 }
+
+// Beneficiary statuses.
+const (
+	BeneficiaryApproved = "approved"
+	BeneficiaryWaiting  = "waiting_for_confirmation"
+)
+
+// Beneficiary is a payee registered at the user's bank for local, same-bank
+// or international transfers.
+type Beneficiary struct {
+	ID            string
+	Name          string
+	Nickname      string
+	IBAN          string
+	AccountNumber string
+	SwiftCode     string
+	Type          string // same | local | intl | own
+	Status        string
+	Address       LinesAddress
+	Country       string
+	BranchAddress string
+	BranchName    string
+	BankName      string
+	PhoneNumber   string
+	SortCode      string
+	RoutingNumber string
+	CreatedAt     time.Time
+	// ActiveAt is when the beneficiary's cool-down ends and it can receive
+	// transfers.
+	ActiveAt time.Time
+}
+
+// LinesAddress is a beneficiary address in three lines (street, city,
+// country).
+type LinesAddress struct {
+	Line1, Line2, Line3 string
+}
+
+// WireBeneficiary is a US wire-transfer payee.
+type WireBeneficiary struct {
+	ID                  string
+	Name                string
+	Nickname            string
+	FirstName           string
+	LastName            string
+	AccountNumber       string
+	RoutingNumber       string
+	BankName            string
+	Type                string // same | local | intl
+	Status              string
+	ReceiverType        string // retail | corporate
+	ReceiverAccountType string // checking | savings
+	Address             LinesAddress
+	Country             string
+	City                string
+	State               string
+	ZipCode             string
+	BranchAddress       string
+	BranchName          string
+	SortCode            string
+	CreatedAt           time.Time
+	ActiveAt            time.Time
+}
+
+// TransferRequest is a payment from one of the user's accounts. Either
+// ReceiverID names an existing beneficiary, or Beneficiary describes one
+// (autoflow: created first if it does not exist).
+type TransferRequest struct {
+	SenderID    string
+	Amount      Money
+	ReceiverID  string
+	Beneficiary *Beneficiary
+	Wire        *WireBeneficiary
+	Remark      string
+	// Name, IBAN and AccountNumber identify the receiver when the caller
+	// gives them instead of ReceiverID (transfer/create variant).
+	Name          string
+	IBAN          string
+	AccountNumber string
+	Nickname      string
+	// BankID is the autoflow body's bankID, informational.
+	BankID string
+}
+
+// TransferResult is an accepted transfer.
+type TransferResult struct {
+	Reference string
+	Amount    Money
+	Currency  Currency
+	// CoolDown is set when the transfer could not be made because the
+	// beneficiary is new; see BeneficiaryCoolDown.
+	CoolDown *Period
+}
+
+// ACHPullRequest asks to pull money from the user's account.
+type ACHPullRequest struct {
+	SenderID    string
+	Amount      Money
+	Description string
+}
+
+// ACHPull is the state of an ACH pull.
+type ACHPull struct {
+	Reference string
+	Amount    Money
+	Currency  Currency
+	Status    string // pending | succeeded | failed
+}
+
+// ValidatorProps constrains one field of a request, as metadata reports
+// it.
+type ValidatorProps struct {
+	Required          bool
+	Optional          bool
+	Length            int
+	AllowedCharacters string
+}
+
+// TransferBound is the minimum amount of one kind of transfer.
+type TransferBound struct {
+	Minimum  int
+	Currency Currency
+	Type     string // same | local | intl
+}
+
+// AccountsMetadata is what a bank tells about its accounts and payments.
+type AccountsMetadata struct {
+	BankID                                             string
+	SwiftCode                                          string
+	SortCode                                           string
+	BankName                                           string
+	BranchName                                         string
+	BranchAddress                                      string
+	Address                                            LinesAddress
+	Country                                            Currency // {code, name} pair, e.g. AE / UNITED ARAB EMIRATES
+	IsCreateBeneficiaryEndpointRequired                bool
+	IsCreateWireBeneficiaryEndpointRequired            bool
+	WillNewlyAddedBeneficiaryExistBeforeCoolDownPeriod bool
+	TransferBounds                                     []TransferBound
+	BeneficiaryCoolDownPeriod                          Period
+	TransactionRange                                   Period
+	// BeneficiaryValidators maps a beneficiary type (local, same) to its
+	// field validators (name, nickname, iban, accountNumber, swiftCode,
+	// address, ...).
+	BeneficiaryValidators map[string]map[string]ValidatorProps
+	// TransferValidators maps a transfer type to its field validators
+	// (remarks).
+	TransferValidators map[string]map[string]ValidatorProps
+	// MaxTransferAmount and MinTransferAmount bound one transfer.
+	MaxTransferAmount Money
+	MinTransferAmount Money
+}

@@ -69,6 +69,12 @@ type Call struct {
 	Now     time.Time
 	State   []byte
 	Answers []bankgate.UserInput
+	// OperationID is the ID the call's response will carry: the resumed
+	// operation's, or a new one. Connectors may use it as a reference.
+	OperationID string
+	// IdempotencyKey, when set, identifies a payment request the client
+	// may retry; the connector must apply it at most once.
+	IdempotencyKey string
 }
 
 // Resuming reports whether the call resumes an earlier challenge.
@@ -78,4 +84,65 @@ func (c *Call) Resuming() bool { return c.State != nil }
 type AccountsReader interface {
 	Identity(ctx context.Context, call *Call) (*bankgate.Identity, *Challenge, error)
 	Accounts(ctx context.Context, call *Call) ([]bankgate.Account, *Challenge, error)
+}
+
+// BalanceReader reads one account's current balance. It returns the
+// account as of call.Now (its Balance, Currency and Number), or
+// InvalidAccountID.
+type BalanceReader interface {
+	Balance(ctx context.Context, call *Call, accountID string) (*bankgate.Account, *Challenge, error)
+}
+
+// TransactionsReader reads an account's transactions between two dates,
+// inclusive, oldest first. It returns InvalidDateRange when the range
+// reaches beyond what the bank serves (see AccountsMetadata.TransactionRange)
+// and InvalidAccountID for an unknown account.
+type TransactionsReader interface {
+	Transactions(ctx context.Context, call *Call, accountID string, from, to time.Time) ([]bankgate.Transaction, *Challenge, error)
+}
+
+// CardsReader reads the user's cards.
+type CardsReader interface {
+	Cards(ctx context.Context, call *Call) ([]bankgate.Card, *Challenge, error)
+	CardBalance(ctx context.Context, call *Call, cardID string) (*bankgate.CardBalance, *Challenge, error)
+	CardTransactions(ctx context.Context, call *Call, cardID string, from, to time.Time) ([]bankgate.Transaction, *Challenge, error)
+}
+
+// MetadataReader reports the bank's account and payment metadata. It never
+// asks for user input.
+type MetadataReader interface {
+	Metadata(ctx context.Context, call *Call) (*bankgate.AccountsMetadata, error)
+}
+
+// Payer makes local and international payments. Calls that move money or
+// add beneficiaries may answer with a Challenge; on resume the connector
+// takes the request from the challenge's State (the caller may or may not
+// repeat it).
+type Payer interface {
+	Beneficiaries(ctx context.Context, call *Call) ([]bankgate.Beneficiary, *Challenge, error)
+	// CreateBeneficiary returns BeneficiaryExists for a duplicate IBAN or
+	// account number.
+	CreateBeneficiary(ctx context.Context, call *Call, b *bankgate.Beneficiary) (*Challenge, error)
+	// Transfer pays an existing beneficiary (ReceiverID) or the receiver
+	// named by Name/IBAN/AccountNumber. Errors: InvalidAccountID,
+	// InsufficientBalance, ParameterError for amounts outside the bounds,
+	// BeneficiaryCoolDown (with the period in the error's Data).
+	Transfer(ctx context.Context, call *Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *Challenge, error)
+	// TransferAutoflow creates req.Beneficiary if needed, then pays it.
+	TransferAutoflow(ctx context.Context, call *Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *Challenge, error)
+}
+
+// WirePayer makes US wire payments.
+type WirePayer interface {
+	WireBeneficiaries(ctx context.Context, call *Call) ([]bankgate.WireBeneficiary, *Challenge, error)
+	CreateWireBeneficiary(ctx context.Context, call *Call, b *bankgate.WireBeneficiary) (*Challenge, error)
+	WireTransfer(ctx context.Context, call *Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *Challenge, error)
+	WireTransferAutoflow(ctx context.Context, call *Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *Challenge, error)
+}
+
+// ACHPuller pulls money by ACH. A pull is identified by the operationID of
+// the call that created it (call.OperationID).
+type ACHPuller interface {
+	CreateACHPull(ctx context.Context, call *Call, req *bankgate.ACHPullRequest) (*Challenge, error)
+	ACHPull(ctx context.Context, call *Call, operationID string) (*bankgate.ACHPull, error)
 }

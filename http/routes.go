@@ -21,6 +21,7 @@ func (s *Server) registerRoutes() {
 	s.handle("/data/accounts/get", s.bearer(s.accountsGet))
 	s.handle("/users/DelinkUser", s.bearer(s.delink))
 	s.handle("/data/DelinkUser", s.bearer(s.delink))
+	s.registerDataRoutes()
 
 	// Endpoints of the Dapi v2 table that this server does not serve yet
 	// answer with a clear error rather than a 404.
@@ -198,7 +199,12 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 // run performs a connector call through the service's MFA handling and
 // renders a prompt or passes the done value to render.
 func (s *Server) run(ctx context.Context, c *call, p *service.Principal, base *baseRequest, fn service.CallFunc, render func(env envelope, v any) any) (any, error) {
-	res, err := s.svc.Call(ctx, p, c.route.name, base.OperationID, fromWireInputs(base.UserInputs), fn)
+	return s.runOpts(ctx, c, p, service.CallOptions{OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs)}, fn, render)
+}
+
+// runOpts is run with explicit call options.
+func (s *Server) runOpts(ctx context.Context, c *call, p *service.Principal, opts service.CallOptions, fn service.CallFunc, render func(env envelope, v any) any) (any, error) {
+	res, err := s.svc.Call(ctx, p, c.route.name, opts, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +220,7 @@ type identityResponse struct {
 }
 
 func (s *Server) identityGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := s.svc.AccountsReader(p)
+	r, err := service.Capability[bank.AccountsReader](s.svc, p)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +237,7 @@ type accountsResponse struct {
 }
 
 func (s *Server) accountsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := s.svc.AccountsReader(p)
+	r, err := service.Capability[bank.AccountsReader](s.svc, p)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ const MaxBodyBytes = 1 << 20
 var (
 	reflectString = reflect.TypeFor[string]()
 	reflectInt    = reflect.TypeFor[int]()
+	reflectFloat  = reflect.TypeFor[float64]()
 )
 
 // Config configures a Server.
@@ -66,9 +67,10 @@ type handlerFunc func(ctx context.Context, c *call) (any, error)
 
 // call is one API request as the handlers see it.
 type call struct {
-	body   []byte
-	bearer string
-	route  *route
+	body           []byte
+	bearer         string
+	idempotencyKey string
+	route          *route
 }
 
 // New returns a Server.
@@ -219,6 +221,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt}
+	if k := r.Header.Get("Idempotency-Key"); len(k) <= 255 {
+		c.idempotencyKey = k
+	}
 	v, err := s.dispatch(r.Context(), c)
 	if err != nil {
 		s.writeError(sw, err, reqID)

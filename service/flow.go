@@ -348,43 +348,118 @@ type Result struct {
 // CallFunc performs one connector call.
 type CallFunc func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error)
 
+// CallOptions qualify a Call.
+type CallOptions struct {
+	// OperationID and Answers resume a call that asked for user input.
+	OperationID string
+	Answers     []bankgate.UserInput
+	// Record stores the operation and its outcome even when no user input
+	// was needed, so that operation/status can report it (payments).
+	Record bool
+	// IdempotencyKey is passed to the connector.
+	IdempotencyKey string
+}
+
 // Call runs fn for the principal as operation endpoint, handling MFA: a
 // challenge becomes a stored pending operation; a request carrying
 // operationID resumes it with the answers (which are good for that
-// operation only).
-func (s *Service) Call(ctx context.Context, p *Principal, endpoint, operationID string, answers []bankgate.UserInput, fn CallFunc) (*Result, error) {
-	call := &bank.Call{Session: p.Session, Now: s.Now()}
+// operation only). The operation keeps its ID through every step.
+func (s *Service) Call(ctx context.Context, p *Principal, endpoint string, opts CallOptions, fn CallFunc) (*Result, error) {
+	call := &bank.Call{Session: p.Session, Now: s.Now(), IdempotencyKey: opts.IdempotencyKey}
 	var op *bankgate.Operation
-	if operationID != "" {
+	if opts.OperationID != "" {
 		var state []byte
 		var err error
-		op, state, err = s.claimOperation(ctx, operationID, p.AppID, p.ConnectionID, endpoint)
+		op, state, err = s.claimOperation(ctx, opts.OperationID, p.AppID, p.ConnectionID, endpoint)
 		if err != nil {
 			return nil, err
 		}
-		call.State, call.Answers = state, answers
+		call.State, call.Answers, call.OperationID = state, opts.Answers, op.ID
 		if call.State == nil {
 			call.State = []byte{}
 		}
+	} else {
+		call.OperationID = s.newOperationID(p.BankID)
 	}
 	v, ch, err := fn(ctx, call)
-	if op != nil {
+	if ch != nil && err == nil {
+		if op != nil {
+			if err := s.reprompt(ctx, op, ch); err != nil {
+				return nil, fmt.Errorf("%s: %w", endpoint, err)
+			}
+		} else if err := s.createPrompt(ctx, call.OperationID, p.AppID, p.ConnectionID, p.BankID, endpoint, ch); err != nil {
+			return nil, fmt.Errorf("%s: %w", endpoint, err)
+		}
+		return &Result{OperationID: call.OperationID, Status: bankgate.StatusUserInputRequired, Inputs: ch.Inputs}, nil
+	}
+	switch {
+	case op != nil:
 		s.finishOperation(ctx, op, err)
+	case opts.Record:
+		s.recordOperation(ctx, call.OperationID, p, endpoint, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	opID := s.newOperationID(p.BankID)
-	if ch != nil {
-		if err := s.createPrompt(ctx, opID, p.AppID, p.ConnectionID, p.BankID, endpoint, ch); err != nil {
-			return nil, fmt.Errorf("%s: %w", endpoint, err)
-		}
-		return &Result{OperationID: opID, Status: bankgate.StatusUserInputRequired, Inputs: ch.Inputs}, nil
+	return &Result{OperationID: call.OperationID, Status: bankgate.StatusDone, Value: v}, nil
+}
+
+// reprompt puts a resumed operation back to waiting for input, with the
+// connector's new state.
+func (s *Service) reprompt(ctx context.Context, op *bankgate.Operation, ch *bank.Challenge) error {
+	sealed, err := s.sealState(op.ID, ch.State)
+	if err != nil {
+		return err
 	}
-	if op != nil {
-		opID = op.ID
+	now := s.Now()
+	next := *op
+	next.Status, next.State, next.UpdatedAt, next.ExpiresAt = bankgate.StatusUserInputRequired, sealed, now, now.Add(s.opTTL)
+	return s.store.UpdateOperation(ctx, &next, bankgate.StatusInitialized)
+}
+
+// recordOperation stores a finished operation that needed no input.
+// Failures to record are logged: the call's result stands.
+func (s *Service) recordOperation(ctx context.Context, opID string, p *Principal, endpoint string, callErr error) {
+	now := s.Now()
+	op := &bankgate.Operation{ID: opID, AppID: p.AppID, ConnectionID: p.ConnectionID, BankID: p.BankID, Endpoint: endpoint,
+		Status: bankgate.StatusDone, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(recordTTL)}
+	if callErr != nil {
+		op.Status, op.ErrorType = bankgate.StatusFailed, string(bankgate.ErrorCode(callErr))
 	}
-	return &Result{OperationID: opID, Status: bankgate.StatusDone, Value: v}, nil
+	if err := s.store.CreateOperation(ctx, op); err != nil {
+		s.log.Warn("record operation", "operationID", opID, "err", err)
+	}
+}
+
+// recordTTL is how long finished operations stay queryable.
+const recordTTL = 7 * 24 * time.Hour
+
+// OperationStatus returns the app's operation with the given ID. It
+// returns InvalidAppCredentials for a bad appSecret and
+// InvalidOperationID when the operation is unknown or another app's.
+func (s *Service) OperationStatus(ctx context.Context, appSecret, operationID string) (*bankgate.Operation, error) {
+	app, err := s.appBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	bad := bankgate.Errorf(bankgate.InvalidOperationID, "No operation of this app has that operationID.")
+	if operationID == "" || len(operationID) > 200 {
+		return nil, bad
+	}
+	op, err := s.store.Operation(ctx, operationID)
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return nil, bad
+	}
+	if err != nil {
+		return nil, err
+	}
+	if op.AppID != app.ID {
+		return nil, bad
+	}
+	if op.Status == bankgate.StatusUserInputRequired && !s.Now().Before(op.ExpiresAt) {
+		op.Status, op.ErrorType = bankgate.StatusFailed, string(bankgate.SessionExpired)
+	}
+	return op, nil
 }
 
 // Connector returns the connector serving the principal's bank.
@@ -396,17 +471,17 @@ func (s *Service) Connector(p *Principal) (bank.Connector, error) {
 	return c, nil
 }
 
-// AccountsReader returns the principal's connector as an AccountsReader.
-func (s *Service) AccountsReader(p *Principal) (bank.AccountsReader, error) {
+// Capability returns the principal's connector as the capability T, or
+// NotImplemented when its bank does not offer it.
+func Capability[T any](s *Service, p *Principal) (T, error) {
+	var zero T
 	c, err := s.Connector(p)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	r, ok := c.(bank.AccountsReader)
+	r, ok := c.(T)
 	if !ok {
-		return nil, bankgate.Errorf(bankgate.NotImplemented, "This bank does not offer this data.")
+		return zero, bankgate.Errorf(bankgate.NotImplemented, "This bank does not offer this service.")
 	}
 	return r, nil
 }
-
-var _ = time.Second

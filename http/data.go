@@ -1,0 +1,521 @@
+package http
+
+import (
+	"context"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/service"
+)
+
+// registerDataRoutes registers the data, metadata, payment, wire, ACH and
+// operation endpoints.
+func (s *Server) registerDataRoutes() {
+	s.handle("/data/completeAccounts/get", s.bearer(s.accountsGet))
+	s.handle("/data/balance/get", s.bearer(s.balanceGet))
+	s.handle("/data/transactions/get", s.bearer(s.transactionsGet(txPlain)))
+	s.handle("/data/categorizedTransactions/get", s.bearer(s.transactionsGet(txCategorized)))
+	s.handle("/data/enrichedTransactions/get", s.bearer(s.transactionsGet(txEnriched)))
+	s.handle("/data/cards/get", s.bearer(s.cardsGet))
+	s.handle("/metadata/accounts/get", s.bearer(s.metadataGet))
+	s.handle("/payment/beneficiaries/get", s.bearer(s.beneficiariesGet))
+	s.handle("/payment/beneficiaries/create", s.bearer(s.beneficiaryCreate))
+	s.handle("/payment/transfer/create", s.bearer(s.transferCreate))
+	s.handle("/payment/transfer/autoflow", s.bearer(s.transferAutoflow))
+	s.handle("/wire/beneficiaries/get", s.bearer(s.wireBeneficiariesGet))
+	s.handle("/wire/beneficiaries/create", s.bearer(s.wireBeneficiaryCreate))
+	s.handle("/wire/transfer/create", s.bearer(s.wireTransferCreate))
+	s.handle("/wire/transfer/autoflow", s.bearer(s.wireTransferAutoflow))
+	s.handle("/ach/pull/create", s.bearer(s.achPullCreate))
+	s.handle("/ach/pull/get", s.bearer(s.achPullGet))
+	s.handle("/operation/status", s.operationStatus)
+	s.handle("/operation/get", s.operationStatus)
+}
+
+type balanceRequest struct {
+	AccountID string `json:"accountID"`
+	CardID    string `json:"cardID"`
+}
+
+type accountBalanceResponse struct {
+	envelope
+	Balance wireBalance `json:"balance"`
+}
+
+type cardBalanceResponse struct {
+	envelope
+	Balance *wireCardBalance `json:"balance"`
+}
+
+func (s *Server) balanceGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req balanceRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if base.OperationID == "" && req.AccountID == "" && req.CardID == "" {
+		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"accountID\" (or \"cardID\") is required.")
+	}
+	if req.CardID != "" {
+		r, err := service.Capability[bank.CardsReader](s.svc, p)
+		if err != nil {
+			return nil, err
+		}
+		return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+			return r.CardBalance(ctx, call, req.CardID)
+		}, func(env envelope, v any) any {
+			return &cardBalanceResponse{envelope: env, Balance: toWireCardBalance(v.(*bankgate.CardBalance))}
+		})
+	}
+	r, err := service.Capability[bank.BalanceReader](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.Balance(ctx, call, req.AccountID)
+	}, func(env envelope, v any) any {
+		a := v.(*bankgate.Account)
+		return &accountBalanceResponse{envelope: env, Balance: wireBalance{Amount: a.Balance.Float(), Currency: toWireCurrency(a.Currency), AccountNumber: a.Number}}
+	})
+}
+
+type transactionsRequest struct {
+	AccountID string `json:"accountID"`
+	CardID    string `json:"cardID"`
+	FromDate  string `json:"fromDate"`
+	ToDate    string `json:"toDate"`
+}
+
+type transactionsResponse struct {
+	envelope
+	Transactions []wireTransaction `json:"transactions"`
+}
+
+func (s *Server) transactionsGet(detail txDetail) userHandler {
+	return func(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+		var req transactionsRequest
+		if err := decode(c.body, &req); err != nil {
+			return nil, err
+		}
+		var from, to time.Time
+		if base.OperationID == "" || req.FromDate != "" || req.ToDate != "" {
+			if req.AccountID == "" && req.CardID == "" {
+				return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"accountID\" (or \"cardID\") is required.")
+			}
+			if err := missing("fromDate", req.FromDate, "toDate", req.ToDate); err != nil {
+				return nil, err
+			}
+			var err error
+			if from, err = parseDate("fromDate", req.FromDate); err != nil {
+				return nil, err
+			}
+			if to, err = parseDate("toDate", req.ToDate); err != nil {
+				return nil, err
+			}
+			if to.Before(from) {
+				return nil, bankgate.Errorf(bankgate.InvalidDateRange, "toDate is before fromDate.")
+			}
+		}
+		render := func(env envelope, v any) any {
+			return &transactionsResponse{envelope: env, Transactions: toWireTransactions(v.([]bankgate.Transaction), detail)}
+		}
+		if req.CardID != "" {
+			r, err := service.Capability[bank.CardsReader](s.svc, p)
+			if err != nil {
+				return nil, err
+			}
+			return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+				return r.CardTransactions(ctx, call, req.CardID, from, to)
+			}, render)
+		}
+		r, err := service.Capability[bank.TransactionsReader](s.svc, p)
+		if err != nil {
+			return nil, err
+		}
+		return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+			return r.Transactions(ctx, call, req.AccountID, from, to)
+		}, render)
+	}
+}
+
+type cardsResponse struct {
+	envelope
+	Cards []wireCard `json:"cards"`
+}
+
+func (s *Server) cardsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	r, err := service.Capability[bank.CardsReader](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.Cards(ctx, call)
+	}, func(env envelope, v any) any {
+		return &cardsResponse{envelope: env, Cards: toWireCards(v.([]bankgate.Card))}
+	})
+}
+
+type metadataResponse struct {
+	envelope
+	AccountsMetadata *wireMetadata `json:"accountsMetadata"`
+}
+
+func (s *Server) metadataGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	r, err := service.Capability[bank.MetadataReader](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		m, err := r.Metadata(ctx, call)
+		return m, nil, err
+	}, func(env envelope, v any) any {
+		return &metadataResponse{envelope: env, AccountsMetadata: toWireMetadata(v.(*bankgate.AccountsMetadata))}
+	})
+}
+
+type beneficiariesResponse struct {
+	envelope
+	Beneficiaries []wireBeneficiary `json:"beneficiaries"`
+}
+
+func (s *Server) beneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	r, err := service.Capability[bank.Payer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.Beneficiaries(ctx, call)
+	}, func(env envelope, v any) any {
+		return &beneficiariesResponse{envelope: env, Beneficiaries: toWireBeneficiaries(v.([]bankgate.Beneficiary))}
+	})
+}
+
+// payOpts are the call options of a payment: recorded for operation/status.
+func payOpts(c *call, base *baseRequest) service.CallOptions {
+	return service.CallOptions{OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs), Record: true, IdempotencyKey: c.idempotencyKey}
+}
+
+func envOnly(env envelope, _ any) any { return &env }
+
+func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req beneficiaryFields
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if base.OperationID == "" {
+		if err := missing("name", req.Name); err != nil {
+			return nil, err
+		}
+		if req.IBAN == "" && req.AccountNumber == "" {
+			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"iban\" (or \"accountNumber\") is required.")
+		}
+	}
+	r, err := service.Capability[bank.Payer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	b := req.domain()
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		ch, err := r.CreateBeneficiary(ctx, call, b)
+		return nil, ch, err
+	}, envOnly)
+}
+
+type transferCreateRequest struct {
+	SenderID      string    `json:"senderID"`
+	Amount        flexMoney `json:"amount"`
+	ReceiverID    string    `json:"receiverID"`
+	Name          string    `json:"name"`
+	IBAN          string    `json:"iban"`
+	AccountNumber string    `json:"accountNumber"`
+	Remark        string    `json:"remark"`
+	Nickname      string    `json:"nickname"`
+}
+
+type transferResponse struct {
+	envelope
+	Reference      string      `json:"reference,omitempty"`
+	CoolDownPeriod *wirePeriod `json:"coolDownPeriod,omitempty"`
+}
+
+func renderTransfer(env envelope, v any) any {
+	res := v.(*bankgate.TransferResult)
+	out := &transferResponse{envelope: env, Reference: res.Reference}
+	if res.CoolDown != nil {
+		out.CoolDownPeriod = &wirePeriod{Value: res.CoolDown.Value, Unit: res.CoolDown.Unit}
+	}
+	return out
+}
+
+// checkTransfer validates the fields every transfer needs.
+func checkTransfer(senderID string, amount flexMoney) error {
+	if err := missing("senderID", senderID); err != nil {
+		return err
+	}
+	if !amount.set {
+		return bankgate.Errorf(bankgate.ParameterMissing, "The field \"amount\" is required.")
+	}
+	if amount.v <= 0 {
+		return bankgate.Errorf(bankgate.ParameterError, "The amount must be positive.")
+	}
+	return nil
+}
+
+func (s *Server) transferCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req transferCreateRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if base.OperationID == "" {
+		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
+			return nil, err
+		}
+		if req.ReceiverID == "" && req.IBAN == "" && req.AccountNumber == "" {
+			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"receiverID\" (or \"iban\"/\"accountNumber\") is required.")
+		}
+	}
+	r, err := service.Capability[bank.Payer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, ReceiverID: req.ReceiverID, Name: req.Name,
+		IBAN: req.IBAN, AccountNumber: req.AccountNumber, Remark: req.Remark, Nickname: req.Nickname}
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.Transfer(ctx, call, tr)
+	}, renderTransfer)
+}
+
+type autoflowRequest struct {
+	SenderID    string             `json:"senderID"`
+	Amount      flexMoney          `json:"amount"`
+	Beneficiary *beneficiaryFields `json:"beneficiary"`
+	BankID      string             `json:"bankID"`
+	Remark      string             `json:"remark"`
+}
+
+func (s *Server) transferAutoflow(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req autoflowRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if base.OperationID == "" {
+		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
+			return nil, err
+		}
+		if req.Beneficiary == nil || req.Beneficiary.empty() {
+			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"beneficiary\" is required.")
+		}
+	}
+	r, err := service.Capability[bank.Payer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, Remark: req.Remark, BankID: req.BankID}
+	if req.Beneficiary != nil {
+		tr.Beneficiary = req.Beneficiary.domain()
+	}
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.TransferAutoflow(ctx, call, tr)
+	}, renderTransfer)
+}
+
+type wireBeneficiariesResponse struct {
+	envelope
+	Beneficiaries []wireWireBeneficiary `json:"beneficiaries"`
+}
+
+func (s *Server) wireBeneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	r, err := service.Capability[bank.WirePayer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.WireBeneficiaries(ctx, call)
+	}, func(env envelope, v any) any {
+		return &wireBeneficiariesResponse{envelope: env, Beneficiaries: toWireWireBeneficiaries(v.([]bankgate.WireBeneficiary))}
+	})
+}
+
+func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req wireBeneficiaryFields
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if base.OperationID == "" {
+		if err := missing("name", req.Name, "accountNumber", req.AccountNumber, "routingNumber", req.RoutingNumber); err != nil {
+			return nil, err
+		}
+	}
+	r, err := service.Capability[bank.WirePayer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	b := req.domain()
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		ch, err := r.CreateWireBeneficiary(ctx, call, b)
+		return nil, ch, err
+	}, envOnly)
+}
+
+type wireTransferRequest struct {
+	SenderID    string                 `json:"senderID"`
+	Amount      flexMoney              `json:"amount"`
+	ReceiverID  string                 `json:"receiverID"`
+	Beneficiary *wireBeneficiaryFields `json:"beneficiary"`
+	Remark      string                 `json:"remark"`
+}
+
+func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req wireTransferRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if base.OperationID == "" {
+		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
+			return nil, err
+		}
+		if err := missing("receiverID", req.ReceiverID); err != nil {
+			return nil, err
+		}
+	}
+	r, err := service.Capability[bank.WirePayer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, ReceiverID: req.ReceiverID, Remark: req.Remark}
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.WireTransfer(ctx, call, tr)
+	}, renderTransfer)
+}
+
+func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req wireTransferRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if base.OperationID == "" {
+		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
+			return nil, err
+		}
+		if req.Beneficiary == nil || req.Beneficiary.empty() {
+			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"beneficiary\" is required.")
+		}
+	}
+	r, err := service.Capability[bank.WirePayer](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, Remark: req.Remark}
+	if req.Beneficiary != nil {
+		tr.Wire = req.Beneficiary.domain()
+	}
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return r.WireTransferAutoflow(ctx, call, tr)
+	}, renderTransfer)
+}
+
+type achCreateRequest struct {
+	Transfer *struct {
+		SenderID    string    `json:"senderID"`
+		Amount      flexMoney `json:"amount"`
+		Description string    `json:"description"`
+	} `json:"transfer"`
+}
+
+func (s *Server) achPullCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	var req achCreateRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	var ar bankgate.ACHPullRequest
+	if base.OperationID == "" {
+		if req.Transfer == nil {
+			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"transfer\" is required.")
+		}
+		if err := checkTransfer(req.Transfer.SenderID, req.Transfer.Amount); err != nil {
+			return nil, err
+		}
+	}
+	if req.Transfer != nil {
+		ar = bankgate.ACHPullRequest{SenderID: req.Transfer.SenderID, Amount: req.Transfer.Amount.v, Description: req.Transfer.Description}
+	}
+	r, err := service.Capability[bank.ACHPuller](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		ch, err := r.CreateACHPull(ctx, call, &ar)
+		return nil, ch, err
+	}, envOnly)
+}
+
+type achGetResponse struct {
+	envelope
+	Transfer struct {
+		Amount   float64      `json:"amount"`
+		Currency wireCurrency `json:"currency"`
+		Status   string       `json:"status"`
+	} `json:"transfer"`
+}
+
+// achPullGet reads a pull by the operationID of the call that created it;
+// here operationID names the pull, it does not resume a prompt.
+func (s *Server) achPullGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+	if base.OperationID == "" {
+		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"operationID\" (of the ACH pull) is required.")
+	}
+	r, err := service.Capability[bank.ACHPuller](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	pull, err := r.ACHPull(ctx, &bank.Call{Session: p.Session, Now: s.svc.Now(), OperationID: base.OperationID}, base.OperationID)
+	if err != nil {
+		return nil, err
+	}
+	out := &achGetResponse{envelope: done(base.OperationID)}
+	out.Transfer.Amount, out.Transfer.Currency, out.Transfer.Status = pull.Amount.Float(), toWireCurrency(pull.Currency), pull.Status
+	return out, nil
+}
+
+type operationRequest struct {
+	AppSecret   string `json:"appSecret"`
+	OperationID string `json:"operationID"`
+}
+
+type opInfo struct {
+	StartDate string `json:"startDate"`
+	EndDate   string `json:"endDate,omitempty"`
+	ErrorType string `json:"errorType,omitempty"`
+	Status    string `json:"status"`
+	Type      string `json:"type"`
+}
+
+type operationResponse struct {
+	envelope
+	OpInfo opInfo `json:"opInfo"`
+}
+
+// operationStatus serves operation/status (Node SDK: {operationID,
+// appSecret}, no Authorization) and operation/get (docs/PHP, may add
+// userSecret, appKey and a Bearer token, which are not needed).
+func (s *Server) operationStatus(ctx context.Context, c *call) (any, error) {
+	var req operationRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if err := missing("operationID", req.OperationID); err != nil {
+		return nil, err
+	}
+	if req.AppSecret == "" {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
+	}
+	op, err := s.svc.OperationStatus(ctx, req.AppSecret, req.OperationID)
+	if err != nil {
+		return nil, err
+	}
+	info := opInfo{StartDate: wireTime(op.CreatedAt), ErrorType: op.ErrorType, Status: op.Status, Type: op.Endpoint}
+	if op.Status == bankgate.StatusDone || op.Status == bankgate.StatusFailed {
+		info.EndDate = wireTime(op.UpdatedAt)
+	}
+	return &operationResponse{envelope: envelope{Success: true, Status: op.Status, OperationID: op.ID}, OpInfo: info}, nil
+}
