@@ -22,6 +22,7 @@ func (s *Server) registerRoutes() {
 	s.handle("/users/DelinkUser", s.bearer(s.delink))
 	s.handle("/data/DelinkUser", s.bearer(s.delink))
 	s.registerDataRoutes()
+	s.handle("/sandbox/clock", s.sandboxClock)
 
 	// Endpoints of the Dapi v2 table that this server does not serve yet
 	// answer with a clear error rather than a 404.

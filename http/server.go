@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/clock"
 	"github.com/bankgate/bankgate/service"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	// Metrics, when set, are updated on every request and served at
 	// GET /metrics.
 	Metrics *Metrics
+	// Clock, when set, is the virtual sandbox clock that
+	// POST /v2/sandbox/clock reads and advances.
+	Clock *clock.Virtual
 }
 
 // Server is the bankgate HTTP handler.
@@ -50,6 +54,7 @@ type Server struct {
 	log         *slog.Logger
 	unavailable func(error) bool
 	metrics     *Metrics
+	clock       *clock.Virtual
 	routes      map[string]*route
 	reqSeq      atomic.Uint64
 	bufs        sync.Pool
@@ -75,7 +80,7 @@ type call struct {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, routes: map[string]*route{}}
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, clock: cfg.Clock, routes: map[string]*route{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/clock"
 	bghttp "github.com/bankgate/bankgate/http"
 	"github.com/bankgate/bankgate/postgres"
 	"github.com/bankgate/bankgate/sandbox"
@@ -101,11 +102,13 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 
 // app is an opened store, keyring and service for one command.
 type app struct {
-	cfg   Config
-	store bankgate.Store
-	svc   *service.Service
-	clock func() time.Time
-	log   *slog.Logger
+	cfg     Config
+	store   bankgate.Store
+	svc     *service.Service
+	clock   func() time.Time
+	virtual *clock.Virtual // nil on real time
+	sandbox *sandbox.Bank
+	log     *slog.Logger
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -138,20 +141,29 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	if err != nil {
 		return nil, err
 	}
-	clock := now
-	if clock == nil {
-		clock = time.Now
+	base := now
+	if base == nil {
+		base = time.Now
 	}
-	sb := sandbox.New(sandbox.Options{Now: clock})
+	virtual, err := clock.Parse(cfg.SandboxClock, base)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("--sandbox-clock: %w", err)
+	}
+	clk := base
+	if virtual != nil {
+		clk = virtual.Now
+	}
+	sb := sandbox.New(sandbox.Options{Now: clk})
 	svc := service.New(service.Config{
 		Store:         store,
 		Keyring:       keys,
 		Connectors:    []bank.Connector{sb},
-		Now:           clock,
+		Now:           clk,
 		AccessCodeTTL: cfg.AccessCodeTTL,
 		Logger:        log,
 	})
-	return &app{cfg: cfg, store: store, svc: svc, clock: clock, log: log}, nil
+	return &app{cfg: cfg, store: store, svc: svc, clock: clk, virtual: virtual, sandbox: sb, log: log}, nil
 }
 
 // openStore opens the configured store: PostgreSQL when a database URL
@@ -209,7 +221,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "log-level")
 	if err != nil {
 		return err
 	}
@@ -253,7 +265,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		printWalkthrough(stdout, addr, demo, a.svc)
 	}
 
-	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store)})
+	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store), Clock: a.virtual})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
