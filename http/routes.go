@@ -23,6 +23,8 @@ func (s *Server) registerRoutes() {
 	s.handle("/data/DelinkUser", s.bearer(s.delink))
 	s.registerDataRoutes()
 	s.handle("/sandbox/clock", s.sandboxClock)
+	s.handle("/", s.forward)
+	s.handle("/dd", s.forward)
 
 	// Endpoints of the Dapi v2 table that this server does not serve yet
 	// answer with a clear error rather than a 404.
@@ -189,7 +191,13 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 		if err := decode(c.body, &base); err != nil {
 			return nil, err
 		}
-		p, err := s.svc.Authenticate(ctx, c.bearer, base.AppSecret, base.UserSecret)
+		var p *service.Principal
+		var err error
+		if c.forwarded && c.bearer == "" {
+			p, err = s.svc.AuthenticateTokenID(ctx, base.TokenID, base.AppSecret, base.UserSecret)
+		} else {
+			p, err = s.svc.Authenticate(ctx, c.bearer, base.AppSecret, base.UserSecret)
+		}
 		if err != nil {
 			return nil, err
 		}

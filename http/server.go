@@ -76,6 +76,9 @@ type call struct {
 	bearer         string
 	idempotencyKey string
 	route          *route
+	// forwarded marks a call that came through the SDK-forwarding
+	// endpoint.
+	forwarded bool
 }
 
 // New returns a Server.
@@ -120,9 +123,6 @@ func normalizePath(p string) string {
 	out := b.String()
 	if len(out) > 1 && strings.HasSuffix(out, "/") {
 		out = out[:len(out)-1]
-	}
-	if out == "/v2" {
-		return "/"
 	}
 	if strings.HasPrefix(out, "/v2/") {
 		out = out[3:]

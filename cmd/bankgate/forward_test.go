@@ -1,0 +1,42 @@
+package main
+
+import (
+	"testing"
+)
+
+// TestForwarding plays client SDK → app backend → bankgate through the
+// SDK-forwarding endpoint: the backend adds only its appSecret, the
+// client never holds the access token.
+func TestForwarding(t *testing.T) {
+	ts := startServer(t, serverOpts{})
+	appKey, appSecret := ts.newApp("dd")
+	u := ts.login(appKey, "user_good")
+	// What the app backend forwards: the client's body plus appSecret.
+	fwd := func(path string, body map[string]any) *resp {
+		body["appSecret"] = appSecret
+		return ts.post(path, "", body)
+	}
+	r := fwd("/", map[string]any{"action": "/auth/ExchangeToken", "appKey": appKey, "accessCode": u.AccessCode, "connectionID": u.ConnectionID, "tokenID": u.TokenID, "userID": u.UserID})
+	wantOK(t, r)
+	if _, has := r.Body["accessToken"]; has {
+		t.Fatalf("forwarded exchange leaked the access token: %s", r.Raw)
+	}
+	if r.str("tokenID") != u.TokenID || r.str("userID") != u.UserID {
+		t.Fatalf("forwarded exchange = %s", r.Raw)
+	}
+	for _, action := range []string{"/data/accounts/get", "data/identity/get", "/DATA/ACCOUNTS/GET"} {
+		r = fwd("/", map[string]any{"action": action, "tokenID": u.TokenID, "userID": u.UserID, "userSecret": u.UserSecret, "appKey": appKey, "UserExtraBody": map[string]any{"x": 1}})
+		wantOK(t, r)
+	}
+	r = fwd("/dd/", map[string]any{"action": "/data/accounts/get", "tokenID": u.TokenID, "userSecret": u.UserSecret})
+	wantOK(t, r)
+	// The same checks as the direct API.
+	wantFail(t, ts.post("/", "", map[string]any{"action": "/data/accounts/get", "tokenID": u.TokenID, "userSecret": u.UserSecret, "appSecret": "bgas_wrong"}), 401, "INVALID_APP_CREDENTIALS")
+	wantFail(t, fwd("/", map[string]any{"action": "/data/accounts/get", "tokenID": u.TokenID, "userSecret": "bgus_wrong"}), 401, "INVALID_USER_SECRET")
+	wantFail(t, fwd("/", map[string]any{"action": "/data/accounts/get", "tokenID": "nope", "userSecret": u.UserSecret}), 401, "INVALID_TOKEN")
+	wantFail(t, fwd("/", map[string]any{"action": "/nothing/here"}), 404, "ENDPOINT_NOT_FOUND")
+	wantFail(t, fwd("/", map[string]any{}), 422, "PARAMETER_MISSING")
+	// Delink through the forwarder; the tokenID stops working.
+	wantOK(t, fwd("/", map[string]any{"action": "users/DelinkUser", "tokenID": u.TokenID, "userSecret": u.UserSecret}))
+	wantFail(t, fwd("/", map[string]any{"action": "/data/accounts/get", "tokenID": u.TokenID, "userSecret": u.UserSecret}), 401, "USER_DELINKED")
+}
