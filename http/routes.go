@@ -134,11 +134,23 @@ func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
 	} else if len(req.UserInputs) == 0 {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"userInputs\" is required to resume an operation.")
 	}
+	now := s.svc.Now()
+	if ok, wait := s.limits.loginFailIP.check(c.ip, now); !ok {
+		return nil, limited(wait)
+	}
+	if req.OperationID == "" {
+		if ok, wait := s.limits.loginUser.allow(req.BankID+"\x00"+strings.ToLower(req.Username), now); !ok {
+			return nil, limited(wait)
+		}
+	}
 	res, err := s.svc.Login(ctx, service.LoginRequest{
 		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
 		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
 	})
 	if err != nil {
+		if loginFailure(err) {
+			s.limits.loginFailIP.spend(c.ip, now)
+		}
 		return nil, err
 	}
 	if res.Connected == nil {
@@ -173,8 +185,21 @@ func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
 	if req.AppSecret == "" {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
 	}
+	now := s.svc.Now()
+	if ok, wait := s.limits.authFailIP.check(c.ip, now); !ok {
+		return nil, limited(wait)
+	}
+	if ok, wait := s.limits.exchangeFail.check(req.AppSecret, now); !ok {
+		return nil, limited(wait)
+	}
 	ex, err := s.svc.ExchangeToken(ctx, req.AppSecret, req.AccessCode, req.ConnectionID)
 	if err != nil {
+		if guessing(err) {
+			s.limits.authFailIP.spend(c.ip, now)
+			if !bankgate.IsCode(err, bankgate.InvalidAppCredentials) {
+				s.limits.exchangeFail.spend(req.AppSecret, now)
+			}
+		}
 		return nil, err
 	}
 	return &exchangeResponse{envelope: done(""), AccessToken: ex.AccessToken, TokenID: ex.TokenID, UserID: ex.UserID}, nil
@@ -191,6 +216,10 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 		if err := decode(c.body, &base); err != nil {
 			return nil, err
 		}
+		now := s.svc.Now()
+		if ok, wait := s.limits.authFailIP.check(c.ip, now); !ok {
+			return nil, limited(wait)
+		}
 		var p *service.Principal
 		var err error
 		if c.forwarded && c.bearer == "" {
@@ -199,6 +228,9 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 			p, err = s.svc.Authenticate(ctx, c.bearer, base.AppSecret, base.UserSecret)
 		}
 		if err != nil {
+			if guessing(err) {
+				s.limits.authFailIP.spend(c.ip, now)
+			}
 			return nil, err
 		}
 		return h(ctx, c, p, &base)

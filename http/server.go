@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -46,6 +47,8 @@ type Config struct {
 	// Clock, when set, is the virtual sandbox clock that
 	// POST /v2/sandbox/clock reads and advances.
 	Clock *clock.Virtual
+	// Limits are the rate limits; nil means DefaultLimits.
+	Limits *Limits
 }
 
 // Server is the bankgate HTTP handler.
@@ -55,6 +58,7 @@ type Server struct {
 	unavailable func(error) bool
 	metrics     *Metrics
 	clock       *clock.Virtual
+	limits      *limiters
 	routes      map[string]*route
 	reqSeq      atomic.Uint64
 	bufs        sync.Pool
@@ -79,6 +83,8 @@ type call struct {
 	// forwarded marks a call that came through the SDK-forwarding
 	// endpoint.
 	forwarded bool
+	// ip is the client's address, for rate limits.
+	ip string
 }
 
 // New returns a Server.
@@ -88,6 +94,11 @@ func New(cfg Config) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
+	lim := DefaultLimits
+	if cfg.Limits != nil {
+		lim = *cfg.Limits
+	}
+	s.limits = newLimiters(lim)
 	s.registerRoutes()
 	return s
 }
@@ -225,7 +236,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."), "")
 		return
 	}
-	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt}
+	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt, ip: clientIP(r)}
 	if k := r.Header.Get("Idempotency-Key"); len(k) <= 255 {
 		c.idempotencyKey = k
 	}
@@ -294,9 +305,12 @@ func (s *Server) writeErrorStatus(w *statusWriter, status int, err error) {
 		status = st
 	}
 	if typ == bankgate.RateLimited {
-		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", "1")
+		after := "1"
+		var re *retryError
+		if errors.As(err, &re) {
+			after = retryAfter(re.after)
 		}
+		w.Header().Set("Retry-After", after)
 	}
 	w.typ = string(typ)
 	env := envelope{Success: false, Status: bankgate.StatusFailed, Type: string(typ), Msg: msg}
@@ -364,4 +378,14 @@ func missing(fields ...string) error {
 		}
 	}
 	return nil
+}
+
+// clientIP is the request's peer address without the port. Proxies'
+// forwarding headers are not trusted.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

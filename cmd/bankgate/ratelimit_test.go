@@ -1,0 +1,83 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRateLimits: guessing is answered 429 RATE_LIMIT_EXCEEDED with
+// Retry-After, per bank user, per client IP and per app, and the limits
+// refill with time.
+func TestRateLimits(t *testing.T) {
+	ts := startServer(t, serverOpts{})
+	appKey, appSecret := ts.newApp("limits")
+	wantRetry := func(t *testing.T, r *resp) {
+		t.Helper()
+		wantFail(t, r, 429, "RATE_LIMIT_EXCEEDED")
+		if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 {
+			t.Fatalf("Retry-After = %q", r.Header.Get("Retry-After"))
+		}
+	}
+
+	t.Run("login attempts per bank user", func(t *testing.T) {
+		login := func() *resp {
+			return ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": "busy_user", "password": "pass_good"})
+		}
+		for i := 0; i < 10; i++ {
+			wantOK(t, login())
+		}
+		wantRetry(t, login())
+		// Another user is not affected.
+		wantOK(t, ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": "calm_user", "password": "pass_good"}))
+		ts.Clock.Advance(time.Minute)
+		wantOK(t, login())
+	})
+
+	t.Run("failed logins per client IP", func(t *testing.T) {
+		var last *resp
+		for i := 0; i < 40; i++ {
+			last = ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": "guess" + strconv.Itoa(i), "password": "wrong"})
+			if last.Status == 429 {
+				break
+			}
+			wantFail(t, last, 401, "INVALID_CREDENTIALS")
+		}
+		wantRetry(t, last)
+		ts.Clock.Advance(2 * time.Minute)
+		wantOK(t, ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": "after_wait", "password": "pass_good"}))
+	})
+
+	t.Run("failed bearer checks per client IP", func(t *testing.T) {
+		u := ts.login(appKey, "user_good")
+		ts.exchange(appSecret, u)
+		var last *resp
+		for i := 0; i < 150; i++ {
+			last = ts.post("/v2/data/accounts/get", "bgat_"+strings.Repeat(strconv.Itoa(i%10), 43), map[string]any{"appSecret": appSecret, "userSecret": u.UserSecret})
+			if last.Status == 429 {
+				break
+			}
+			wantFail(t, last, 401, "INVALID_TOKEN")
+		}
+		wantRetry(t, last)
+		// While limited, even good calls from that address wait.
+		wantRetry(t, ts.data("/v2/data/accounts/get", appSecret, u, nil))
+		ts.Clock.Advance(3 * time.Minute)
+		wantOK(t, ts.data("/v2/data/accounts/get", appSecret, u, nil))
+	})
+
+	t.Run("failed exchanges per app", func(t *testing.T) {
+		ts.Clock.Advance(10 * time.Minute)
+		u := ts.login(appKey, "user_good")
+		var last *resp
+		for i := 0; i < 250; i++ {
+			last = ts.post("/v2/auth/ExchangeToken", "", map[string]any{"appSecret": appSecret, "accessCode": "bgac_" + strings.Repeat("x", 43), "connectionID": u.ConnectionID})
+			if last.Status == 429 {
+				break
+			}
+			wantFail(t, last, 401, "INVALID_ACCESS_CODE")
+		}
+		wantRetry(t, last)
+	})
+}
