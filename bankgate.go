@@ -24,6 +24,9 @@ type App struct {
 	AllowedOrigins []string
 	RedirectURIs   []string
 	BundleIDs      []string
+	// ServerURL is the app backend's URL that mobile SDKs send forwarded
+	// calls to (Dapi's "App Server URL").
+	ServerURL string
 }
 
 // Connection is one successful Connect login of an end user at a bank, for

@@ -506,10 +506,10 @@ func parseList(s string) []string {
 // CreateApp implements bankgate.Store.
 func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		_, err := tx.Exec(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			app.ID, app.Name, app.Key, app.SecretDigest, nanos(app.CreatedAt), nanos(app.SecretRotatedAt), nanos(app.CreatedAt),
-			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs))
+			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL)
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "app already exists")
 		}
@@ -520,13 +520,13 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url`
 
 func scanApp(row pgx.Row) (*bankgate.App, error) {
 	var a bankgate.App
 	var created, rotated int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, notFound("app")
 		}
@@ -617,8 +617,8 @@ func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn f
 		if err := fn(a); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE apps SET name = $1, allowed_origins = $2, redirect_uris = $3, bundle_ids = $4, updated_at = $5 WHERE id = $6`,
-			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), appID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE apps SET name = $1, allowed_origins = $2, redirect_uris = $3, bundle_ids = $4, updated_at = $5, server_url = $6 WHERE id = $7`,
+			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), a.ServerURL, appID); err != nil {
 			return fmt.Errorf("update app: %w", err)
 		}
 		out = a

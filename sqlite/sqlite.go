@@ -213,10 +213,10 @@ func parseList(s string) []string {
 // CreateApp implements bankgate.Store.
 func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, app.Name, app.Key, app.SecretDigest, nanos(app.CreatedAt), nanos(app.SecretRotatedAt), nanos(app.CreatedAt),
-			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs))
+			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL)
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "app already exists")
 		}
@@ -227,7 +227,7 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url`
 
 type scanner interface{ Scan(...any) error }
 
@@ -235,7 +235,7 @@ func scanApp(row scanner) (*bankgate.App, error) {
 	var a bankgate.App
 	var created, rotated int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, notFound("app")
 		}
@@ -307,8 +307,8 @@ func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn f
 		if err := fn(a); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE apps SET name = ?, allowed_origins = ?, redirect_uris = ?, bundle_ids = ?, updated_at = ? WHERE id = ?`,
-			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), appID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE apps SET name = ?, allowed_origins = ?, redirect_uris = ?, bundle_ids = ?, updated_at = ?, server_url = ? WHERE id = ?`,
+			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), a.ServerURL, appID); err != nil {
 			return fmt.Errorf("update app: %w", err)
 		}
 		out = a

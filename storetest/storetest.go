@@ -172,6 +172,8 @@ func testUpdateApp(t *testing.T, s bankgate.Store) {
 	got, err := s.UpdateApp(ctx, a.ID, t0, func(a *bankgate.App) error {
 		a.AllowedOrigins = append(a.AllowedOrigins, "https://example.com")
 		a.RedirectURIs = []string{"https://example.com/cb"}
+		a.BundleIDs = []string{"com.example.app"}
+		a.ServerURL = "https://api.example.com/dapi"
 		return nil
 	})
 	if err != nil {
@@ -181,7 +183,7 @@ func testUpdateApp(t *testing.T, s bankgate.Store) {
 	if diff := cmp.Diff(got, again, cmpTime, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("UpdateApp result differs from stored (-ret +stored):\n%s", diff)
 	}
-	if len(again.AllowedOrigins) != 1 || again.RedirectURIs[0] != "https://example.com/cb" {
+	if len(again.AllowedOrigins) != 1 || again.RedirectURIs[0] != "https://example.com/cb" || again.BundleIDs[0] != "com.example.app" || again.ServerURL != "https://api.example.com/dapi" {
 		t.Fatalf("update lost: %+v", again)
 	}
 	_, err = s.UpdateApp(ctx, a.ID, t0, func(*bankgate.App) error { return bankgate.Errorf(bankgate.ParameterError, "no") })

@@ -59,6 +59,8 @@ Usage:
   bankgate apps create --name NAME [--json]      register an app; prints its appKey and appSecret (shown once)
   bankgate apps list [--json]                    list registered apps
   bankgate apps rotate-secret --app-key KEY      give an app a new appSecret; the old one stops working
+  bankgate apps set --app-key KEY [--allowed-origin O] [--redirect-uri U] [--bundle-id B] [--server-url S]
+                                                 register where the Connect page may hand results and SDK settings
   bankgate audit --app-key KEY [--limit N]       print an app's audit trail
   bankgate migrate --database-url URL            apply the PostgreSQL schema migrations without serving
 
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			return cmdAppsList(ctx, args[2:], env, stdout, stderr)
 		case "rotate-secret":
 			return cmdAppsRotate(ctx, args[2:], env, stdout, stderr)
+		case "set":
+			return cmdAppsSet(ctx, args[2:], env, stdout, stderr)
 		}
 		return fmt.Errorf("apps: unknown subcommand %q", args[1])
 	case "audit":
@@ -515,5 +519,47 @@ func cmdMigrate(ctx context.Context, args []string, env func(string) string, std
 		return fmt.Errorf("migrate: %w", err)
 	}
 	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func cmdAppsSet(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs, err := newFlagSet("apps set --app-key KEY [flags]", "Register an app's allowed web origins (for the Connect page's postMessage and frame-ancestors),\nredirect URIs, mobile bundle IDs and App Server URL. Repeat a flag to add several; values add to\nwhat is registered unless --clear is given.", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
+	if err != nil {
+		return err
+	}
+	key := fs.String("app-key", "", "the app's appKey (required)")
+	var origins, uris, bundles listFlag
+	fs.Var(&origins, "allowed-origin", "a web origin such as https://app.example.com (repeatable)")
+	fs.Var(&uris, "redirect-uri", "an absolute URL the Connect page may redirect to (repeatable)")
+	fs.Var(&bundles, "bundle-id", "an iOS bundle ID, Android package or web identifier (repeatable)")
+	serverURL := fs.String("server-url", "", "the app backend URL mobile SDKs forward calls to")
+	clear := fs.Bool("clear", false, "remove the registered origins, redirect URIs and bundle IDs first")
+	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if *key == "" {
+		return errors.New("apps set: --app-key is required")
+	}
+	set := service.AppSettings{AllowedOrigins: origins, RedirectURIs: uris, BundleIDs: bundles, Clear: *clear}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "server-url" {
+			set.ServerURL = serverURL
+		}
+	})
+	app, err := a.svc.UpdateAppSettings(ctx, *key, set)
+	if err != nil {
+		return fmt.Errorf("apps set: %s", bankgate.ErrorMessage(err))
+	}
+	fmt.Fprintf(stdout, "App %q:\n  allowed origins: %s\n  redirect URIs:   %s\n  bundle IDs:      %s\n  server URL:      %s\n",
+		app.Name, strings.Join(app.AllowedOrigins, " "), strings.Join(app.RedirectURIs, " "), strings.Join(app.BundleIDs, " "), app.ServerURL)
 	return nil
 }

@@ -1,0 +1,1 @@
+ALTER TABLE apps ADD COLUMN server_url TEXT NOT NULL DEFAULT '';
