@@ -49,6 +49,9 @@ type Config struct {
 	Clock *clock.Virtual
 	// Limits are the rate limits; nil means DefaultLimits.
 	Limits *Limits
+	// Pages, when set, serves GET and HEAD requests under /connect (the
+	// Connect page, connect.js and their assets).
+	Pages http.Handler
 }
 
 // Server is the bankgate HTTP handler.
@@ -59,6 +62,7 @@ type Server struct {
 	metrics     *Metrics
 	clock       *clock.Virtual
 	limits      *limiters
+	pages       http.Handler
 	routes      map[string]*route
 	reqSeq      atomic.Uint64
 	bufs        sync.Pool
@@ -89,7 +93,7 @@ type call struct {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, clock: cfg.Clock, routes: map[string]*route{}}
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, clock: cfg.Clock, pages: cfg.Pages, routes: map[string]*route{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -192,6 +196,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		)
 	}()
 
+	if s.pages != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		(r.URL.Path == "/connect" || r.URL.Path == "/connect.js" || strings.HasPrefix(r.URL.Path, "/connect/")) {
+		routeName = "connect-page"
+		s.pages.ServeHTTP(sw, r)
+		return
+	}
 	path := normalizePath(r.URL.Path)
 	switch path {
 	case "/healthz":

@@ -31,6 +31,7 @@ import (
 
 	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/clock"
+	"github.com/bankgate/bankgate/connect"
 	bghttp "github.com/bankgate/bankgate/http"
 	"github.com/bankgate/bankgate/postgres"
 	"github.com/bankgate/bankgate/sandbox"
@@ -269,7 +270,8 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		printWalkthrough(stdout, addr, demo, a.svc)
 	}
 
-	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store), Clock: a.virtual})
+	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store), Clock: a.virtual,
+		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log})})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
