@@ -517,5 +517,8 @@ func (s *Server) operationStatus(ctx context.Context, c *call) (any, error) {
 	if op.Status == bankgate.StatusDone || op.Status == bankgate.StatusFailed {
 		info.EndDate = wireTime(op.UpdatedAt)
 	}
-	return &operationResponse{envelope: envelope{Success: true, Status: op.Status, OperationID: op.ID}, OpInfo: info}, nil
+	// The envelope reports the lookup (done); opInfo.status reports the
+	// operation, so a failed operation never yields success:true with
+	// status "failed".
+	return &operationResponse{envelope: done(op.ID), OpInfo: info}, nil
 }
