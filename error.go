@@ -21,6 +21,8 @@ const (
 	RateLimited      Code = "RATE_LIMIT_EXCEEDED"
 	Unknown          Code = "UNKNOWN_ERROR"
 	NotImplemented   Code = "NOT_IMPLEMENTED"
+	// RequestInProgress: a request with the same Idempotency-Key runs.
+	RequestInProgress Code = "REQUEST_IN_PROGRESS"
 
 	// Authentication errors.
 	InvalidToken          Code = "INVALID_TOKEN"
@@ -60,7 +62,7 @@ const (
 // Codes lists every code in the closed set, for tables and tests.
 var Codes = []Code{
 	ParameterError, ParameterMissing, BadRequest, EndpointNotFound, MethodNotAllowed,
-	RateLimited, Unknown, NotImplemented,
+	RateLimited, Unknown, NotImplemented, RequestInProgress,
 	InvalidToken, UserDelinked, InvalidAppCredentials, InvalidUserSecret, InvalidAccessCode,
 	InvalidOperationID,
 	InvalidCredentials, InvalidMFA, AccountLocked, InactiveAccount, TemporarilyUnavailable,

@@ -9,14 +9,15 @@ import (
 // statusOf is the one table from error code to HTTP status. The Dapi
 // "type" on the wire is the code itself. Codes absent here are 400.
 var statusOf = map[bankgate.Code]int{
-	bankgate.ParameterError:   http.StatusBadRequest,
-	bankgate.ParameterMissing: http.StatusUnprocessableEntity,
-	bankgate.BadRequest:       http.StatusBadRequest,
-	bankgate.EndpointNotFound: http.StatusNotFound,
-	bankgate.MethodNotAllowed: http.StatusMethodNotAllowed,
-	bankgate.RateLimited:      http.StatusTooManyRequests,
-	bankgate.Unknown:          http.StatusInternalServerError,
-	bankgate.NotImplemented:   http.StatusNotImplemented,
+	bankgate.ParameterError:    http.StatusBadRequest,
+	bankgate.ParameterMissing:  http.StatusUnprocessableEntity,
+	bankgate.BadRequest:        http.StatusBadRequest,
+	bankgate.EndpointNotFound:  http.StatusNotFound,
+	bankgate.MethodNotAllowed:  http.StatusMethodNotAllowed,
+	bankgate.RateLimited:       http.StatusTooManyRequests,
+	bankgate.Unknown:           http.StatusInternalServerError,
+	bankgate.NotImplemented:    http.StatusNotImplemented,
+	bankgate.RequestInProgress: http.StatusConflict,
 
 	bankgate.InvalidToken:          http.StatusUnauthorized,
 	bankgate.UserDelinked:          http.StatusUnauthorized,

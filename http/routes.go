@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	"github.com/bankgate/bankgate"
@@ -234,6 +235,9 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 			}
 			return nil, err
 		}
+		if c.idempotencyKey != "" && base.OperationID == "" && idempotentRoutes[c.route.name] {
+			return s.idempotent(ctx, c, p, &base, h)
+		}
 		return h(ctx, c, p, &base)
 	}
 }
@@ -295,4 +299,41 @@ func (s *Server) delink(ctx context.Context, c *call, p *service.Principal, base
 		return nil, err
 	}
 	return &envelope{Success: true, Status: bankgate.StatusDone, OperationID: ""}, nil
+}
+
+// idempotentRoutes accept an Idempotency-Key header.
+var idempotentRoutes = map[string]bool{
+	"/payment/beneficiaries/create": true,
+	"/payment/transfer/create":      true,
+	"/payment/transfer/autoflow":    true,
+	"/wire/beneficiaries/create":    true,
+	"/wire/transfer/create":         true,
+	"/wire/transfer/autoflow":       true,
+	"/ach/pull/create":              true,
+}
+
+// idempotent runs a payment request at most once per Idempotency-Key: a
+// retry with the same key and body gets the first response again
+// (Idempotent-Replayed: true); the same key with another body fails.
+func (s *Server) idempotent(ctx context.Context, c *call, p *service.Principal, base *baseRequest, h userHandler) (any, error) {
+	if !service.IdempotencyKeyValid(c.idempotencyKey) {
+		return nil, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
+	}
+	stored, err := s.svc.BeginIdempotent(ctx, p, c.idempotencyKey, c.route.name, c.body)
+	if err != nil {
+		return nil, err
+	}
+	if stored != nil {
+		return &rawResponse{status: stored.Status, body: stored.Body, header: http.Header{
+			"Content-Type":        jsonContentType,
+			"Cache-Control":       noStore,
+			"Idempotent-Replayed": []string{"true"},
+		}}, nil
+	}
+	v, herr := h(ctx, c, p, base)
+	rr := s.capture(v, herr)
+	if err := s.svc.FinishIdempotent(ctx, p, c.idempotencyKey, service.StoredResponse{Status: rr.status, Body: rr.body}); err != nil {
+		s.log.Warn("record idempotent response", "route", c.route.name, "err", err)
+	}
+	return rr, nil
 }

@@ -255,7 +255,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, err, reqID)
 		return
 	}
+	if rr, ok := v.(*rawResponse); ok {
+		h := sw.Header()
+		for k, vv := range rr.header {
+			h[k] = vv
+		}
+		sw.typ = rr.typ
+		sw.WriteHeader(rr.status)
+		sw.Write(rr.body)
+		return
+	}
 	s.writeJSON(sw, http.StatusOK, v)
+}
+
+// rawResponse is a response rendered ahead of time (an idempotent
+// request's recorded answer).
+type rawResponse struct {
+	status int
+	header http.Header
+	body   []byte
+	typ    string
+}
+
+// captureWriter is an in-memory http.ResponseWriter.
+type captureWriter struct {
+	h    http.Header
+	code int
+	buf  bytes.Buffer
+}
+
+func (c *captureWriter) Header() http.Header         { return c.h }
+func (c *captureWriter) Write(b []byte) (int, error) { return c.buf.Write(b) }
+func (c *captureWriter) WriteHeader(code int)        { c.code = code }
+
+// capture renders a handler's result exactly as ServeHTTP would.
+func (s *Server) capture(v any, err error) *rawResponse {
+	cw := &captureWriter{h: http.Header{}}
+	sw := &statusWriter{ResponseWriter: cw}
+	if err != nil {
+		s.writeError(sw, err, "")
+	} else {
+		s.writeJSON(sw, http.StatusOK, v)
+	}
+	return &rawResponse{status: sw.status, header: cw.h, body: append([]byte(nil), cw.buf.Bytes()...), typ: sw.typ}
 }
 
 // dispatch validates the body as a JSON object and runs the route.
