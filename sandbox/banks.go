@@ -23,6 +23,13 @@ type bankInfo struct {
 	// brand is the bank as the merchant of its own transactions (ATM,
 	// transfers, interest).
 	brand merchant
+
+	// Payment metadata.
+	coolDownHrs   int // beneficiaryCoolDownPeriod, hours
+	rangeDays     int // transactionRange, days; at least 365
+	branchName    string
+	branchAddress string
+	address       bankgate.LinesAddress
 }
 
 // The sandbox banks. Their IDs follow Dapi's sandbox naming
@@ -36,7 +43,9 @@ var bankInfos = []*bankInfo{
 			PrimaryColor: "#E10A0A", SecondaryColor: "#FFFFFF", Logo: logo("banks/adcb"), Sandbox: true,
 		},
 		ibanCode: "030", country: &countryAE,
-		cardNames: []string{"ADCB TouchPoints Platinum Credit Card", "ADCB Traveller Credit Card", "ADCB 365 Cashback Card"},
+		cardNames:   []string{"ADCB TouchPoints Platinum Credit Card", "ADCB Traveller Credit Card", "ADCB 365 Cashback Card"},
+		coolDownHrs: 6, rangeDays: 400, branchName: "Head Office", branchAddress: "Sheikh Zayed Bin Sultan Street, Abu Dhabi",
+		address: bankgate.LinesAddress{Line1: "Sheikh Zayed Bin Sultan Street", Line2: "Abu Dhabi", Line3: "UNITED ARAB EMIRATES"},
 	},
 	{
 		bank: bankgate.Bank{
@@ -45,7 +54,9 @@ var bankInfos = []*bankInfo{
 			PrimaryColor: "#072B61", SecondaryColor: "#F58025", Logo: logo("banks/enbd"), Sandbox: true,
 		},
 		ibanCode: "026", country: &countryAE,
-		cardNames: []string{"Skywards Infinite Credit Card", "Emirates NBD Go4it Platinum Card", "Emirates NBD Visa Signature Card"},
+		cardNames:   []string{"Skywards Infinite Credit Card", "Emirates NBD Go4it Platinum Card", "Emirates NBD Visa Signature Card"},
+		coolDownHrs: 6, rangeDays: 400, branchName: "Deira Branch", branchAddress: "Baniyas Road, Deira, Dubai",
+		address: bankgate.LinesAddress{Line1: "Baniyas Road Deira", Line2: "Dubai", Line3: "UNITED ARAB EMIRATES"},
 	},
 	{
 		bank: bankgate.Bank{
@@ -54,7 +65,9 @@ var bankInfos = []*bankInfo{
 			PrimaryColor: "#1D3E8C", SecondaryColor: "#00B2E3", Logo: logo("banks/fab"), Sandbox: true,
 		},
 		ibanCode: "035", country: &countryAE,
-		cardNames: []string{"FAB Cashback Credit Card", "FAB Etihad Guest Visa Infinite", "FAB Rewards Platinum Card"},
+		cardNames:   []string{"FAB Cashback Credit Card", "FAB Etihad Guest Visa Infinite", "FAB Rewards Platinum Card"},
+		coolDownHrs: 4, rangeDays: 730, branchName: "Khalifa Business Park Branch", branchAddress: "Khalifa Business Park 1, Al Qurm, Abu Dhabi",
+		address: bankgate.LinesAddress{Line1: "Khalifa Business Park 1 Al Qurm", Line2: "Abu Dhabi", Line3: "UNITED ARAB EMIRATES"},
 	},
 	{
 		bank: bankgate.Bank{
@@ -63,7 +76,9 @@ var bankInfos = []*bankInfo{
 			PrimaryColor: "#1B3F93", SecondaryColor: "#FFFFFF", Logo: logo("banks/alrajhi"), Sandbox: true,
 		},
 		ibanCode: "80", country: &countrySA,
-		cardNames: []string{"Al Rajhi Visa Signature Card", "Al Rajhi Mastercard Titanium", "Al Rajhi Cashback Card"},
+		cardNames:   []string{"Al Rajhi Visa Signature Card", "Al Rajhi Mastercard Titanium", "Al Rajhi Cashback Card"},
+		coolDownHrs: 24, rangeDays: 400, branchName: "Olaya Branch", branchAddress: "King Fahd Road, Al Olaya, Riyadh 12214",
+		address: bankgate.LinesAddress{Line1: "King Fahd Road Al Olaya", Line2: "Riyadh", Line3: "SAUDI ARABIA"},
 	},
 	{
 		bank: bankgate.Bank{
@@ -72,7 +87,9 @@ var bankInfos = []*bankInfo{
 			PrimaryColor: "#00548B", SecondaryColor: "#F7A823", Logo: logo("banks/riyadbank"), Sandbox: true,
 		},
 		ibanCode: "20", country: &countrySA,
-		cardNames: []string{"Riyad Bank Visa Platinum", "Riyad Bank Mastercard World", "Riyad Bank Cashback Card"},
+		cardNames:   []string{"Riyad Bank Visa Platinum", "Riyad Bank Mastercard World", "Riyad Bank Cashback Card"},
+		coolDownHrs: 24, rangeDays: 400, branchName: "Granada Branch", branchAddress: "Eastern Ring Road, Granada, Riyadh 13241",
+		address: bankgate.LinesAddress{Line1: "Eastern Ring Road Granada", Line2: "Riyadh", Line3: "SAUDI ARABIA"},
 	},
 	{
 		bank: bankgate.Bank{
@@ -81,7 +98,9 @@ var bankInfos = []*bankInfo{
 			PrimaryColor: "#00A19A", SecondaryColor: "#00205B", Logo: logo("banks/snb"), Sandbox: true,
 		},
 		ibanCode: "10", country: &countrySA,
-		cardNames: []string{"SNB AlAhli Visa Infinite", "SNB Mastercard Platinum", "SNB Cashback Card"},
+		cardNames:   []string{"SNB AlAhli Visa Infinite", "SNB Mastercard Platinum", "SNB Cashback Card"},
+		coolDownHrs: 12, rangeDays: 400, branchName: "King Abdulaziz Road Branch", branchAddress: "King Abdulaziz Road, Al Ruwais, Jeddah 23213",
+		address: bankgate.LinesAddress{Line1: "King Abdulaziz Road Al Ruwais", Line2: "Jeddah", Line3: "SAUDI ARABIA"},
 	},
 }
 

@@ -397,8 +397,9 @@ func upper(s string) string {
 	return string(b)
 }
 
-// ledgerCache keeps the most recently used users' profiles and ledgers, at
-// most max of them.
+// ledgerCache keeps the most recently used users' states (generated
+// ledger, fixture and events applied), at most max of them. A state
+// evicted is rebuilt from the store when next used.
 type ledgerCache struct {
 	mu  sync.Mutex
 	max int
@@ -408,39 +409,29 @@ type ledgerCache struct {
 
 type cacheEntry struct {
 	key string
-	l   *ledger
+	st  *userState
 }
 
 func newLedgerCache(max int) *ledgerCache {
 	return &ledgerCache{max: max, ll: list.New(), m: make(map[string]*list.Element)}
 }
 
-// get returns the ledger of user at bank bi, generating its profile if it
-// is not cached.
-func (c *ledgerCache) get(bi *bankInfo, user string) *ledger {
+// get returns the state of user at bank bi, making an empty one (filled
+// in by Bank.sync) if it is not cached.
+func (c *ledgerCache) get(bi *bankInfo, user string) *userState {
 	key := bi.bank.ID + "\x00" + user
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if e, ok := c.m[key]; ok {
 		c.ll.MoveToFront(e)
-		l := e.Value.(*cacheEntry).l
-		c.mu.Unlock()
-		return l
+		return e.Value.(*cacheEntry).st
 	}
-	c.mu.Unlock()
-
-	l := newLedger(newProfile(bi, user))
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok { // another goroutine won the race
-		c.ll.MoveToFront(e)
-		return e.Value.(*cacheEntry).l
-	}
-	c.m[key] = c.ll.PushFront(&cacheEntry{key: key, l: l})
+	st := &userState{bi: bi, user: user}
+	c.m[key] = c.ll.PushFront(&cacheEntry{key: key, st: st})
 	for c.ll.Len() > c.max {
 		last := c.ll.Back()
 		c.ll.Remove(last)
 		delete(c.m, last.Value.(*cacheEntry).key)
 	}
-	return l
+	return st
 }

@@ -368,14 +368,48 @@ func TestSessionInvalid(t *testing.T) {
 			}
 			_, _, err = b.Accounts(ctx, call)
 			check("Accounts", err)
-			_, err = b.Transactions(s, "x", time.Time{}, time.Time{}, testNow)
+			_, err = txsAt(b, s, "x", time.Time{}, time.Time{}, testNow)
 			check("Transactions", err)
-			_, err = b.Cards(s, testNow)
+			_, err = cardsAt(b, s, testNow)
 			check("Cards", err)
-			_, err = b.Balance(s, "x", testNow)
+			_, err = balanceAt(b, s, "x", testNow)
 			check("Balance", err)
-			_, err = b.CardTransactions(s, "x", time.Time{}, time.Time{}, testNow)
+			_, err = cardTxsAt(b, s, "x", time.Time{}, time.Time{}, testNow)
 			check("CardTransactions", err)
 		})
 	}
+}
+
+// The plain readers below call the Bank's capability methods with a call
+// at now.
+
+func txsAt(b *Bank, s bank.Session, id string, from, to, now time.Time) ([]bankgate.Transaction, error) {
+	txs, _, err := b.Transactions(context.Background(), &bank.Call{Session: s, Now: now}, id, from, to)
+	return txs, err
+}
+
+func cardTxsAt(b *Bank, s bank.Session, id string, from, to, now time.Time) ([]bankgate.Transaction, error) {
+	txs, _, err := b.CardTransactions(context.Background(), &bank.Call{Session: s, Now: now}, id, from, to)
+	return txs, err
+}
+
+func cardsAt(b *Bank, s bank.Session, now time.Time) ([]bankgate.Card, error) {
+	cards, _, err := b.Cards(context.Background(), &bank.Call{Session: s, Now: now})
+	return cards, err
+}
+
+func balanceAt(b *Bank, s bank.Session, id string, now time.Time) (bankgate.Account, error) {
+	a, _, err := b.Balance(context.Background(), &bank.Call{Session: s, Now: now}, id)
+	if err != nil {
+		return bankgate.Account{}, err
+	}
+	return *a, nil
+}
+
+func cardBalanceAt(b *Bank, s bank.Session, id string, now time.Time) (bankgate.CardBalance, error) {
+	cb, _, err := b.CardBalance(context.Background(), &bank.Call{Session: s, Now: now}, id)
+	if err != nil {
+		return bankgate.CardBalance{}, err
+	}
+	return *cb, nil
 }

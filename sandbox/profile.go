@@ -29,6 +29,7 @@ type book struct {
 	name    string
 	number  string // account number, or masked card number
 	iban    string // empty for cards
+	cur     bankgate.Currency
 	opening bankgate.Money
 	// floor is the balance below which discretionary debits are skipped,
 	// which keeps current accounts positive and cards within their limit.
@@ -156,8 +157,9 @@ const (
 	UserGood        = "user_good"         // logs in without MFA; has savings, a credit card account and two cards
 	UserMFA         = "user_mfa"          // asks for a one-time password (AnswerOTP)
 	UserMultiMFA    = "user_multi_mfa"    // asks a secret question (AnswerSecretQuestion) and a PIN (AnswerPIN) at once
-	UserTransferMFA = "user_transfer_mfa" // logs in without MFA; reserved for payment scenarios
+	UserTransferMFA = "user_transfer_mfa" // logs in without MFA; every payment and new beneficiary asks for AnswerOTP
 	UserEmpty       = "user_empty"        // logs in without MFA; has no accounts and no cards
+	UserDataMFA     = "user_data_mfa"     // logs in without MFA; Accounts and Transactions ask for AnswerOTP on every call
 
 	PasswordGood         = "pass_good"
 	AnswerOTP            = "123456"
@@ -266,7 +268,7 @@ func newProfile(bi *bankInfo, user string) *profile {
 	}
 	newAccount := func(kind bookKind, label, number string, opening bankgate.Money) *book {
 		bk := &book{kind: kind, id: opaqueID(bi.bank.ID, user, label), number: number,
-			iban: accountIBAN(c.Code, bi.ibanCode, number), opening: opening}
+			iban: accountIBAN(c.Code, bi.ibanCode, number), opening: opening, cur: p.currency}
 		bk.refCode = refCode(bk.id)
 		return bk
 	}
@@ -295,7 +297,7 @@ func newProfile(bi *bankInfo, user string) *profile {
 		}
 		bk := &book{kind: kindCard, id: opaqueID(bi.bank.ID, user, "card/"+strconv.Itoa(i)), name: d.name,
 			number: scheme + "XXX XXXX XXXX " + d.last4, last4: d.last4, limit: max(d.limit, 500000),
-			expiry: d.expiry, payDay: d.payDay, posPrefix: "CARD ENDING " + d.last4 + " "}
+			expiry: d.expiry, payDay: d.payDay, posPrefix: "CARD ENDING " + d.last4 + " ", cur: p.currency}
 		bk.refCode = refCode(bk.id)
 		bk.floor = -bk.limit
 		p.cards = append(p.cards, len(p.books))

@@ -30,6 +30,9 @@ type Config struct {
 	// SandboxClock is "real" (default), "now", or a start time for a
 	// virtual clock that POST /v2/sandbox/clock can advance.
 	SandboxClock string
+	// SandboxFixtures is a directory of sandbox user fixtures (*.json)
+	// loaded on start.
+	SandboxFixtures string
 }
 
 // setting describes one configuration field for flags, environment and
@@ -49,17 +52,21 @@ var settings = []setting{
 	{"secret-key-file", "BANKGATE_SECRET_KEY", "server key for digests and sealing: a file holding 64 hex characters, or inline as hex:<64 hex>; default <data-dir>/server.key, generated on first start", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SecretKey, "secret-key-file", def, "") }},
 	{"database-url", "BANKGATE_DATABASE_URL", "PostgreSQL URL (postgres://user@host:5432/db); selects the PostgreSQL store instead of the embedded SQLite one", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.DatabaseURL, "database-url", def, "") }},
 	{"sandbox-clock", "BANKGATE_SANDBOX_CLOCK", "server time: real, or a virtual clock (now, an RFC 3339 time or YYYY-MM-DD to start from) that POST /v2/sandbox/clock {appSecret, advance:\"36h\"} moves forward", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SandboxClock, "sandbox-clock", def, "") }},
+	{"sandbox-fixtures", "BANKGATE_SANDBOX_FIXTURES", "directory of sandbox user fixtures (*.json) to load on start", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.SandboxFixtures, "sandbox-fixtures", def, "")
+	}},
 	{"log-level", "BANKGATE_LOG_LEVEL", "log level: debug, info, warn or error", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogLevel, "log-level", def, "") }},
 }
 
 var defaults = map[string]string{
-	"addr":            "127.0.0.1:8080",
-	"data-dir":        "./bankgate-data",
-	"access-code-ttl": "30m",
-	"secret-key-file": "",
-	"log-level":       "info",
-	"database-url":    "",
-	"sandbox-clock":   "real",
+	"addr":             "127.0.0.1:8080",
+	"data-dir":         "./bankgate-data",
+	"access-code-ttl":  "30m",
+	"secret-key-file":  "",
+	"log-level":        "info",
+	"database-url":     "",
+	"sandbox-clock":    "real",
+	"sandbox-fixtures": "",
 }
 
 // newFlagSet returns a flag set for a command with the named settings

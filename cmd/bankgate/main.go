@@ -64,6 +64,7 @@ Usage:
                                                  register where the Connect page may hand results and SDK settings
   bankgate audit --app-key KEY [--limit N]       print an app's audit trail
   bankgate migrate --database-url URL            apply the PostgreSQL schema migrations without serving
+  bankgate sandbox users add --bank B --file F   add (or replace) a sandbox user from a JSON fixture
 
 Run "bankgate COMMAND --help" for a command's flags.
 `
@@ -97,6 +98,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return cmdAudit(ctx, args[1:], env, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], env, stdout, stderr)
+	case "sandbox":
+		if len(args) < 3 || args[1] != "users" || args[2] != "add" {
+			fmt.Fprint(stderr, usage)
+			return errors.New("sandbox: the command is: bankgate sandbox users add --bank BANK --file FILE")
+		}
+		return cmdSandboxUsersAdd(ctx, args[3:], env, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -159,7 +166,13 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	if virtual != nil {
 		clk = virtual.Now
 	}
-	sb := sandbox.New(sandbox.Options{Now: clk})
+	sb := sandbox.New(sandbox.Options{Now: clk, Store: store})
+	if cfg.SandboxFixtures != "" {
+		if err := sb.LoadFixtureDir(ctx, cfg.SandboxFixtures); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("--sandbox-fixtures: %w", err)
+		}
+	}
 	svc := service.New(service.Config{
 		Store:         store,
 		Keyring:       keys,
@@ -226,7 +239,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "log-level")
 	if err != nil {
 		return err
 	}
@@ -563,5 +576,32 @@ func cmdAppsSet(ctx context.Context, args []string, env func(string) string, std
 	}
 	fmt.Fprintf(stdout, "App %q:\n  allowed origins: %s\n  redirect URIs:   %s\n  bundle IDs:      %s\n  server URL:      %s\n",
 		app.Name, strings.Join(app.AllowedOrigins, " "), strings.Join(app.RedirectURIs, " "), strings.Join(app.BundleIDs, " "), app.ServerURL)
+	return nil
+}
+
+func cmdSandboxUsersAdd(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs, err := newFlagSet("sandbox users add --bank BANK --file FILE", "Add a sandbox user from a JSON fixture (format: see sandbox/doc.go and\nsandbox/testdata/fixture_example.json); a fixture for an existing username replaces it.\nRunning servers on the same store pick it up within a second.", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
+	if err != nil {
+		return err
+	}
+	bankID := fs.String("bank", "", "the sandbox bank ID, e.g. SANDBOX_AE_ENBD (may be omitted when the fixture names its bank)")
+	file := fs.String("file", "", "the fixture file (required)")
+	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if *file == "" {
+		return errors.New("sandbox users add: --file is required")
+	}
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("sandbox users add: %w", err)
+	}
+	if err := a.sandbox.AddFixture(ctx, *bankID, data); err != nil {
+		return fmt.Errorf("sandbox users add: %w", err)
+	}
+	fmt.Fprintf(stdout, "sandbox user added from %s\n", *file)
 	return nil
 }

@@ -1,0 +1,542 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bankgate/bankgate"
+)
+
+// fixture is an operator's sandbox user, in the JSON form documented in
+// doc.go. After validate it is normalised: every default is filled in,
+// and its JSON is what the store keeps.
+type fixture struct {
+	BankID        string               `json:"bankID"`
+	Username      string               `json:"username"`
+	Password      string               `json:"password"`
+	MFA           []fixtureInput       `json:"mfa,omitempty"`
+	Identity      fixtureIdentity      `json:"identity"`
+	Accounts      []fixtureAccount     `json:"accounts"`
+	Beneficiaries []fixtureBeneficiary `json:"beneficiaries,omitempty"`
+}
+
+type fixtureInput struct {
+	ID     string `json:"id"`
+	Index  int    `json:"index"`
+	Query  string `json:"query"`
+	Answer string `json:"answer"`
+}
+
+type fixtureIdentity struct {
+	Name            string         `json:"name"`
+	Nationality     string         `json:"nationality,omitempty"`
+	DateOfBirth     string         `json:"dateOfBirth,omitempty"`
+	EmailAddress    string         `json:"emailAddress,omitempty"`
+	Numbers         []fixtureTyped `json:"numbers,omitempty"`
+	Address         fixtureAddress `json:"address"`
+	Identification  []fixtureTyped `json:"identification,omitempty"`
+	Identifications []fixtureTyped `json:"identifications,omitempty"` // accepted as a synonym, merged into Identification
+}
+
+type fixtureTyped struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+type fixtureAddress struct {
+	Flat     string `json:"flat,omitempty"`
+	Building string `json:"building,omitempty"`
+	Full     string `json:"full,omitempty"`
+	Area     string `json:"area,omitempty"`
+	PoBox    string `json:"poBox,omitempty"`
+	City     string `json:"city,omitempty"`
+	State    string `json:"state,omitempty"`
+	Country  string `json:"country,omitempty"`
+	ZipCode  string `json:"zipCode,omitempty"`
+}
+
+type fixtureAccount struct {
+	ID             string      `json:"id"`
+	Name           string      `json:"name"`
+	Type           string      `json:"type"`
+	Currency       string      `json:"currency"`
+	IBAN           string      `json:"iban,omitempty"`
+	Number         string      `json:"number,omitempty"`
+	OpeningBalance float64     `json:"openingBalance"`
+	Transactions   []fixtureTx `json:"transactions,omitempty"`
+}
+
+type fixtureTx struct {
+	Date        string  `json:"date"`
+	Amount      float64 `json:"amount"`
+	Type        string  `json:"type"`
+	Description string  `json:"description"`
+	Details     string  `json:"details,omitempty"`
+	Category    string  `json:"category,omitempty"`
+	Reference   string  `json:"reference,omitempty"`
+	BrandName   string  `json:"brandName,omitempty"`
+	BrandLogo   string  `json:"brandLogo,omitempty"`
+}
+
+type fixtureBeneficiary struct {
+	ID            string `json:"id,omitempty"`
+	Name          string `json:"name"`
+	Nickname      string `json:"nickname,omitempty"`
+	IBAN          string `json:"iban,omitempty"`
+	AccountNumber string `json:"accountNumber,omitempty"`
+	SwiftCode     string `json:"swiftCode,omitempty"`
+	BankName      string `json:"bankName,omitempty"`
+	Type          string `json:"type,omitempty"`
+}
+
+// fixtureEntry is the latest fixture version of one user the Bank has
+// read.
+type fixtureEntry struct {
+	seq int64
+	fx  *fixture
+	raw []byte
+}
+
+var (
+	accountTypes   = []string{"current", "savings", "loan", "credit", "deposit", "other"}
+	mfaIDs         = []string{"otp", "secret_question", "captcha", "pin", "confirmation", "token"}
+	phoneTypes     = []string{"mobile", "home", "office", "fax"}
+	documentTypes  = []string{"passport", "national_id", "visa_number"}
+	fixtureTxTypes = []string{"credit", "debit"}
+)
+
+// toMoney converts an amount in currency units with at most two decimals.
+func toMoney(x float64) (bankgate.Money, bool) {
+	c := math.Round(x * 100)
+	if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(c-x*100) > 1e-6*math.Max(1, math.Abs(x)) || math.Abs(c) > 1e15 {
+		return 0, false
+	}
+	return bankgate.Money(c), true
+}
+
+// parseFixtureDate accepts YYYY-MM-DD (midnight UTC) or RFC 3339.
+func parseFixtureDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("date %q is neither YYYY-MM-DD nor RFC 3339", s)
+	}
+	return t.UTC(), nil
+}
+
+// decodeFixture decodes one fixture strictly: unknown fields and trailing
+// data are errors.
+func decodeFixture(data []byte) (*fixture, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f fixture
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("decode: data after the fixture object")
+	}
+	return &f, nil
+}
+
+// validate checks f and fills in its defaults: the bank's currency,
+// account IDs, IBANs and numbers, transaction references and details.
+// Transactions are sorted by date, stably.
+func (f *fixture) validate() error {
+	bi, ok := bankByID[f.BankID]
+	switch {
+	case f.BankID == "":
+		return errors.New("bankID is required")
+	case !ok:
+		return fmt.Errorf("bankID %q is not a sandbox bank", f.BankID)
+	case f.Username == "":
+		return errors.New("username is required")
+	case len(f.Username) > 100 || strings.ContainsFunc(f.Username, func(r rune) bool { return r <= ' ' || r == '/' }):
+		return fmt.Errorf("username %q must be at most 100 characters without spaces, control characters or slashes", f.Username)
+	case f.Password == "":
+		return errors.New("password is required")
+	}
+	for i, in := range f.MFA {
+		where := fmt.Sprintf("mfa[%d]", i)
+		switch {
+		case !slices.Contains(mfaIDs, in.ID):
+			return fmt.Errorf("%s.id %q must be one of %s", where, in.ID, strings.Join(mfaIDs, ", "))
+		case in.Index != i:
+			return fmt.Errorf("%s.index is %d, want %d (inputs are numbered in order from 0)", where, in.Index, i)
+		case in.Query == "":
+			return fmt.Errorf("%s.query is required", where)
+		case strings.TrimSpace(in.Answer) == "":
+			return fmt.Errorf("%s.answer is required", where)
+		}
+		f.MFA[i].Answer = strings.TrimSpace(in.Answer)
+	}
+	id := &f.Identity
+	if strings.TrimSpace(id.Name) == "" {
+		return errors.New("identity.name is required")
+	}
+	if id.DateOfBirth != "" {
+		if _, err := time.Parse(time.DateOnly, id.DateOfBirth); err != nil {
+			return fmt.Errorf("identity.dateOfBirth %q must be YYYY-MM-DD", id.DateOfBirth)
+		}
+	}
+	for i, n := range id.Numbers {
+		if !slices.Contains(phoneTypes, n.Type) || n.Value == "" {
+			return fmt.Errorf("identity.numbers[%d] needs a type (%s) and a value", i, strings.Join(phoneTypes, ", "))
+		}
+	}
+	id.Identification = append(id.Identification, id.Identifications...)
+	id.Identifications = nil
+	for i, d := range id.Identification {
+		if !slices.Contains(documentTypes, d.Type) || d.Value == "" {
+			return fmt.Errorf("identity.identification[%d] needs a type (%s) and a value", i, strings.Join(documentTypes, ", "))
+		}
+	}
+	c := bi.country
+	ids, ibans := map[string]bool{}, map[string]bool{}
+	for i := range f.Accounts {
+		a := &f.Accounts[i]
+		where := fmt.Sprintf("accounts[%d]", i)
+		if strings.TrimSpace(a.Name) == "" {
+			return fmt.Errorf("%s.name is required", where)
+		}
+		if a.Type == "" {
+			a.Type = "current"
+		}
+		if !slices.Contains(accountTypes, a.Type) {
+			return fmt.Errorf("%s.type %q must be one of %s", where, a.Type, strings.Join(accountTypes, ", "))
+		}
+		if a.Currency == "" {
+			a.Currency = c.Currency
+		}
+		if _, ok := bankgate.Currencies[a.Currency]; !ok {
+			return fmt.Errorf("%s.currency %q is not a currency bankgate knows", where, a.Currency)
+		}
+		if a.ID == "" {
+			a.ID = opaqueID(f.BankID, f.Username, "fixture/account/"+strconv.Itoa(i))
+		}
+		if ids[a.ID] {
+			return fmt.Errorf("%s.id %q is repeated", where, a.ID)
+		}
+		ids[a.ID] = true
+		if a.Number != "" && !isDigits(a.Number) {
+			return fmt.Errorf("%s.number %q must be digits", where, a.Number)
+		}
+		a.IBAN = strings.ReplaceAll(a.IBAN, " ", "")
+		switch {
+		case a.IBAN != "":
+			if !ValidIBAN(a.IBAN) {
+				return fmt.Errorf("%s.iban %q is not a valid IBAN", where, a.IBAN)
+			}
+			if a.Number == "" {
+				a.Number = strings.TrimLeft(a.IBAN[max(4, len(a.IBAN)-13):], "0")
+			}
+		case a.Type == "credit":
+			if a.Number == "" {
+				a.Number = accountNumber(seeded(f.BankID, f.Username, "fixture", strconv.Itoa(i)), c.Code)
+			}
+		default:
+			if a.Number == "" {
+				a.Number = accountNumber(seeded(f.BankID, f.Username, "fixture", strconv.Itoa(i)), c.Code)
+			}
+			width := map[string]int{"AE": 16, "SA": 18}[c.Code]
+			if len(a.Number) > width {
+				return fmt.Errorf("%s.number %q is too long to make an IBAN from; give the iban", where, a.Number)
+			}
+			a.IBAN = accountIBAN(c.Code, bi.ibanCode, a.Number)
+		}
+		if a.IBAN != "" {
+			if ibans[a.IBAN] {
+				return fmt.Errorf("%s.iban %s is repeated", where, a.IBAN)
+			}
+			ibans[a.IBAN] = true
+		}
+		if _, ok := toMoney(a.OpeningBalance); !ok {
+			return fmt.Errorf("%s.openingBalance %v must have at most two decimals", where, a.OpeningBalance)
+		}
+		dates := make([]time.Time, len(a.Transactions))
+		for j := range a.Transactions {
+			tx := &a.Transactions[j]
+			where := fmt.Sprintf("%s.transactions[%d]", where, j)
+			t, err := parseFixtureDate(tx.Date)
+			if err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			dates[j] = t
+			if m, ok := toMoney(tx.Amount); !ok || m <= 0 {
+				return fmt.Errorf("%s.amount %v must be positive with at most two decimals", where, tx.Amount)
+			}
+			if !slices.Contains(fixtureTxTypes, tx.Type) {
+				return fmt.Errorf("%s.type %q must be credit or debit", where, tx.Type)
+			}
+			if strings.TrimSpace(tx.Description) == "" {
+				return fmt.Errorf("%s.description is required", where)
+			}
+			if tx.Details == "" {
+				tx.Details = upper(tx.Description)
+			}
+			if tx.Category == "" {
+				tx.Category = "Other"
+			}
+			if tx.BrandName == "" {
+				tx.BrandName = tx.Description
+			}
+		}
+		idx := make([]int, len(a.Transactions))
+		for j := range idx {
+			idx[j] = j
+		}
+		slices.SortStableFunc(idx, func(x, y int) int { return dates[x].Compare(dates[y]) })
+		sorted := make([]fixtureTx, len(idx))
+		refs := map[string]bool{}
+		for j, k := range idx {
+			sorted[j] = a.Transactions[k]
+			sorted[j].Date = dates[k].Format(time.RFC3339Nano)
+			if sorted[j].Reference == "" {
+				bk := &book{refCode: refCode(a.ID)}
+				sorted[j].Reference = reference(bk, dates[k], j+1)
+			}
+			if refs[sorted[j].Reference] {
+				return fmt.Errorf("%s: transaction reference %q is repeated", where, sorted[j].Reference)
+			}
+			refs[sorted[j].Reference] = true
+		}
+		if len(sorted) == 0 {
+			sorted = nil
+		}
+		a.Transactions = sorted
+	}
+	for i := range f.Beneficiaries {
+		fb := &f.Beneficiaries[i]
+		where := fmt.Sprintf("beneficiaries[%d]", i)
+		nb, err := validBeneficiary(&bankgate.Beneficiary{Name: fb.Name, IBAN: fb.IBAN, AccountNumber: fb.AccountNumber, Type: fb.Type})
+		if err != nil {
+			return fmt.Errorf("%s: %s", where, bankgate.ErrorMessage(err))
+		}
+		fb.Name, fb.IBAN, fb.AccountNumber, fb.Type = nb.Name, nb.IBAN, nb.AccountNumber, nb.Type
+		if fb.ID == "" {
+			fb.ID = opaqueID(f.BankID, f.Username, "fixture/beneficiary/"+strconv.Itoa(i))
+		}
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// inputs returns the fixture's MFA prompts; nil for a nil fixture.
+func (f *fixture) inputs() []bankgate.UserInput {
+	if f == nil {
+		return nil
+	}
+	out := make([]bankgate.UserInput, len(f.MFA))
+	for i, in := range f.MFA {
+		out[i] = bankgate.UserInput{ID: in.ID, Index: in.Index, Query: in.Query, QueryType: "txt"}
+	}
+	return out
+}
+
+// ledger returns the fixture's data as a ledger that never generates:
+// its accounts with their transactions chained from the opening balances.
+func (f *fixture) ledger(bi *bankInfo) *ledger {
+	fi := f.Identity
+	id := bankgate.Identity{Name: fi.Name, Nationality: fi.Nationality, DateOfBirth: fi.DateOfBirth, EmailAddress: fi.EmailAddress,
+		Address: bankgate.Address{Flat: fi.Address.Flat, Building: fi.Address.Building, Full: fi.Address.Full, Area: fi.Address.Area,
+			PoBox: fi.Address.PoBox, City: fi.Address.City, State: fi.Address.State, Country: fi.Address.Country, ZipCode: fi.Address.ZipCode}}
+	for _, n := range fi.Numbers {
+		id.Numbers = append(id.Numbers, bankgate.PhoneNumber{Type: n.Type, Value: n.Value})
+	}
+	for _, d := range fi.Identification {
+		id.Identifications = append(id.Identifications, bankgate.Identification{Type: d.Type, Value: d.Value})
+	}
+	p := &profile{bank: bi, user: f.Username, currency: bankgate.Currencies[bi.country.Currency], identity: id,
+		current: -1, savings: -1, current2: -1}
+	l := &ledger{p: p, through: maxMonths - 1}
+	for i, a := range f.Accounts {
+		opening, _ := toMoney(a.OpeningBalance)
+		cur := bankgate.Currencies[a.Currency]
+		bk := &book{kind: kindCurrent, id: a.ID, name: a.Name, number: a.Number, iban: a.IBAN, opening: opening, cur: cur,
+			refCode: refCode(a.ID)}
+		p.books = append(p.books, bk)
+		p.accounts = append(p.accounts, accountRef{id: a.ID, name: a.Name, typ: a.Type, book: i, fav: i == 0})
+		bal := opening
+		var txs []bankgate.Transaction
+		for _, ft := range a.Transactions {
+			amt, _ := toMoney(ft.Amount)
+			at, _ := time.Parse(time.RFC3339Nano, ft.Date)
+			before := bal
+			if ft.Type == "debit" {
+				bal -= amt
+			} else {
+				bal += amt
+			}
+			txs = append(txs, bankgate.Transaction{Amount: amt, Date: at.UTC(), Type: ft.Type, Description: ft.Description,
+				Details: ft.Details, Currency: cur, BeforeAmount: before, AfterAmount: bal, Reference: ft.Reference,
+				Category: ft.Category, BrandName: ft.BrandName, BrandLogo: ft.BrandLogo})
+		}
+		l.txs = append(l.txs, txs)
+		l.bal = append(l.bal, bal)
+	}
+	return l
+}
+
+// beneficiaries returns the fixture's beneficiaries, active from the
+// start of the sandbox's history.
+func (f *fixture) beneficiaries(bi *bankInfo, user string) []bankgate.Beneficiary {
+	var out []bankgate.Beneficiary
+	for _, fb := range f.Beneficiaries {
+		out = append(out, bankgate.Beneficiary{ID: fb.ID, Name: fb.Name, Nickname: fb.Nickname, IBAN: fb.IBAN,
+			AccountNumber: fb.AccountNumber, SwiftCode: fb.SwiftCode, BankName: fb.BankName, Type: fb.Type,
+			Status: bankgate.BeneficiaryApproved, CreatedAt: epoch, ActiveAt: epoch})
+	}
+	return out
+}
+
+// fixture returns the latest fixture of user at bankID and its version,
+// reading versions newer than the one it has from the store; nil and 0
+// if there is none.
+func (b *Bank) fixture(ctx context.Context, bankID, user string) (*fixture, int64, error) {
+	key := bankID + "\x00" + user
+	b.fmu.Lock()
+	e := b.fixtures[key]
+	b.fmu.Unlock()
+	var seq int64
+	if e != nil {
+		seq = e.seq
+	}
+	stream := fixtureStream(bankID, user)
+	evs, err := b.log.Events(ctx, stream, seq)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sandbox: read %s: %w", stream, err)
+	}
+	if len(evs) > 0 {
+		last := evs[len(evs)-1]
+		fx, err := decodeFixture(last.Body)
+		if err == nil {
+			err = fx.validate()
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("sandbox: %s version %d: %w", stream, last.Seq, err)
+		}
+		ne := &fixtureEntry{seq: last.Seq, fx: fx, raw: last.Body}
+		b.fmu.Lock()
+		if cur := b.fixtures[key]; cur == nil || cur.seq < ne.seq {
+			b.fixtures[key] = ne
+		}
+		e = b.fixtures[key]
+		b.fmu.Unlock()
+	}
+	if e == nil {
+		return nil, 0, nil
+	}
+	return e.fx, e.seq, nil
+}
+
+// AddFixture adds or replaces the sandbox user that the JSON fixture data
+// describes (its format is in the package documentation) at bank bankID;
+// bankID may be empty when the fixture names its bank, and must match it
+// when both are given. The fixture is validated strictly (unknown fields
+// are errors) and kept in the store's stream
+// sandbox-fixture/<bankID>/<username>, a new version appended only when
+// it differs from the latest, so every Bank on the store serves it. From
+// then on the user logs in with the fixture's password and MFA, and its
+// identity, accounts and transactions are the fixture's plus whatever
+// payments it makes or receives; a fixture user takes precedence over the
+// generated user of the same name.
+func (b *Bank) AddFixture(ctx context.Context, bankID string, data []byte) error {
+	f, err := decodeFixture(data)
+	if err != nil {
+		return fmt.Errorf("sandbox fixture: %w", err)
+	}
+	switch {
+	case f.BankID == "":
+		f.BankID = bankID
+	case bankID != "" && bankID != f.BankID:
+		return fmt.Errorf("sandbox fixture %s: bankID %q differs from the bank %q it is added to", f.Username, f.BankID, bankID)
+	}
+	if err := f.validate(); err != nil {
+		return fmt.Errorf("sandbox fixture %s/%s: %w", f.BankID, f.Username, err)
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	stream := fixtureStream(f.BankID, f.Username)
+	for range maxAppendAttempts {
+		_, seq, err := b.fixture(ctx, f.BankID, f.Username)
+		if err != nil {
+			return err
+		}
+		b.fmu.Lock()
+		e := b.fixtures[f.BankID+"\x00"+f.Username]
+		b.fmu.Unlock()
+		if e != nil && bytes.Equal(e.raw, raw) {
+			return nil
+		}
+		err = b.log.AppendEvent(ctx, stream, seq+1, b.now().UTC(), raw)
+		if err == nil {
+			_, _, err = b.fixture(ctx, f.BankID, f.Username)
+			return err
+		}
+		if !bankgate.IsCode(err, bankgate.Conflict) {
+			return fmt.Errorf("sandbox: append to %s: %w", stream, err)
+		}
+	}
+	return fmt.Errorf("sandbox: append to %s: too many conflicts", stream)
+}
+
+// LoadFixtureDir adds every *.json file in dir as AddFixture does, in
+// name order. A file holds one fixture object or an array of them; each
+// names its bank. It stops at the first error, which names the file.
+func (b *Bank) LoadFixtureDir(ctx context.Context, dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	slices.Sort(files)
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		var items []json.RawMessage
+		if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '[' {
+			if err := json.Unmarshal(t, &items); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		} else {
+			items = []json.RawMessage{data}
+		}
+		for i, item := range items {
+			if err := b.AddFixture(ctx, "", item); err != nil {
+				if len(items) > 1 {
+					return fmt.Errorf("%s: fixture %d: %w", name, i, err)
+				}
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// validName reports whether s has at most n characters.
+func validName(s string, n int) bool { return utf8.RuneCountInString(s) <= n }
