@@ -41,7 +41,7 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-func (m *Metrics) observe(route string, status int, typ string, d time.Duration) {
+func (m *Metrics) observe(route string, storeErr bool, typ string, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -51,7 +51,7 @@ func (m *Metrics) observe(route string, status int, typ string, d time.Duration)
 	}
 	m.requests.WithLabelValues(route, result).Inc()
 	m.latency.WithLabelValues(route).Observe(d.Seconds())
-	if status == http.StatusServiceUnavailable || status == http.StatusInternalServerError {
+	if storeErr {
 		m.storeErrors.Inc()
 	}
 }

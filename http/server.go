@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
@@ -52,6 +53,9 @@ type Config struct {
 	// Pages, when set, serves GET and HEAD requests under /connect (the
 	// Connect page, connect.js and their assets).
 	Pages http.Handler
+	// TrustedProxies are the networks of load balancers whose
+	// X-Forwarded-For header is believed when rate limiting by client IP.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the bankgate HTTP handler.
@@ -63,6 +67,7 @@ type Server struct {
 	clock       *clock.Virtual
 	limits      *limiters
 	pages       http.Handler
+	proxies     []netip.Prefix
 	routes      map[string]*route
 	reqSeq      atomic.Uint64
 	bufs        sync.Pool
@@ -93,7 +98,7 @@ type call struct {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, clock: cfg.Clock, pages: cfg.Pages, routes: map[string]*route{}}
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, clock: cfg.Clock, pages: cfg.Pages, proxies: cfg.TrustedProxies, routes: map[string]*route{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -150,6 +155,9 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	typ    string
+	// storeErr marks a response caused by a store failure (unreachable
+	// or internal), for the store error metric.
+	storeErr bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -185,7 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		dur := time.Since(start)
-		s.metrics.observe(routeName, sw.status, sw.typ, dur)
+		s.metrics.observe(routeName, sw.storeErr, sw.typ, dur)
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("reqID", reqID),
 			slog.String("method", r.Method),
@@ -246,7 +254,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."), "")
 		return
 	}
-	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt, ip: clientIP(r)}
+	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt, ip: s.clientIP(r)}
 	if k := r.Header.Get("Idempotency-Key"); len(k) <= 255 {
 		c.idempotencyKey = k
 	}
@@ -340,12 +348,14 @@ var (
 
 func (s *Server) writeError(w *statusWriter, err error, reqID string) {
 	if s.unavailable != nil && s.unavailable(err) {
+		w.storeErr = true
 		s.log.Warn("store unavailable", "reqID", reqID, "err", err)
 		s.writeErrorStatus(w, http.StatusServiceUnavailable, bankgate.Errorf(bankgate.TemporarilyUnavailable, "The service is temporarily unavailable; try again shortly."))
 		return
 	}
 	status, typ, _ := wireError(err)
 	if typ == bankgate.Unknown {
+		w.storeErr = true
 		s.log.Error("internal error", "reqID", reqID, "err", err)
 	}
 	s.writeErrorStatus(w, status, err)
@@ -391,6 +401,7 @@ func (s *Server) ready(w *statusWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if err := s.svc.Ready(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
+		w.typ, w.storeErr = string(bankgate.TemporarilyUnavailable), true
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, `{"status":"unavailable"}`+"\n")
 		return
@@ -432,12 +443,43 @@ func missing(fields ...string) error {
 	return nil
 }
 
-// clientIP is the request's peer address without the port. Proxies'
-// forwarding headers are not trusted.
-func clientIP(r *http.Request) string {
+// clientIP is the request's client address: the peer's, or, when the
+// peer is a trusted proxy, the right-most X-Forwarded-For entry that is
+// not a trusted proxy itself.
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if len(s.proxies) == 0 || !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		if _, err := netip.ParseAddr(h); err != nil {
+			return host // a malformed header is not believed
+		}
+		if !s.trusted(h) {
+			return h
+		}
 	}
 	return host
+}
+
+func (s *Server) trusted(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,9 @@ type Config struct {
 	// SandboxFixtures is a directory of sandbox user fixtures (*.json)
 	// loaded on start.
 	SandboxFixtures string
+	// TrustedProxies is a comma-separated list of CIDRs of load balancers
+	// whose X-Forwarded-For is believed for per-IP rate limits.
+	TrustedProxies string
 }
 
 // setting describes one configuration field for flags, environment and
@@ -55,6 +59,9 @@ var settings = []setting{
 	{"sandbox-fixtures", "BANKGATE_SANDBOX_FIXTURES", "directory of sandbox user fixtures (*.json) to load on start", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.SandboxFixtures, "sandbox-fixtures", def, "")
 	}},
+	{"trusted-proxies", "BANKGATE_TRUSTED_PROXIES", "comma-separated CIDRs of load balancers whose X-Forwarded-For names the client for per-IP rate limits (default: none; the peer address is the client)", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.TrustedProxies, "trusted-proxies", def, "")
+	}},
 	{"log-level", "BANKGATE_LOG_LEVEL", "log level: debug, info, warn or error", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogLevel, "log-level", def, "") }},
 }
 
@@ -67,6 +74,7 @@ var defaults = map[string]string{
 	"database-url":     "",
 	"sandbox-clock":    "real",
 	"sandbox-fixtures": "",
+	"trusted-proxies":  "",
 }
 
 // newFlagSet returns a flag set for a command with the named settings
@@ -202,4 +210,24 @@ func (c *Config) loadKey() ([]byte, error) {
 		return secret.ParseKey(string(b))
 	}
 	return key, nil
+}
+
+// proxies parses TrustedProxies.
+func (c *Config) proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is not a CIDR or address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -239,7 +239,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "trusted-proxies", "log-level")
 	if err != nil {
 		return err
 	}
@@ -250,6 +250,10 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
 	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		return err
+	}
+	proxies, err := cfg.proxies()
 	if err != nil {
 		return err
 	}
@@ -274,17 +278,22 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		ln.Close()
 		return err
 	}
-	if len(apps) == 0 {
+	// The demo app is for the embedded store's first start. On PostgreSQL,
+	// several instances may start at once, so apps are made with
+	// `bankgate apps create` instead.
+	if len(apps) == 0 && cfg.DatabaseURL == "" {
 		demo, err := a.svc.CreateApp(ctx, "demo")
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		printWalkthrough(stdout, addr, demo, a.svc)
+	} else if len(apps) == 0 {
+		fmt.Fprintln(stdout, "No apps yet: create one with `bankgate apps create --name NAME --database-url URL`.")
 	}
 
 	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store), Clock: a.virtual,
-		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log})})
+		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,4 +81,34 @@ func TestRateLimits(t *testing.T) {
 		}
 		wantRetry(t, last)
 	})
+}
+
+// TestTrustedProxies: behind a trusted load balancer the client is the
+// X-Forwarded-For address, so one client's guessing does not block others;
+// from an untrusted peer the header is ignored.
+func TestTrustedProxies(t *testing.T) {
+	ts := startServer(t, serverOpts{args: []string{"--trusted-proxies", "127.0.0.0/8"}})
+	appKey, _ := ts.newApp("proxies")
+	login := func(xff, user, pass string) *resp {
+		b := `{"appKey":"` + appKey + `","bankID":"` + sandboxBank + `","username":"` + user + `","password":"` + pass + `"}`
+		req, _ := http.NewRequest("POST", ts.URL+"/v2/connect/login", strings.NewReader(b))
+		req.Header.Set("X-Forwarded-For", xff)
+		return do(t, req)
+	}
+	var last *resp
+	for i := 0; i < 40 && (last == nil || last.Status != 429); i++ {
+		last = login("198.51.100.1, 203.0.113.7", "guess"+strconv.Itoa(i), "wrong")
+	}
+	wantFail(t, last, 429, "RATE_LIMIT_EXCEEDED")
+	wantOK(t, login("203.0.113.8", "someone_else", "pass_good"))
+
+	plain := startServer(t, serverOpts{})
+	key2, _ := plain.newApp("noproxy")
+	for i := 0; i < 40; i++ {
+		b := `{"appKey":"` + key2 + `","bankID":"` + sandboxBank + `","username":"g` + strconv.Itoa(i) + `","password":"wrong"}`
+		req, _ := http.NewRequest("POST", plain.URL+"/v2/connect/login", strings.NewReader(b))
+		req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(i)) // spoofed, ignored
+		last = do(t, req)
+	}
+	wantFail(t, last, 429, "RATE_LIMIT_EXCEEDED")
 }
