@@ -276,3 +276,5 @@ func (ts *testServer) data(path, appSecret string, u *user, extra map[string]any
 	}
 	return ts.post(path, u.Token, body)
 }
+
+func jsonUnmarshalString(s string, v any) error { return json.Unmarshal([]byte(s), v) }
