@@ -2,12 +2,32 @@
 // page an end user picks a bank and logs in on) and GET /connect.js (the
 // script apps embed to open it). The page talks to the Connect JSON API
 // (/v2/connect/banks/get, /v2/connect/login).
+//
+// The page is rendered server-side for one app: the app's name and Connect
+// settings are injected as an HTML-escaped JSON block, and every response
+// carries a strict Content-Security-Policy with a per-response nonce, whose
+// frame-ancestors are the origins the app registered. The page hands the
+// result of a login to the app with window.postMessage, only ever to a
+// registered origin, or by redirecting to a registered redirect URI with
+// the result in the fragment.
 package connect
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/bankgate/bankgate"
 )
@@ -23,8 +43,375 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+//go:embed assets
+var assetFS embed.FS
+
+// Query parameter limits.
+const (
+	maxAppKey       = 256
+	maxClientUserID = 256
+	maxCountries    = 32
+)
+
+// Environments the page accepts. Production lists only banks that are not
+// sandbox banks.
+const (
+	EnvSandbox    = "sandbox"
+	EnvProduction = "production"
+)
+
+// asset is one embedded static file.
+type asset struct {
+	body    []byte
+	ctype   string
+	version string // first 16 hex digits of the SHA-256 of body
+}
+
+func newAsset(name, ctype string) *asset {
+	b, err := assetFS.ReadFile("assets/" + name)
+	if err != nil {
+		panic("connect: missing embedded asset " + name)
+	}
+	sum := sha256.Sum256(b)
+	return &asset{body: b, ctype: ctype, version: hex.EncodeToString(sum[:8])}
+}
+
+type handler struct {
+	apps    Apps
+	log     *slog.Logger
+	page    *template.Template
+	errPage *template.Template
+	assets  map[string]*asset // served under /connect/assets/
+	sdk     *asset            // served at /connect.js
+}
+
+var templates = template.Must(template.ParseFS(assetFS, "assets/*.html"))
+
 // New returns the handler for GET /connect, /connect.js and the page's
-// assets under /connect/.
+// assets under /connect/. Other methods are refused with 405; other paths
+// under /connect/ are 404.
 func New(cfg Config) http.Handler {
-	return http.NotFoundHandler()
+	h := &handler{
+		apps:    cfg.Apps,
+		log:     cfg.Logger,
+		page:    templates.Lookup("page.html"),
+		errPage: templates.Lookup("error.html"),
+		assets: map[string]*asset{
+			"page.js":  newAsset("page.js", "text/javascript; charset=utf-8"),
+			"page.css": newAsset("page.css", "text/css; charset=utf-8"),
+		},
+		sdk: newAsset("sdk.js", "text/javascript; charset=utf-8"),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		plain(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	switch p := r.URL.Path; {
+	case p == "/connect":
+		h.servePage(w, r)
+	case p == "/connect.js":
+		h.serveAsset(w, r, h.sdk, true)
+	case strings.HasPrefix(p, "/connect/assets/"):
+		a := h.assets[strings.TrimPrefix(p, "/connect/assets/")]
+		if a == nil {
+			plain(w, http.StatusNotFound, "not found")
+			return
+		}
+		h.serveAsset(w, r, a, false)
+	default:
+		plain(w, http.StatusNotFound, "not found")
+	}
+}
+
+func plain(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(msg + "\n"))
+}
+
+// serveAsset serves an embedded file. The page's own assets are
+// same-origin resources cached for good when requested with their current
+// version; connect.js is loaded by apps' pages on other origins and is
+// cached briefly, since its URL carries no version.
+func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, a *asset, crossOrigin bool) {
+	hd := w.Header()
+	hd.Set("Content-Type", a.ctype)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("ETag", `"`+a.version+`"`)
+	if crossOrigin {
+		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		hd.Set("Cache-Control", "public, max-age=300")
+	} else {
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if r.URL.Query().Get("v") == a.version {
+			hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			hd.Set("Cache-Control", "no-cache")
+		}
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
+
+// pageConfig is what the page script reads from the JSON block.
+type pageConfig struct {
+	AppKey       string   `json:"appKey"`
+	AppName      string   `json:"appName"`
+	Environment  string   `json:"environment"`
+	Countries    []string `json:"countries"`
+	ClientUserID string   `json:"clientUserID"`
+	// RedirectURI is set only when it exactly matches one the app
+	// registered.
+	RedirectURI string `json:"redirectUri"`
+	IsWebview   bool   `json:"isWebview"`
+	// Origin is the embedding page's origin from the origin parameter, set
+	// only when the app registered it.
+	Origin string `json:"origin"`
+	// AllowedOrigins are the origins the page may post its result to.
+	AllowedOrigins []string `json:"allowedOrigins"`
+}
+
+type pageData struct {
+	Nonce   string
+	CSS, JS string
+	AppName string
+	Sandbox bool
+	Webview bool
+	Config  pageConfig
+}
+
+type errorData struct {
+	Nonce  string
+	CSS    string
+	Title  string
+	Msg    string
+	Detail string // for the developer who set up the link
+}
+
+// pageError is a request the page refuses, with what to tell the user.
+type pageError struct {
+	status int
+	title  string
+	msg    string
+	detail string
+}
+
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
+	nonce := newNonce()
+	q := r.URL.Query()
+	appKey := q.Get("appKey")
+	if appKey == "" || len(appKey) > maxAppKey {
+		h.renderError(w, nonce, nil, &pageError{http.StatusBadRequest, "This link is incomplete",
+			"The app that sent you here did not say who it is, so we can't connect your bank.",
+			"The appKey query parameter is missing or too long."})
+		return
+	}
+	app, err := h.apps.AppByKey(r.Context(), appKey)
+	if err != nil {
+		if bankgate.IsCode(err, bankgate.InvalidAppCredentials) || bankgate.IsCode(err, bankgate.NotFound) {
+			h.renderError(w, nonce, nil, &pageError{http.StatusNotFound, "We don't recognise this app",
+				"The app that sent you here is not registered with this server, so we can't connect your bank. Please go back and try again.",
+				"No app has this appKey."})
+			return
+		}
+		h.log.Error("connect page: look up app", "err", err)
+		h.renderError(w, nonce, nil, &pageError{http.StatusServiceUnavailable, "Connect is temporarily unavailable",
+			"We couldn't load this page right now. Please try again in a few minutes.", ""})
+		return
+	}
+	origins := allowedOrigins(app.AllowedOrigins)
+	cfg, perr := parseQuery(q, app, origins)
+	if perr != nil {
+		h.renderError(w, nonce, origins, perr)
+		return
+	}
+	data := pageData{
+		Nonce:   nonce,
+		CSS:     "connect/assets/page.css?v=" + h.assets["page.css"].version,
+		JS:      "connect/assets/page.js?v=" + h.assets["page.js"].version,
+		AppName: app.Name,
+		Sandbox: cfg.Environment == EnvSandbox,
+		Webview: cfg.IsWebview,
+		Config:  *cfg,
+	}
+	var buf bytes.Buffer
+	if err := h.page.Execute(&buf, data); err != nil {
+		h.log.Error("connect page: render", "err", err)
+		plain(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	setPageHeaders(w, nonce, true, origins)
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}
+
+func (h *handler) renderError(w http.ResponseWriter, nonce string, origins []string, e *pageError) {
+	var buf bytes.Buffer
+	err := h.errPage.Execute(&buf, errorData{Nonce: nonce, CSS: "connect/assets/page.css?v=" + h.assets["page.css"].version,
+		Title: e.title, Msg: e.msg, Detail: e.detail})
+	if err != nil {
+		h.log.Error("connect page: render error page", "err", err)
+		plain(w, e.status, e.title)
+		return
+	}
+	setPageHeaders(w, nonce, false, origins)
+	w.WriteHeader(e.status)
+	w.Write(buf.Bytes())
+}
+
+// parseQuery validates the page's query parameters against the app's
+// registrations.
+func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig, *pageError) {
+	bad := func(title, msg, detail string) *pageError {
+		return &pageError{http.StatusBadRequest, title, msg, detail}
+	}
+	cfg := &pageConfig{AppKey: app.Key, AppName: app.Name, Countries: []string{}, AllowedOrigins: origins}
+	if cfg.AllowedOrigins == nil {
+		cfg.AllowedOrigins = []string{}
+	}
+	switch env := strings.ToLower(q.Get("environment")); env {
+	case "":
+		cfg.Environment = EnvProduction
+	case EnvSandbox, EnvProduction:
+		cfg.Environment = env
+	default:
+		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+			`The environment parameter must be "sandbox" or "production".`)
+	}
+	if cs := q.Get("countries"); cs != "" {
+		// Accept "AE,SA" and the 2019-era ["AE","SA"].
+		cs = strings.Trim(cs, "[] ")
+		for _, c := range strings.Split(cs, ",") {
+			c = strings.ToUpper(strings.Trim(c, `" `))
+			if c == "" {
+				continue
+			}
+			if !countryRE.MatchString(c) || len(cfg.Countries) >= maxCountries {
+				return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+					"The countries parameter must be a comma-separated list of ISO 3166-1 alpha-2 codes, like AE,SA.")
+			}
+			if !slices.Contains(cfg.Countries, c) {
+				cfg.Countries = append(cfg.Countries, c)
+			}
+		}
+	}
+	cfg.ClientUserID = q.Get("clientUserID")
+	if len(cfg.ClientUserID) > maxClientUserID {
+		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+			"The clientUserID parameter is longer than 256 characters.")
+	}
+	switch strings.ToLower(q.Get("isWebview")) {
+	case "true", "1":
+		cfg.IsWebview = true
+	case "", "false", "0":
+	default:
+		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+			`The isWebview parameter must be "true" or "false".`)
+	}
+	if ru := q.Get("redirectUri"); ru != "" {
+		// Exact match only: no prefix or pattern matching, so no open
+		// redirect.
+		if !slices.Contains(app.RedirectURIs, ru) {
+			return nil, bad("This link is not valid",
+				"The app that sent you here asked us to return you to an address it has not registered, so we stopped for your safety.",
+				"The redirectUri is not one of the app's registered redirect URIs (bankgate apps set --redirect-uri).")
+		}
+		cfg.RedirectURI = ru
+	}
+	if o := q.Get("origin"); o != "" {
+		n, ok := normalizeOrigin(o)
+		if !ok || !slices.Contains(origins, n) {
+			return nil, bad("This website can't use Connect",
+				"The website that opened this page is not registered with this app, so we stopped for your safety.",
+				"The origin is not one of the app's allowed origins (bankgate apps set --allowed-origin).")
+		}
+		cfg.Origin = n
+	}
+	return cfg, nil
+}
+
+var (
+	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+	// originRE is what an origin may look like in a CSP header: no spaces,
+	// semicolons, commas or quotes.
+	originRE = regexp.MustCompile(`^https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?$`)
+)
+
+// normalizeOrigin returns an http(s) origin in the form browsers report it
+// (lower case, default port dropped), and whether s is one.
+func normalizeOrigin(s string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", false
+	}
+	host := strings.ToLower(u.Host)
+	if u.Scheme == "https" {
+		host = strings.TrimSuffix(host, ":443")
+	} else {
+		host = strings.TrimSuffix(host, ":80")
+	}
+	o := u.Scheme + "://" + host
+	if !originRE.MatchString(o) {
+		return "", false
+	}
+	return o, true
+}
+
+// allowedOrigins normalises an app's registered origins, dropping any that
+// are not plain origins.
+func allowedOrigins(in []string) []string {
+	var out []string
+	for _, o := range in {
+		if n, ok := normalizeOrigin(o); ok && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// CSP returns the Content-Security-Policy of a Connect page rendered with
+// the given nonce, framed only by the given origins ('none' when empty).
+// Scripts run only when the page is the full Connect page.
+func CSP(nonce string, scripts bool, frameAncestors []string) string {
+	script := "'none'"
+	if scripts {
+		script = "'nonce-" + nonce + "'"
+	}
+	fa := "'none'"
+	if len(frameAncestors) > 0 {
+		fa = strings.Join(frameAncestors, " ")
+	}
+	return "default-src 'none'; script-src " + script + "; style-src 'nonce-" + nonce + "'; connect-src 'self'; " +
+		"img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors " + fa + "; " +
+		"require-trusted-types-for 'script'; trusted-types 'none'"
+}
+
+func setPageHeaders(w http.ResponseWriter, nonce string, scripts bool, frameAncestors []string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", CSP(nonce, scripts, frameAncestors))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+	if len(frameAncestors) == 0 {
+		h.Set("X-Frame-Options", "DENY")
+	}
+}
+
+func newNonce() string {
+	var b [18]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -13,27 +13,28 @@ import (
 // operation endpoints.
 func (s *Server) registerDataRoutes() {
 	s.handle("/data/completeAccounts/get", s.bearer(s.accountsGet))
-	s.handle("/data/balance/get", s.bearer(s.balanceGet))
-	s.handle("/data/transactions/get", s.bearer(s.transactionsGet(txPlain)))
-	s.handle("/data/categorizedTransactions/get", s.bearer(s.transactionsGet(txCategorized)))
-	s.handle("/data/enrichedTransactions/get", s.bearer(s.transactionsGet(txEnriched)))
+	s.handle("/data/balance/get", bearerOf(s, s.balanceGet))
+	s.handle("/data/transactions/get", bearerOf(s, s.transactionsGet(txPlain)))
+	s.handle("/data/categorizedTransactions/get", bearerOf(s, s.transactionsGet(txCategorized)))
+	s.handle("/data/enrichedTransactions/get", bearerOf(s, s.transactionsGet(txEnriched)))
 	s.handle("/data/cards/get", s.bearer(s.cardsGet))
 	s.handle("/metadata/accounts/get", s.bearer(s.metadataGet))
 	s.handle("/payment/beneficiaries/get", s.bearer(s.beneficiariesGet))
-	s.handle("/payment/beneficiaries/create", s.bearer(s.beneficiaryCreate))
-	s.handle("/payment/transfer/create", s.bearer(s.transferCreate))
-	s.handle("/payment/transfer/autoflow", s.bearer(s.transferAutoflow))
+	s.handle("/payment/beneficiaries/create", bearerOf(s, s.beneficiaryCreate))
+	s.handle("/payment/transfer/create", bearerOf(s, s.transferCreate))
+	s.handle("/payment/transfer/autoflow", bearerOf(s, s.transferAutoflow))
 	s.handle("/wire/beneficiaries/get", s.bearer(s.wireBeneficiariesGet))
-	s.handle("/wire/beneficiaries/create", s.bearer(s.wireBeneficiaryCreate))
-	s.handle("/wire/transfer/create", s.bearer(s.wireTransferCreate))
-	s.handle("/wire/transfer/autoflow", s.bearer(s.wireTransferAutoflow))
-	s.handle("/ach/pull/create", s.bearer(s.achPullCreate))
+	s.handle("/wire/beneficiaries/create", bearerOf(s, s.wireBeneficiaryCreate))
+	s.handle("/wire/transfer/create", bearerOf(s, s.wireTransferCreate))
+	s.handle("/wire/transfer/autoflow", bearerOf(s, s.wireTransferAutoflow))
+	s.handle("/ach/pull/create", bearerOf(s, s.achPullCreate))
 	s.handle("/ach/pull/get", s.bearer(s.achPullGet))
 	s.handle("/operation/status", s.operationStatus)
 	s.handle("/operation/get", s.operationStatus)
 }
 
 type balanceRequest struct {
+	baseRequest
 	AccountID string `json:"accountID"`
 	CardID    string `json:"cardID"`
 }
@@ -48,11 +49,8 @@ type cardBalanceResponse struct {
 	Balance *wireCardBalance `json:"balance"`
 }
 
-func (s *Server) balanceGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req balanceRequest
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) balanceGet(ctx context.Context, c *call, p *service.Principal, req *balanceRequest) (any, error) {
+	base := &req.baseRequest
 	if base.OperationID == "" && req.AccountID == "" && req.CardID == "" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"accountID\" (or \"cardID\") is required.")
 	}
@@ -80,6 +78,7 @@ func (s *Server) balanceGet(ctx context.Context, c *call, p *service.Principal, 
 }
 
 type transactionsRequest struct {
+	baseRequest
 	AccountID string `json:"accountID"`
 	CardID    string `json:"cardID"`
 	FromDate  string `json:"fromDate"`
@@ -91,12 +90,9 @@ type transactionsResponse struct {
 	Transactions []wireTransaction `json:"transactions"`
 }
 
-func (s *Server) transactionsGet(detail txDetail) userHandler {
-	return func(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-		var req transactionsRequest
-		if err := decode(c.body, &req); err != nil {
-			return nil, err
-		}
+func (s *Server) transactionsGet(detail txDetail) func(ctx context.Context, c *call, p *service.Principal, req *transactionsRequest) (any, error) {
+	return func(ctx context.Context, c *call, p *service.Principal, req *transactionsRequest) (any, error) {
+		base := &req.baseRequest
 		var from, to time.Time
 		if base.OperationID == "" || req.FromDate != "" || req.ToDate != "" {
 			if req.AccountID == "" && req.CardID == "" {
@@ -197,11 +193,21 @@ func payOpts(c *call, base *baseRequest) service.CallOptions {
 
 func envOnly(env envelope, _ any) any { return &env }
 
-func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req beneficiaryFields
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+// beneficiaryCreateRequest is the body of payment/beneficiaries/create:
+// the beneficiary's fields flattened into it.
+type beneficiaryCreateRequest struct {
+	baseRequest
+	beneficiaryFields
+}
+
+// wireBeneficiaryCreateRequest is the body of wire/beneficiaries/create.
+type wireBeneficiaryCreateRequest struct {
+	baseRequest
+	wireBeneficiaryFields
+}
+
+func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *service.Principal, req *beneficiaryCreateRequest) (any, error) {
+	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := missing("name", req.Name); err != nil {
 			return nil, err
@@ -222,6 +228,7 @@ func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *service.Prin
 }
 
 type transferCreateRequest struct {
+	baseRequest
 	SenderID      string    `json:"senderID"`
 	Amount        flexMoney `json:"amount"`
 	ReceiverID    string    `json:"receiverID"`
@@ -261,11 +268,8 @@ func checkTransfer(senderID string, amount flexMoney) error {
 	return nil
 }
 
-func (s *Server) transferCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req transferCreateRequest
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) transferCreate(ctx context.Context, c *call, p *service.Principal, req *transferCreateRequest) (any, error) {
+	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
 			return nil, err
@@ -286,6 +290,7 @@ func (s *Server) transferCreate(ctx context.Context, c *call, p *service.Princip
 }
 
 type autoflowRequest struct {
+	baseRequest
 	SenderID    string             `json:"senderID"`
 	Amount      flexMoney          `json:"amount"`
 	Beneficiary *beneficiaryFields `json:"beneficiary"`
@@ -293,11 +298,8 @@ type autoflowRequest struct {
 	Remark      string             `json:"remark"`
 }
 
-func (s *Server) transferAutoflow(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req autoflowRequest
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) transferAutoflow(ctx context.Context, c *call, p *service.Principal, req *autoflowRequest) (any, error) {
+	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
 			return nil, err
@@ -336,11 +338,8 @@ func (s *Server) wireBeneficiariesGet(ctx context.Context, c *call, p *service.P
 	})
 }
 
-func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req wireBeneficiaryFields
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *service.Principal, req *wireBeneficiaryCreateRequest) (any, error) {
+	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := missing("name", req.Name, "accountNumber", req.AccountNumber, "routingNumber", req.RoutingNumber); err != nil {
 			return nil, err
@@ -358,6 +357,7 @@ func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *service.
 }
 
 type wireTransferRequest struct {
+	baseRequest
 	SenderID    string                 `json:"senderID"`
 	Amount      flexMoney              `json:"amount"`
 	ReceiverID  string                 `json:"receiverID"`
@@ -365,11 +365,8 @@ type wireTransferRequest struct {
 	Remark      string                 `json:"remark"`
 }
 
-func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req wireTransferRequest
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Principal, req *wireTransferRequest) (any, error) {
+	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
 			return nil, err
@@ -388,11 +385,8 @@ func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Pri
 	}, renderTransfer)
 }
 
-func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req wireTransferRequest
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.Principal, req *wireTransferRequest) (any, error) {
+	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
 			return nil, err
@@ -415,6 +409,7 @@ func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.P
 }
 
 type achCreateRequest struct {
+	baseRequest
 	Transfer *struct {
 		SenderID    string    `json:"senderID"`
 		Amount      flexMoney `json:"amount"`
@@ -422,11 +417,8 @@ type achCreateRequest struct {
 	} `json:"transfer"`
 }
 
-func (s *Server) achPullCreate(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	var req achCreateRequest
-	if err := decode(c.body, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) achPullCreate(ctx context.Context, c *call, p *service.Principal, req *achCreateRequest) (any, error) {
+	base := &req.baseRequest
 	var ar bankgate.ACHPullRequest
 	if base.OperationID == "" {
 		if req.Transfer == nil {

@@ -210,14 +210,32 @@ func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
 // userHandler handles an authenticated per-user call.
 type userHandler func(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error)
 
-// bearer authenticates a per-user call (token, then appSecret, then
-// userSecret) before running h.
+// withBase is a per-user request body: the base fields plus the
+// endpoint's own (a struct embedding baseRequest).
+type withBase interface{ base() *baseRequest }
+
+func (b *baseRequest) base() *baseRequest { return b }
+
+// bearer authenticates a per-user call whose body is just the base fields.
 func (s *Server) bearer(h userHandler) handlerFunc {
+	return bearerOf(s, func(ctx context.Context, c *call, p *service.Principal, req *baseRequest) (any, error) {
+		return h(ctx, c, p, req)
+	})
+}
+
+// bearerOf decodes the body once into the endpoint's request type, then
+// authenticates the call (token, then appSecret, then userSecret) before
+// running h.
+func bearerOf[T any, PT interface {
+	*T
+	withBase
+}](s *Server, h func(ctx context.Context, c *call, p *service.Principal, req PT) (any, error)) handlerFunc {
 	return func(ctx context.Context, c *call) (any, error) {
-		var base baseRequest
-		if err := decode(c.body, &base); err != nil {
+		req := PT(new(T))
+		if err := decode(c.body, req); err != nil {
 			return nil, err
 		}
+		base := req.base()
 		now := s.svc.Now()
 		if ok, wait := s.limits.authFailIP.check(c.ip, now); !ok {
 			return nil, limited(wait)
@@ -236,9 +254,9 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 			return nil, err
 		}
 		if c.idempotencyKey != "" && base.OperationID == "" && idempotentRoutes[c.route.name] {
-			return s.idempotent(ctx, c, p, &base, h)
+			return s.idempotent(ctx, c, p, func() (any, error) { return h(ctx, c, p, req) })
 		}
-		return h(ctx, c, p, &base)
+		return h(ctx, c, p, req)
 	}
 }
 
@@ -315,7 +333,7 @@ var idempotentRoutes = map[string]bool{
 // idempotent runs a payment request at most once per Idempotency-Key: a
 // retry with the same key and body gets the first response again
 // (Idempotent-Replayed: true); the same key with another body fails.
-func (s *Server) idempotent(ctx context.Context, c *call, p *service.Principal, base *baseRequest, h userHandler) (any, error) {
+func (s *Server) idempotent(ctx context.Context, c *call, p *service.Principal, h func() (any, error)) (any, error) {
 	if !service.IdempotencyKeyValid(c.idempotencyKey) {
 		return nil, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
 	}
@@ -330,7 +348,7 @@ func (s *Server) idempotent(ctx context.Context, c *call, p *service.Principal, 
 			"Idempotent-Replayed": []string{"true"},
 		}}, nil
 	}
-	v, herr := h(ctx, c, p, base)
+	v, herr := h()
 	rr := s.capture(v, herr)
 	if err := s.svc.FinishIdempotent(ctx, p, c.idempotencyKey, service.StoredResponse{Status: rr.status, Body: rr.body}); err != nil {
 		s.log.Warn("record idempotent response", "route", c.route.name, "err", err)

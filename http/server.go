@@ -122,6 +122,12 @@ func (s *Server) handle(path string, h handlerFunc) {
 // "/v2/users/DelinkUser", "users/delinkuser" and "/USERS/DELINKUSER/" are
 // one key.
 func normalizePath(p string) string {
+	if clean(p) {
+		if strings.HasPrefix(p, "/v2/") {
+			return p[3:]
+		}
+		return p
+	}
 	p = strings.ToLower(p)
 	var b strings.Builder
 	b.Grow(len(p) + 1)
@@ -148,6 +154,21 @@ func normalizePath(p string) string {
 		out = out[3:]
 	}
 	return out
+}
+
+// clean reports whether p is already normalised but for a /v2 prefix:
+// lower case, a leading slash, no doubled or trailing slash.
+func clean(p string) bool {
+	if len(p) == 0 || p[0] != '/' || (len(p) > 1 && p[len(p)-1] == '/') {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		c := p[i]
+		if 'A' <= c && c <= 'Z' || c >= 0x80 || (c == '/' && p[i-1] == '/') {
+			return false
+		}
+	}
+	return true
 }
 
 // statusWriter records the status and Dapi type of a response for the log.
@@ -310,8 +331,10 @@ func (s *Server) capture(v any, err error) *rawResponse {
 
 // dispatch validates the body as a JSON object and runs the route.
 func (s *Server) dispatch(ctx context.Context, c *call) (any, error) {
-	body := bytes.TrimSpace(c.body)
-	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+	// Handlers decode (and so fully validate) the body; this only turns
+	// away what is not a JSON object at all.
+	body := bytes.TrimLeft(c.body, " \t\r\n")
+	if len(body) == 0 || body[0] != '{' {
 		return nil, bankgate.Errorf(bankgate.ParameterError, "The request body must be a JSON object.")
 	}
 	return c.route.handler(ctx, c)

@@ -11,18 +11,50 @@ import (
 	"github.com/bankgate/bankgate/bank"
 )
 
-// session decodes a session. A session that does not decode, or names an
-// unknown bank or another bank than s.BankID, answers SessionInvalidated.
-func session(s bank.Session) (*bankInfo, string, error) {
+// sessionInfo is a decoded session.
+type sessionInfo struct {
+	bi   *bankInfo
+	user string
+}
+
+// decodeSession decodes a session's data; data that does not decode, or
+// names no user or an unknown bank, answers SessionInvalidated.
+func decodeSession(data []byte) (sessionInfo, error) {
 	var d sessionData
-	if err := json.Unmarshal(s.Data, &d); err != nil || d.User == "" || (s.BankID != "" && s.BankID != d.Bank) {
-		return nil, "", errSession()
+	if err := json.Unmarshal(data, &d); err != nil || d.User == "" {
+		return sessionInfo{}, errSession()
 	}
 	bi, ok := bankByID[d.Bank]
 	if !ok {
+		return sessionInfo{}, errSession()
+	}
+	return sessionInfo{bi: bi, user: d.User}, nil
+}
+
+// session decodes a session, remembering the sessions it decoded by their
+// bytes so that a user's calls after the first decode nothing. A session
+// that does not decode, or names an unknown bank or another bank than
+// s.BankID, answers SessionInvalidated.
+func (b *Bank) session(s bank.Session) (*bankInfo, string, error) {
+	b.smu.RLock()
+	si, ok := b.sessions[string(s.Data)]
+	b.smu.RUnlock()
+	if !ok {
+		var err error
+		if si, err = decodeSession(s.Data); err != nil {
+			return nil, "", err
+		}
+		b.smu.Lock()
+		if len(b.sessions) >= maxSessions {
+			clear(b.sessions)
+		}
+		b.sessions[string(s.Data)] = si
+		b.smu.Unlock()
+	}
+	if s.BankID != "" && s.BankID != si.bi.bank.ID {
 		return nil, "", errSession()
 	}
-	return bi, d.User, nil
+	return si.bi, si.user, nil
 }
 
 func errSession() error {
@@ -44,18 +76,29 @@ func (b *Bank) clock(now time.Time) time.Time {
 	return now.UTC()
 }
 
-// withUser runs fn on the session's user's state, caught up with the
-// store, holding its lock; then it delivers any transfer to another
-// sandbox user still pending.
-func (b *Bank) withUser(ctx context.Context, call *bank.Call, fn func(st *userState, now time.Time) error) error {
-	bi, user, err := session(call.Session)
+// access says what a call does with a user's state.
+type access bool
+
+const (
+	readCached access = false // fn only reads: a fresh state will do
+	catchUp    access = true  // catch up with the store first (writes, always)
+)
+
+// withUser runs fn on the session's user's state, holding its lock; then
+// it delivers any transfer to another sandbox user still pending. For a
+// write, and for a read unless the state is fresh (see fresh), the state
+// is caught up with the store first.
+func (b *Bank) withUser(ctx context.Context, call *bank.Call, acc access, fn func(st *userState, now time.Time) error) error {
+	bi, user, err := b.session(call.Session)
 	if err != nil {
 		return err
 	}
 	now := b.clock(call.Now)
 	st := b.cache.get(bi, user)
 	st.mu.Lock()
-	err = b.sync(ctx, st, now)
+	if acc == catchUp || !b.fresh(st, now) {
+		err = b.sync(ctx, st, now)
+	}
 	if err == nil {
 		err = fn(st, now)
 	}
@@ -133,8 +176,8 @@ func gate[T any](call *bank.Call, ask bool, op string, inputs []bankgate.UserInp
 }
 
 // dataGate asks UserDataMFA for a one-time password once per call of op.
-func dataGate(call *bank.Call, op string) (*bank.Challenge, error) {
-	_, user, err := session(call.Session)
+func (b *Bank) dataGate(call *bank.Call, op string) (*bank.Challenge, error) {
+	_, user, err := b.session(call.Session)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +189,7 @@ func dataGate(call *bank.Call, op string) (*bank.Challenge, error) {
 // input. A session that does not decode answers SessionInvalidated.
 func (b *Bank) Identity(ctx context.Context, call *bank.Call) (*bankgate.Identity, *bank.Challenge, error) {
 	var id bankgate.Identity
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		id = st.l.p.identity
 		id.Numbers = slices.Clone(id.Numbers)
 		id.Identifications = slices.Clone(id.Identifications)
@@ -163,11 +206,11 @@ func (b *Bank) Identity(ctx context.Context, call *bank.Call) (*bankgate.Identit
 // asked a one-time password first; others never are. A session that does
 // not decode answers SessionInvalidated.
 func (b *Bank) Accounts(ctx context.Context, call *bank.Call) ([]bankgate.Account, *bank.Challenge, error) {
-	if ch, err := dataGate(call, "accounts"); ch != nil || err != nil {
+	if ch, err := b.dataGate(call, "accounts"); ch != nil || err != nil {
 		return nil, ch, err
 	}
 	var out []bankgate.Account
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		out = st.accounts(now)
 		return nil
 	})
@@ -180,16 +223,23 @@ func (b *Bank) Accounts(ctx context.Context, call *bank.Call) ([]bankgate.Accoun
 // accounts returns the accounts with their balances at now. The caller
 // holds st.mu.
 func (st *userState) accounts(now time.Time) []bankgate.Account {
-	p := st.l.p
-	out := make([]bankgate.Account, 0, len(p.accounts))
-	for _, a := range p.accounts {
-		bk := p.books[a.book]
-		out = append(out, bankgate.Account{
-			ID: a.id, Name: a.name, Type: a.typ, IBAN: bk.iban, Number: bk.number,
-			Currency: bk.cur, IsFavourite: a.fav, Balance: st.balance(a.book, now),
-		})
+	out := make([]bankgate.Account, len(st.l.p.accounts))
+	for i := range out {
+		out[i] = st.accountAt(i, now)
 	}
 	return out
+}
+
+// accountAt returns account i (an index in p.accounts) with its balance at
+// now. The caller holds st.mu.
+func (st *userState) accountAt(i int, now time.Time) bankgate.Account {
+	p := st.l.p
+	a := &p.accounts[i]
+	bk := p.books[a.book]
+	return bankgate.Account{
+		ID: a.id, Name: a.name, Type: a.typ, IBAN: bk.iban, Number: bk.number,
+		Currency: bk.cur, IsFavourite: a.fav, Balance: st.balance(a.book, now),
+	}
 }
 
 // Balance returns the account accountID of the session's user as it
@@ -199,14 +249,14 @@ func (st *userState) accounts(now time.Time) []bankgate.Account {
 // InvalidAccountID for an account the user does not have.
 func (b *Bank) Balance(ctx context.Context, call *bank.Call, accountID string) (*bankgate.Account, *bank.Challenge, error) {
 	var out *bankgate.Account
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
-		for _, a := range st.accounts(now) {
-			if a.ID == accountID {
-				out = &a
-				return nil
-			}
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
+		i := st.account(accountID)
+		if i < 0 {
+			return errAccount()
 		}
-		return errAccount()
+		out = new(bankgate.Account)
+		*out = st.accountAt(i, now)
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -259,11 +309,11 @@ func dateRange(bi *bankInfo, from, to, now time.Time) (time.Time, time.Time, err
 // than the bank's transaction range. The result is never nil and is the
 // caller's to modify.
 func (b *Bank) Transactions(ctx context.Context, call *bank.Call, accountID string, from, to time.Time) ([]bankgate.Transaction, *bank.Challenge, error) {
-	if ch, err := dataGate(call, "transactions"); ch != nil || err != nil {
+	if ch, err := b.dataGate(call, "transactions"); ch != nil || err != nil {
 		return nil, ch, err
 	}
 	var out []bankgate.Transaction
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		i := st.account(accountID)
 		if i < 0 {
 			return errAccount()
@@ -286,7 +336,7 @@ func (b *Bank) Transactions(ctx context.Context, call *bank.Call, accountID stri
 // SessionInvalidated for a session that does not decode.
 func (b *Bank) Cards(ctx context.Context, call *bank.Call) ([]bankgate.Card, *bank.Challenge, error) {
 	var out []bankgate.Card
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		out = st.cards(now)
 		return nil
 	})
@@ -315,16 +365,32 @@ func (st *userState) cards(now time.Time) []bankgate.Card {
 // clock if zero). It returns SessionInvalidated for a session that does
 // not decode and InvalidCardID for a card the user does not have.
 func (b *Bank) CardBalance(ctx context.Context, call *bank.Call, cardID string) (*bankgate.CardBalance, *bank.Challenge, error) {
-	cards, _, err := b.Cards(ctx, call)
+	var out *bankgate.CardBalance
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
+		ci := st.card(cardID)
+		if ci < 0 {
+			return errCard()
+		}
+		out = new(bankgate.CardBalance)
+		*out = st.cardBalance(ci, now)
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, c := range cards {
-		if c.ID == cardID {
-			return &c.Balance, nil, nil
+	return out, nil, nil
+}
+
+// card returns the position in p.cards of the card with the given ID, or
+// -1. The caller holds st.mu.
+func (st *userState) card(id string) int {
+	p := st.l.p
+	for ci, bi := range p.cards {
+		if id != "" && p.books[bi].id == id {
+			return ci
 		}
 	}
-	return nil, nil, errCard()
+	return -1
 }
 
 // cardBalance returns card ci's balance at now. The amount due is the
@@ -366,17 +432,16 @@ func (st *userState) cardBalance(ci int, now time.Time) bankgate.CardBalance {
 // not have.
 func (b *Bank) CardTransactions(ctx context.Context, call *bank.Call, cardID string, from, to time.Time) ([]bankgate.Transaction, *bank.Challenge, error) {
 	var out []bankgate.Transaction
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
-		p := st.l.p
-		i := slices.IndexFunc(p.cards, func(bi int) bool { return p.books[bi].id == cardID })
-		if i < 0 || cardID == "" {
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
+		i := st.card(cardID)
+		if i < 0 {
 			return errCard()
 		}
 		f, t, err := dateRange(st.bi, from, to, now)
 		if err != nil {
 			return err
 		}
-		out = st.history(p.cards[i], f, t)
+		out = st.history(st.l.p.cards[i], f, t)
 		return nil
 	})
 	if err != nil {

@@ -60,7 +60,9 @@
 //     IBANs are registered when its data is first built; a fixture's
 //     IBANs take over.
 //   - sandbox-fixture/<bankID>/<username>: the versions of an operator's
-//     fixture; the last wins.
+//     fixture; the last wins. The password and MFA answers are not in
+//     them: only salted PBKDF2-SHA256 hashes ("passwordHash",
+//     "answerHash"; see Fixtures).
 //
 // A user's state is its base data (generated, or its fixture's) plus its
 // events in order, so a restart on the same store, or another instance,
@@ -71,6 +73,18 @@
 // the sender's stream, then credited in the receiver's and marked
 // delivered; if the process stops in between, the next use of the sender
 // delivers it.
+//
+// Reads (Identity, Accounts, Balance, Transactions, the card calls,
+// Beneficiaries, WireBeneficiaries, ACHPull) are answered from the user's
+// state in memory, without reading the store, while that state was caught
+// up with the store less than Options.ReadStaleness ago (by the clock:
+// call.Now, else Options.Now; DefaultReadStaleness, 500 ms, the bound
+// bankgate's token cache keeps across instances). So a payment made
+// through another bankgate instance on the same store shows in this
+// instance's reads within that bound, while one made through this
+// instance shows at once: writes (payments, beneficiaries, ACH pulls,
+// fixtures) always catch up with the store first and update the state in
+// memory.
 //
 // Payment rules: transfers are in the sender account's currency, between
 // the bank's minimum for the beneficiary type (same 1, local 1, intl 10)
@@ -89,7 +103,18 @@
 // password (and its MFA prompts, if any, all asked at once), and its
 // identity, accounts and transactions are exactly the fixture's plus the
 // payments it makes or receives. It takes precedence over the generated
-// user of the same name. The format (see testdata/fixture_example.json):
+// user of the same name.
+//
+// Fixture passwords and MFA answers are never kept in clear, in the store
+// or in memory: AddFixture replaces each by a salted slow hash,
+// pbkdf2-sha256$<iterations>$<salt>$<hash> (PBKDF2-HMAC-SHA256, a random
+// 16-byte salt per value, 25,000 iterations: about 3.5 ms a check, paid
+// only by fixture logins and AddFixture); a fixture given with
+// "passwordHash" or "answerHash" is refused. Adding a fixture again with
+// the same data, password and answers adds no version. A version stored in
+// clear by an older bankgate still works and is replaced by a hashed one
+// the next time the fixture is added (the old version stays in the
+// stream). The format (see testdata/fixture_example.json):
 //
 //	{
 //	  "bankID": "SANDBOX_AE_ENBD",            // required unless given to AddFixture

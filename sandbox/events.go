@@ -156,6 +156,10 @@ type userState struct {
 	fixSeq  int64 // the fixture version in use; 0 for none
 	seq     int64 // the last event of the user stream applied
 	events  []userEvent
+	// syncedAt is the clock reading of the last catch-up with the store
+	// that succeeded, and fixGen the Bank's fixGen read before it.
+	syncedAt time.Time
+	fixGen   uint64
 	// registered is set once the base's IBANs are in the registry.
 	registered bool
 	// preBens are the beneficiaries the user had before any event.
@@ -199,7 +203,12 @@ func (st *userState) account(id string) int {
 	if id == "" {
 		return -1
 	}
-	return slices.IndexFunc(st.l.p.accounts, func(a accountRef) bool { return a.id == id })
+	for i := range st.l.p.accounts {
+		if st.l.p.accounts[i].id == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // apply applies one event to the derived state. Events about accounts the
@@ -394,11 +403,24 @@ func (st *userState) history(i int, from, to time.Time) []bankgate.Transaction {
 	}
 }
 
+// fresh reports whether a read at now may use st as it is, without
+// catching up with the store: st was caught up less than the read
+// staleness ago (either way: a clock that jumps back further catches up
+// too), and no fixture changed in this Bank since. The caller holds st.mu.
+func (b *Bank) fresh(st *userState, now time.Time) bool {
+	if b.staleness < 0 || st.l == nil || st.syncedAt.IsZero() || st.fixGen != b.fixGen.Load() {
+		return false
+	}
+	age := now.Sub(st.syncedAt)
+	return age < b.staleness && age > -b.staleness
+}
+
 // sync brings st up to date with the store: the user's fixture (which
 // replaces the base when it changes) and the events appended after the
 // last one applied. On the state's first use it registers its IBANs. The
 // caller holds st.mu.
 func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
+	gen := b.fixGen.Load()
 	fx, fseq, err := b.fixture(ctx, st.bi.bank.ID, st.user)
 	if err != nil {
 		return err
@@ -440,6 +462,7 @@ func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
 		}
 		st.registered = true
 	}
+	st.syncedAt, st.fixGen = now, gen
 	return nil
 }
 

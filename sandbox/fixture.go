@@ -20,12 +20,19 @@ import (
 )
 
 // fixture is an operator's sandbox user, in the JSON form documented in
-// doc.go. After validate it is normalised: every default is filled in,
-// and its JSON is what the store keeps.
+// doc.go. After validate it is normalised: every default is filled in.
+// What the store keeps, and what a Bank holds in memory, is its JSON
+// after hashSecrets: the password and MFA answers replaced by their
+// salted hashes (see secret.go).
 type fixture struct {
-	BankID        string               `json:"bankID"`
-	Username      string               `json:"username"`
-	Password      string               `json:"password"`
+	BankID   string `json:"bankID"`
+	Username string `json:"username"`
+	// Password is the operator's, in clear; it is only ever set between
+	// decoding an operator's fixture and hashSecrets, or in a version a
+	// store kept before passwords were hashed.
+	Password string `json:"password,omitempty"`
+	// PasswordHash replaces Password in the store and in memory.
+	PasswordHash  string               `json:"passwordHash,omitempty"`
 	MFA           []fixtureInput       `json:"mfa,omitempty"`
 	Identity      fixtureIdentity      `json:"identity"`
 	Accounts      []fixtureAccount     `json:"accounts"`
@@ -33,10 +40,12 @@ type fixture struct {
 }
 
 type fixtureInput struct {
-	ID     string `json:"id"`
-	Index  int    `json:"index"`
-	Query  string `json:"query"`
-	Answer string `json:"answer"`
+	ID    string `json:"id"`
+	Index int    `json:"index"`
+	Query string `json:"query"`
+	// Answer is in clear, as Password is; AnswerHash replaces it.
+	Answer     string `json:"answer,omitempty"`
+	AnswerHash string `json:"answerHash,omitempty"`
 }
 
 type fixtureIdentity struct {
@@ -102,11 +111,14 @@ type fixtureBeneficiary struct {
 }
 
 // fixtureEntry is the latest fixture version of one user the Bank has
-// read.
+// read, its secrets hashed.
 type fixtureEntry struct {
 	seq int64
 	fx  *fixture
-	raw []byte
+	// legacy marks a version stored with its password or answers in
+	// clear (before they were hashed): AddFixture replaces it by a hashed
+	// version even when nothing else changed.
+	legacy bool
 }
 
 var (
@@ -167,8 +179,13 @@ func (f *fixture) validate() error {
 		return errors.New("username is required")
 	case len(f.Username) > 100 || strings.ContainsFunc(f.Username, func(r rune) bool { return r <= ' ' || r == '/' }):
 		return fmt.Errorf("username %q must be at most 100 characters without spaces, control characters or slashes", f.Username)
-	case f.Password == "":
+	case f.Password == "" && f.PasswordHash == "":
 		return errors.New("password is required")
+	}
+	if f.PasswordHash != "" {
+		if _, err := parseHash(f.PasswordHash); err != nil {
+			return fmt.Errorf("passwordHash: %w", err)
+		}
 	}
 	for i, in := range f.MFA {
 		where := fmt.Sprintf("mfa[%d]", i)
@@ -179,8 +196,13 @@ func (f *fixture) validate() error {
 			return fmt.Errorf("%s.index is %d, want %d (inputs are numbered in order from 0)", where, in.Index, i)
 		case in.Query == "":
 			return fmt.Errorf("%s.query is required", where)
-		case strings.TrimSpace(in.Answer) == "":
+		case strings.TrimSpace(in.Answer) == "" && in.AnswerHash == "":
 			return fmt.Errorf("%s.answer is required", where)
+		}
+		if in.AnswerHash != "" {
+			if _, err := parseHash(in.AnswerHash); err != nil {
+				return fmt.Errorf("%s.answerHash: %w", where, err)
+			}
 		}
 		f.MFA[i].Answer = strings.TrimSpace(in.Answer)
 	}
@@ -411,10 +433,82 @@ func (f *fixture) beneficiaries(bi *bankInfo, user string) []bankgate.Beneficiar
 	return out
 }
 
+// hasClearSecrets reports whether f holds its password or an MFA answer
+// in clear.
+func (f *fixture) hasClearSecrets() bool {
+	return f.Password != "" || slices.ContainsFunc(f.MFA, func(in fixtureInput) bool { return in.Answer != "" })
+}
+
+// hashSecrets replaces f's password and MFA answers in clear by their
+// salted hashes; those already hashed stay as they are.
+func (f *fixture) hashSecrets() error {
+	if f.Password != "" {
+		h, err := hashSecret(f.Password)
+		if err != nil {
+			return err
+		}
+		f.Password, f.PasswordHash = "", h
+	}
+	for i := range f.MFA {
+		if in := &f.MFA[i]; in.Answer != "" {
+			h, err := hashSecret(in.Answer)
+			if err != nil {
+				return err
+			}
+			in.Answer, in.AnswerHash = "", h
+		}
+	}
+	return nil
+}
+
+// withoutSecrets returns f's JSON without its password, answers and
+// their hashes.
+func (f *fixture) withoutSecrets() ([]byte, error) {
+	g := *f
+	g.Password, g.PasswordHash = "", ""
+	g.MFA = slices.Clone(f.MFA)
+	for i := range g.MFA {
+		g.MFA[i].Answer, g.MFA[i].AnswerHash = "", ""
+	}
+	return json.Marshal(&g)
+}
+
+// sameAs reports whether f, an operator's fixture with its secrets in
+// clear, says what stored, whose secrets are hashed, says: the same data,
+// and a password and answers that match the hashes.
+func (f *fixture) sameAs(stored *fixture) (bool, error) {
+	a, err := f.withoutSecrets()
+	if err != nil {
+		return false, err
+	}
+	b, err := stored.withoutSecrets()
+	if err != nil || !bytes.Equal(a, b) || len(f.MFA) != len(stored.MFA) {
+		return false, err
+	}
+	if !checkSecret(stored.PasswordHash, f.Password) {
+		return false, nil
+	}
+	for i, in := range f.MFA {
+		if !checkSecret(stored.MFA[i].AnswerHash, in.Answer) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // fixture returns the latest fixture of user at bankID and its version,
 // reading versions newer than the one it has from the store; nil and 0
-// if there is none.
+// if there is none. The fixture's secrets are hashed.
 func (b *Bank) fixture(ctx context.Context, bankID, user string) (*fixture, int64, error) {
+	e, err := b.fixtureEntry(ctx, bankID, user)
+	if e == nil || err != nil {
+		return nil, 0, err
+	}
+	return e.fx, e.seq, nil
+}
+
+// fixtureEntry is fixture's entry, or nil if there is none.
+func (b *Bank) fixtureEntry(ctx context.Context, bankID, user string) (*fixtureEntry, error) {
 	key := bankID + "\x00" + user
 	b.fmu.Lock()
 	e := b.fixtures[key]
@@ -426,7 +520,7 @@ func (b *Bank) fixture(ctx context.Context, bankID, user string) (*fixture, int6
 	stream := fixtureStream(bankID, user)
 	evs, err := b.log.Events(ctx, stream, seq)
 	if err != nil {
-		return nil, 0, fmt.Errorf("sandbox: read %s: %w", stream, err)
+		return nil, fmt.Errorf("sandbox: read %s: %w", stream, err)
 	}
 	if len(evs) > 0 {
 		last := evs[len(evs)-1]
@@ -434,21 +528,27 @@ func (b *Bank) fixture(ctx context.Context, bankID, user string) (*fixture, int6
 		if err == nil {
 			err = fx.validate()
 		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("sandbox: %s version %d: %w", stream, last.Seq, err)
+		legacy := err == nil && fx.hasClearSecrets()
+		if legacy {
+			// A version stored before secrets were hashed: hash them now,
+			// so that memory holds no secret in clear either.
+			err = fx.hashSecrets()
 		}
-		ne := &fixtureEntry{seq: last.Seq, fx: fx, raw: last.Body}
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: %s version %d: %w", stream, last.Seq, err)
+		}
+		ne := &fixtureEntry{seq: last.Seq, fx: fx, legacy: legacy}
 		b.fmu.Lock()
 		if cur := b.fixtures[key]; cur == nil || cur.seq < ne.seq {
 			b.fixtures[key] = ne
+			// Cached user states made with an older fixture are no longer
+			// fresh (see Bank.fresh).
+			b.fixGen.Add(1)
 		}
 		e = b.fixtures[key]
 		b.fmu.Unlock()
 	}
-	if e == nil {
-		return nil, 0, nil
-	}
-	return e.fx, e.seq, nil
+	return e, nil
 }
 
 // AddFixture adds or replaces the sandbox user that the JSON fixture data
@@ -457,11 +557,14 @@ func (b *Bank) fixture(ctx context.Context, bankID, user string) (*fixture, int6
 // when both are given. The fixture is validated strictly (unknown fields
 // are errors) and kept in the store's stream
 // sandbox-fixture/<bankID>/<username>, a new version appended only when
-// it differs from the latest, so every Bank on the store serves it. From
-// then on the user logs in with the fixture's password and MFA, and its
-// identity, accounts and transactions are the fixture's plus whatever
-// payments it makes or receives; a fixture user takes precedence over the
-// generated user of the same name.
+// it differs from the latest, so every Bank on the store serves it. The
+// stored version holds salted hashes of the password and MFA answers,
+// never them in clear (see secret.go); a fixture given again with the
+// same data, password and answers adds no version. From then on the user
+// logs in with the fixture's password and MFA, and its identity, accounts
+// and transactions are the fixture's plus whatever payments it makes or
+// receives; a fixture user takes precedence over the generated user of
+// the same name.
 func (b *Bank) AddFixture(ctx context.Context, bankID string, data []byte) error {
 	f, err := decodeFixture(data)
 	if err != nil {
@@ -473,28 +576,42 @@ func (b *Bank) AddFixture(ctx context.Context, bankID string, data []byte) error
 	case bankID != "" && bankID != f.BankID:
 		return fmt.Errorf("sandbox fixture %s: bankID %q differs from the bank %q it is added to", f.Username, f.BankID, bankID)
 	}
+	if f.PasswordHash != "" || slices.ContainsFunc(f.MFA, func(in fixtureInput) bool { return in.AnswerHash != "" }) {
+		return fmt.Errorf("sandbox fixture %s/%s: passwordHash and answerHash are bankgate's; give the password and answers", f.BankID, f.Username)
+	}
 	if err := f.validate(); err != nil {
 		return fmt.Errorf("sandbox fixture %s/%s: %w", f.BankID, f.Username, err)
 	}
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
 	stream := fixtureStream(f.BankID, f.Username)
+	var raw []byte // the version to append, hashed once
 	for range maxAppendAttempts {
-		_, seq, err := b.fixture(ctx, f.BankID, f.Username)
+		e, err := b.fixtureEntry(ctx, f.BankID, f.Username)
 		if err != nil {
 			return err
 		}
-		b.fmu.Lock()
-		e := b.fixtures[f.BankID+"\x00"+f.Username]
-		b.fmu.Unlock()
-		if e != nil && bytes.Equal(e.raw, raw) {
-			return nil
+		var seq int64
+		if e != nil {
+			seq = e.seq
+			if !e.legacy {
+				same, err := f.sameAs(e.fx)
+				if err != nil || same {
+					return err
+				}
+			}
+		}
+		if raw == nil {
+			h := *f
+			h.MFA = slices.Clone(f.MFA)
+			if err := h.hashSecrets(); err != nil {
+				return fmt.Errorf("sandbox fixture %s/%s: %w", f.BankID, f.Username, err)
+			}
+			if raw, err = json.Marshal(&h); err != nil {
+				return err
+			}
 		}
 		err = b.log.AppendEvent(ctx, stream, seq+1, b.now().UTC(), raw)
 		if err == nil {
-			_, _, err = b.fixture(ctx, f.BankID, f.Username)
+			_, err = b.fixtureEntry(ctx, f.BankID, f.Username)
 			return err
 		}
 		if !bankgate.IsCode(err, bankgate.Conflict) {

@@ -203,6 +203,8 @@ func TestBadFixtures(t *testing.T) {
 		{"no identity name", `{"bankID":"SANDBOX_AE_ENBD","username":"u","password":"p","identity":{}}`, "identity.name is required"},
 		{"bad mfa id", `{` + good + `,"mfa":[{"id":"face","index":0,"query":"q","answer":"a"}]}`, "mfa[0].id"},
 		{"bad mfa index", `{` + good + `,"mfa":[{"id":"otp","index":1,"query":"q","answer":"a"}]}`, "mfa[0].index"},
+		{"password hash given", `{` + good + `,"passwordHash":"pbkdf2-sha256$25000$AAAA$AAAA"}`, "passwordHash"},
+		{"answer hash given", `{` + good + `,"mfa":[{"id":"otp","index":0,"query":"q","answer":"a","answerHash":"x"}]}`, "answerHash"},
 		{"mfa without answer", `{` + good + `,"mfa":[{"id":"otp","index":0,"query":"q"}]}`, "mfa[0].answer"},
 		{"bad birth date", `{"bankID":"SANDBOX_AE_ENBD","username":"u","password":"p","identity":{"name":"N","dateOfBirth":"01/02/1990"}}`, "dateOfBirth"},
 		{"account without name", `{` + good + `,"accounts":[{"openingBalance":1}]}`, "accounts[0].name is required"},

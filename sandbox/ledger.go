@@ -404,22 +404,26 @@ type ledgerCache struct {
 	mu  sync.Mutex
 	max int
 	ll  *list.List // of *cacheEntry, most recent first
-	m   map[string]*list.Element
+	m   map[cacheKey]*list.Element
 }
 
+// cacheKey names a user at a bank (a struct, so that looking one up
+// allocates nothing).
+type cacheKey struct{ bank, user string }
+
 type cacheEntry struct {
-	key string
+	key cacheKey
 	st  *userState
 }
 
 func newLedgerCache(max int) *ledgerCache {
-	return &ledgerCache{max: max, ll: list.New(), m: make(map[string]*list.Element)}
+	return &ledgerCache{max: max, ll: list.New(), m: make(map[cacheKey]*list.Element)}
 }
 
 // get returns the state of user at bank bi, making an empty one (filled
 // in by Bank.sync) if it is not cached.
 func (c *ledgerCache) get(bi *bankInfo, user string) *userState {
-	key := bi.bank.ID + "\x00" + user
+	key := cacheKey{bi.bank.ID, user}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[key]; ok {

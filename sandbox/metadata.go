@@ -15,7 +15,7 @@ func (b *Bank) Metadata(ctx context.Context, call *bank.Call) (*bankgate.Account
 	bi, ok := bankByID[call.Session.BankID]
 	if !ok {
 		var err error
-		if bi, _, err = session(call.Session); err != nil {
+		if bi, _, err = b.session(call.Session); err != nil {
 			return nil, err
 		}
 	}

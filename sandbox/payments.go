@@ -34,7 +34,7 @@ var paymentInputs = []bankgate.UserInput{
 // req; on the resume it checks the answer and runs fn with the stored
 // request.
 func payment[T any](b *Bank, ctx context.Context, call *bank.Call, op string, req T, fn func(st *userState, now time.Time, req T) error) (*bank.Challenge, error) {
-	_, user, err := session(call.Session)
+	_, user, err := b.session(call.Session)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func payment[T any](b *Bank, ctx context.Context, call *bank.Call, op string, re
 	if err != nil || ch != nil {
 		return ch, err
 	}
-	return nil, b.withUser(ctx, call, func(st *userState, now time.Time) error { return fn(st, now, req) })
+	return nil, b.withUser(ctx, call, catchUp, func(st *userState, now time.Time) error { return fn(st, now, req) })
 }
 
 // newRef returns a new transfer reference: BGT and 12 random upper-case
@@ -348,7 +348,7 @@ func (b *Bank) pay(ctx context.Context, st *userState, call *bank.Call, now time
 // that were there before, then those added. It never asks for input.
 func (b *Bank) Beneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.Beneficiary, *bank.Challenge, error) {
 	var out []bankgate.Beneficiary
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		out = st.allBeneficiaries()
 		return nil
 	})
@@ -423,7 +423,7 @@ func (b *Bank) TransferAutoflow(ctx context.Context, call *bank.Call, req *bankg
 // WireBeneficiaries returns the user's wire beneficiaries, oldest first.
 func (b *Bank) WireBeneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.WireBeneficiary, *bank.Challenge, error) {
 	var out []bankgate.WireBeneficiary
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		out = slices.Clone(st.wires)
 		return nil
 	})
@@ -501,7 +501,7 @@ func (b *Bank) CreateACHPull(ctx context.Context, call *bank.Call, req *bankgate
 	if req == nil {
 		return nil, paramMissing("The ACH pull is required.")
 	}
-	return nil, b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	return nil, b.withUser(ctx, call, catchUp, func(st *userState, now time.Time) error {
 		_, err := b.appendEvent(ctx, st, now, func() (*userEvent, error) {
 			if st.ach[call.OperationID] != nil {
 				return nil, nil
@@ -522,17 +522,23 @@ func (b *Bank) CreateACHPull(ctx context.Context, call *bank.Call, req *bankgate
 }
 
 // ACHPull returns the ACH pull made by the call with the given operation
-// ID, or ParameterError if there is none.
+// ID, or ParameterError if there is none. A pull the state in memory does
+// not have is looked for in the store before the answer is no: it may be
+// another instance's, made within the read staleness.
 func (b *Bank) ACHPull(ctx context.Context, call *bank.Call, operationID string) (*bankgate.ACHPull, error) {
 	var out *bankgate.ACHPull
-	err := b.withUser(ctx, call, func(st *userState, now time.Time) error {
+	read := func(st *userState, now time.Time) error {
 		a := st.ach[operationID]
 		if a == nil || operationID == "" {
 			return paramError("The ACH pull was not found.")
 		}
 		out = &bankgate.ACHPull{Reference: a.Ref, Amount: a.Amount, Currency: bankgate.Currencies[a.Currency], Status: "succeeded"}
 		return nil
-	})
+	}
+	err := b.withUser(ctx, call, readCached, read)
+	if operationID != "" && bankgate.IsCode(err, bankgate.ParameterError) {
+		err = b.withUser(ctx, call, catchUp, read)
+	}
 	return out, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bankgate/bankgate"
@@ -36,6 +37,16 @@ const (
 // takes about a millisecond.
 const DefaultCacheUsers = 64
 
+// DefaultReadStaleness is how long a Bank serves reads from a user's state
+// in memory before it catches up with the store again, unless
+// Options.ReadStaleness says otherwise. It is the bound bankgate's token
+// cache keeps across instances.
+const DefaultReadStaleness = 500 * time.Millisecond
+
+// maxSessions bounds the decoded-session cache; past it, the cache starts
+// over.
+const maxSessions = 4096
+
 // maxLockEntries bounds the failed-login table; past it, entries that no
 // longer matter are swept.
 const maxLockEntries = 10000
@@ -53,22 +64,41 @@ type Options struct {
 	// AppendEvent and Events methods are used. Nil means an in-memory log
 	// that dies with the Bank.
 	Store bankgate.Store
+	// ReadStaleness is how old, by the clock (call.Now, else Now), a
+	// user's state in memory may be for a read (Identity, Accounts,
+	// Balance, Transactions, the card and beneficiary lists, ACHPull) to
+	// be answered from it without reading the store: a payment, a
+	// beneficiary or a fixture version written through another Bank on
+	// the same store (another bankgate instance) becomes visible to this
+	// Bank's reads within ReadStaleness. What is written through this Bank
+	// is visible to its reads at once, since its writes update the state
+	// in memory; writes always catch up with the store first. 0 means
+	// DefaultReadStaleness; a negative value makes every read catch up.
+	ReadStaleness time.Duration
 }
 
 // Bank is the sandbox bank connector. It is safe for concurrent use, and
 // several Banks (in one process or many) may share one store: each keeps
-// users' states in memory but catches them up from the store's event
-// streams before every read and write.
+// users' states in memory and catches them up from the store's event
+// streams before every write, and before a read when the state was last
+// caught up longer than Options.ReadStaleness ago.
 //
 // Its failed-login counters and lockouts live in memory, per process: they
 // are not shared between bankgate instances and are forgotten on restart.
 type Bank struct {
-	now   func() time.Time
-	cache *ledgerCache
-	log   eventLog
+	now       func() time.Time
+	cache     *ledgerCache
+	log       eventLog
+	staleness time.Duration // < 0: reads always catch up
 
 	fmu      sync.Mutex
 	fixtures map[string]*fixtureEntry // by bank ID + "\x00" + username
+	// fixGen counts the changes to fixtures; a state caught up under an
+	// older count is not fresh.
+	fixGen atomic.Uint64
+
+	smu      sync.RWMutex
+	sessions map[string]sessionInfo // decoded sessions, by their bytes
 
 	mu       sync.Mutex
 	failures map[string]*failures // by bank ID + "\x00" + username
@@ -95,7 +125,12 @@ func New(opts Options) *Bank {
 	if opts.Store != nil {
 		log = opts.Store
 	}
-	return &Bank{now: now, cache: newLedgerCache(size), log: log, fixtures: make(map[string]*fixtureEntry),
+	staleness := opts.ReadStaleness
+	if staleness == 0 {
+		staleness = DefaultReadStaleness
+	}
+	return &Bank{now: now, cache: newLedgerCache(size), log: log, staleness: staleness,
+		fixtures: make(map[string]*fixtureEntry), sessions: make(map[string]sessionInfo),
 		failures: make(map[string]*failures)}
 }
 
@@ -140,6 +175,11 @@ func errInvalidCredentials() error {
 	return bankgate.Errorf(bankgate.InvalidCredentials, "Your user entered invalid login credentials.")
 }
 
+func errLocked() error {
+	return bankgate.Errorf(bankgate.AccountLocked,
+		"Your user's bank account is locked after too many failed login attempts. Please try again later.")
+}
+
 func errInvalidMFA() error {
 	return bankgate.Errorf(bankgate.InvalidMFA, "Your user entered an invalid answer to the bank's verification question.")
 }
@@ -178,11 +218,11 @@ func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginRes
 	if now.IsZero() {
 		now = b.now()
 	}
-	password := PasswordGood
+	check := func() bool { return req.Password == PasswordGood }
 	if fx != nil {
-		password = fx.Password
+		check = func() bool { return checkSecret(fx.PasswordHash, req.Password) }
 	}
-	if err := b.checkPassword(bi.bank.ID, user, req.Password, password, now); err != nil {
+	if err := b.checkPassword(bi.bank.ID, user, check, now); err != nil {
 		return nil, err
 	}
 	var inputs []bankgate.UserInput
@@ -237,8 +277,11 @@ func (b *Bank) resume(ctx context.Context, req bank.LoginRequest) (*bank.LoginRe
 			return nil, err
 		}
 		ok = fx != nil && len(fx.MFA) > 0
-		for _, in := range fx.inputs() {
-			ok = ok && answer(req.Answers, in) == fx.MFA[in.Index].Answer
+		for i, in := range fx.inputs() {
+			// Every answer is checked, right or wrong, so that the time
+			// taken does not tell which one was wrong.
+			good := checkSecret(fx.MFA[i].AnswerHash, answer(req.Answers, in))
+			ok = ok && good
 		}
 	}
 	if !ok {
@@ -286,25 +329,30 @@ func simulatedError(t string) error {
 	return bankgate.Errorf(code, "%s", msg)
 }
 
-// checkPassword applies the password check (against want) and the
-// lockout policy. The
-// MaxFailedLogins-th failure in a row still answers InvalidCredentials and
-// starts the lock; every attempt during the lock, right password or not,
-// answers AccountLocked and does not extend it. A success resets the count.
-func (b *Bank) checkPassword(bankID, user, password, want string, now time.Time) error {
+// checkPassword applies the password check (check reports whether the
+// password is right) and the lockout policy. The MaxFailedLogins-th
+// failure in a row still answers InvalidCredentials and starts the lock;
+// every attempt during the lock, right password or not, answers
+// AccountLocked and does not extend it. A success resets the count. check
+// runs without b.mu held: a fixture's takes milliseconds.
+func (b *Bank) checkPassword(bankID, user string, check func() bool, now time.Time) error {
 	key := bankID + "\x00" + user
+	if b.locked(key, now) {
+		return errLocked()
+	}
+	ok := check()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f := b.failures[key]
 	if f != nil && !f.lockedUntil.IsZero() {
+		// Locked by a concurrent attempt while the check ran.
 		if now.Before(f.lockedUntil) {
-			return bankgate.Errorf(bankgate.AccountLocked,
-				"Your user's bank account is locked after too many failed login attempts. Please try again later.")
+			return errLocked()
 		}
 		delete(b.failures, key)
 		f = nil
 	}
-	if password == want {
+	if ok {
 		delete(b.failures, key)
 		return nil
 	}
@@ -321,6 +369,22 @@ func (b *Bank) checkPassword(bankID, user, password, want string, now time.Time)
 		f.lockedUntil = now.Add(LockoutDuration)
 	}
 	return errInvalidCredentials()
+}
+
+// locked reports whether key is locked at now, forgetting a lock that
+// expired.
+func (b *Bank) locked(key string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.failures[key]
+	if f == nil || f.lockedUntil.IsZero() {
+		return false
+	}
+	if now.Before(f.lockedUntil) {
+		return true
+	}
+	delete(b.failures, key)
+	return false
 }
 
 // sweep drops failure records that no longer matter: expired locks, and

@@ -36,7 +36,15 @@ const KeySize = 32
 // concurrent use.
 type Keyring struct {
 	key  []byte
-	pool sync.Pool // of hash.Hash (HMAC keyed with key)
+	pool sync.Pool // of *digester
+}
+
+// digester is a reusable HMAC with scratch space, so digests allocate
+// nothing.
+type digester struct {
+	h   hash.Hash
+	buf []byte
+	sum []byte
 }
 
 // NewKeyring returns a keyring for key, which must be KeySize bytes.
@@ -45,7 +53,9 @@ func NewKeyring(key []byte) (*Keyring, error) {
 		return nil, fmt.Errorf("secret: server key must be %d bytes, got %d", KeySize, len(key))
 	}
 	k := &Keyring{key: append([]byte(nil), key...)}
-	k.pool.New = func() any { return hmac.New(sha256.New, k.key) }
+	k.pool.New = func() any {
+		return &digester{h: hmac.New(sha256.New, k.key), buf: make([]byte, 0, 128), sum: make([]byte, 0, sha256.Size)}
+	}
 	return k, nil
 }
 
@@ -76,13 +86,15 @@ func (k *Keyring) Digest(domain, value string) []byte {
 
 // AppendDigest appends the keyed digest of value to dst and returns it.
 func (k *Keyring) AppendDigest(dst []byte, domain, value string) []byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(domain))
-	h.Write([]byte{0})
-	h.Write([]byte(value))
-	dst = h.Sum(dst)
-	k.pool.Put(h)
+	d := k.pool.Get().(*digester)
+	d.h.Reset()
+	d.buf = append(append(append(d.buf[:0], domain...), 0), value...)
+	d.h.Write(d.buf)
+	d.sum = d.h.Sum(d.sum[:0])
+	dst = append(dst, d.sum...)
+	if cap(d.buf) <= 4096 {
+		k.pool.Put(d)
+	}
 	return dst
 }
 

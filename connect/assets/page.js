@@ -1,0 +1,677 @@
+// bankgate Connect page. Vanilla JS, no dependencies, no network access but
+// the Connect JSON API on this origin. The DOM is built with createElement
+// and textContent only (the page runs under Trusted Types with no policy).
+// Credentials and MFA answers are sent with fetch (credentials: "omit"),
+// never logged and never stored.
+(function () {
+  "use strict";
+
+  var doc = document;
+  var cfg;
+  try {
+    cfg = JSON.parse(doc.getElementById("bg-config").textContent);
+  } catch (e) {
+    return;
+  }
+  var main = doc.getElementById("bg-main");
+  var statusEl = doc.getElementById("bg-status");
+  var backBtn = doc.getElementById("bg-back");
+  var closeBtn = doc.getElementById("bg-close");
+  var framed = window.parent !== window;
+  if (framed) doc.documentElement.classList.add("framed");
+
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var sandbox = cfg.environment === "sandbox";
+  var st = { banks: null, bank: null, query: "", username: "", operationID: "", busy: false, done: false, back: null };
+
+  // --- Talking to the app ------------------------------------------------
+
+  // host is the window that opened or embeds this page, if any.
+  function host() {
+    try {
+      if (window.opener && window.opener !== window && !window.opener.closed) return window.opener;
+    } catch (e) { /* cross-origin access is limited; fall through */ }
+    return framed ? window.parent : null;
+  }
+
+  // nativeBridge is the message handler a mobile app's webview injected.
+  function nativeBridge() {
+    if (!cfg.isWebview) return null;
+    if (window.ReactNativeWebView && typeof window.ReactNativeWebView.postMessage === "function") {
+      return function (m) { window.ReactNativeWebView.postMessage(JSON.stringify(m)); };
+    }
+    var wk = window.webkit && window.webkit.messageHandlers && window.webkit.messageHandlers.bankgate;
+    if (wk && typeof wk.postMessage === "function") return function (m) { wk.postMessage(m); };
+    if (window.BankgateAndroid && typeof window.BankgateAndroid.postMessage === "function") {
+      return function (m) { window.BankgateAndroid.postMessage(JSON.stringify(m)); };
+    }
+    return null;
+  }
+
+  function registered(o) { return cfg.allowedOrigins.indexOf(o) >= 0; }
+
+  // targetOrigins lists the origins a message may go to: only ever origins
+  // the app registered. postMessage itself then delivers a message only if
+  // the receiving window really has that origin; "*" is never used.
+  function targetOrigins() {
+    if (cfg.origin) return [cfg.origin]; // checked against the registered list by the server
+    if (framed && location.ancestorOrigins && location.ancestorOrigins.length) {
+      var parent = location.ancestorOrigins[0];
+      return registered(parent) ? [parent] : [];
+    }
+    if (doc.referrer) {
+      try {
+        var ref = new URL(doc.referrer).origin;
+        if (registered(ref)) return [ref];
+      } catch (e) { /* not a URL */ }
+    }
+    return cfg.allowedOrigins.slice();
+  }
+
+  // send posts msg to the app; it reports whether anyone could receive it.
+  function send(msg) {
+    var bridge = nativeBridge();
+    if (bridge) {
+      try { bridge(msg); } catch (e) { /* the native side went away */ }
+      return true;
+    }
+    var w = host();
+    if (!w) return false;
+    var origins = targetOrigins();
+    for (var i = 0; i < origins.length; i++) {
+      try { w.postMessage(msg, origins[i]); } catch (e) { /* window closed */ }
+    }
+    return origins.length > 0;
+  }
+
+  function canClose() { return !!(nativeBridge() || host() || cfg.redirectUri); }
+
+  function fragment(values) {
+    var p = new URLSearchParams();
+    for (var k in values) if (Object.prototype.hasOwnProperty.call(values, k)) p.set(k, values[k]);
+    return "#" + p.toString();
+  }
+
+  function exit() {
+    if (st.done) return;
+    st.done = true;
+    if (cfg.redirectUri) {
+      location.replace(cfg.redirectUri + fragment({ exit: "true" }));
+      return;
+    }
+    send({ type: "exit" });
+    if (window.opener && !framed) {
+      try { window.close(); } catch (e) { /* not script-closable */ }
+    }
+  }
+
+  // --- DOM helpers --------------------------------------------------------
+
+  function el(tag, props, kids) {
+    var n = doc.createElement(tag);
+    if (props) {
+      for (var k in props) {
+        if (!Object.prototype.hasOwnProperty.call(props, k)) continue;
+        var v = props[k];
+        if (v === null || v === undefined || v === false) continue;
+        if (k === "text") n.textContent = v;
+        else if (k === "class") n.className = v;
+        else if (k.slice(0, 2) === "on") n.addEventListener(k.slice(2), v);
+        else if (k === "style" || k === "srcdoc" || k.indexOf("HTML") >= 0) throw new Error("el: " + k);
+        else n.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    append(n, kids);
+    return n;
+  }
+
+  function append(n, kids) {
+    if (kids === null || kids === undefined) return;
+    if (!Array.isArray(kids)) kids = [kids];
+    for (var i = 0; i < kids.length; i++) {
+      var c = kids[i];
+      if (c === null || c === undefined || c === false) continue;
+      n.appendChild(typeof c === "string" ? doc.createTextNode(c) : c);
+    }
+  }
+
+  // icon draws a 24×24 stroke icon from path data.
+  function icon(paths, size, extra) {
+    var s = doc.createElementNS(SVGNS, "svg");
+    s.setAttribute("viewBox", "0 0 24 24");
+    s.setAttribute("width", size || 20);
+    s.setAttribute("height", size || 20);
+    s.setAttribute("aria-hidden", "true");
+    s.setAttribute("focusable", "false");
+    for (var i = 0; i < paths.length; i++) {
+      var p = doc.createElementNS(SVGNS, "path");
+      p.setAttribute("d", paths[i]);
+      p.setAttribute("fill", "none");
+      p.setAttribute("stroke", "currentColor");
+      p.setAttribute("stroke-width", (extra && extra.width) || "2");
+      p.setAttribute("stroke-linecap", "round");
+      p.setAttribute("stroke-linejoin", "round");
+      s.appendChild(p);
+    }
+    return s;
+  }
+  var ICON = {
+    chevron: ["M9 5l7 7-7 7"],
+    search: ["M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14z", "M20 20l-4-4"],
+    alert: ["M12 8v5", "M12 16.5v.01", "M12 3l9.5 17h-19z"],
+    check: ["M5 12.5l4.5 4.5L19 7.5"],
+    lock: ["M7 11V8a5 5 0 0 1 10 0v3", "M6 11h12v9H6z"],
+    bank: ["M3 10l9-6 9 6", "M5 10v8M9.5 10v8M14.5 10v8M19 10v8", "M3 20h18"],
+    key: ["M14 10a4 4 0 1 0-3.5 3.97L9 15.5V18h2.5v-2h2l.9-.9A4 4 0 0 0 14 10z"]
+  };
+
+  function announce(msg) {
+    statusEl.textContent = "";
+    window.setTimeout(function () { statusEl.textContent = msg; }, 60);
+  }
+
+  // show replaces the step on screen and moves focus to its heading (or
+  // to focusEl), so keyboard and screen-reader users start at the top.
+  function show(nodes, opts) {
+    opts = opts || {};
+    main.replaceChildren.apply(main, nodes.filter(function (n) { return n; }));
+    st.back = opts.back || null;
+    backBtn.hidden = !st.back;
+    closeBtn.hidden = !canClose() || st.done;
+    var f = opts.focus || main.querySelector("h1");
+    if (f) {
+      try { f.focus({ preventScroll: true }); } catch (e) { f.focus(); }
+    }
+    window.scrollTo(0, 0);
+  }
+
+  function heading(text) { return el("h1", { tabindex: "-1", text: text }); }
+
+  // --- Bank branding ------------------------------------------------------
+
+  function hex(c) { return typeof c === "string" && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(c) ? c : null; }
+
+  function luminance(c) {
+    c = c.slice(1);
+    if (c.length === 3) c = c[0] + c[0] + c[1] + c[1] + c[2] + c[2];
+    var rgb = [0, 2, 4].map(function (i) {
+      var v = parseInt(c.substr(i, 2), 16) / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
+  }
+
+  function contrast(a, b) {
+    var x = luminance(a), y = luminance(b);
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+  }
+
+  function bankName(b) { return String(b.name || b.shortName || b.bankID).replace(/\s*\(sandbox\)\s*$/i, ""); }
+  function bankShort(b) { return String(b.shortName || bankName(b)); }
+
+  // countryName is the bank's country for display: "UNITED ARAB EMIRATES"
+  // becomes "United Arab Emirates".
+  function countryName(b) {
+    var c = String(b.countryName || b.country || "");
+    if (c.length > 3 && c === c.toUpperCase()) {
+      c = c.toLowerCase().replace(/(^|[\s-])(\S)/g, function (all, sep, ch) { return sep + ch.toUpperCase(); });
+    }
+    return c;
+  }
+
+  function monogram(name) {
+    var s = String(name || "?").trim();
+    if (/^[A-Z0-9&]{2,4}$/.test(s)) return s;
+    var words = s.split(/\s+/).filter(function (w) { return /^[A-Za-z0-9]/.test(w); });
+    if (words.length >= 2) return (words[0][0] + words[1][0]).toUpperCase();
+    return s.slice(0, 2).toUpperCase();
+  }
+
+  // tile is a coloured monogram standing in for a logo: bank logos are
+  // remote images, and this page loads nothing from other origins.
+  function tile(b, large) {
+    var m = monogram(bankShort(b));
+    var t = el("span", { class: "tile" + (large ? " lg" : "") + (m.length > 3 ? " m4" : ""), "aria-hidden": "true", text: m });
+    var bg = hex(b.primaryColor) || "#344054";
+    var fg = hex(b.secondaryColor);
+    if (!fg || contrast(bg, fg) < 4.5) fg = contrast(bg, "#ffffff") >= contrast(bg, "#101828") ? "#ffffff" : "#101828";
+    t.style.setProperty("--tile-bg", bg);
+    t.style.setProperty("--tile-fg", fg);
+    return t;
+  }
+
+  function appTile() {
+    return el("span", { class: "tile lg app", "aria-hidden": "true", text: monogram(cfg.appName) });
+  }
+
+  // --- API ------------------------------------------------------------------
+
+  var NETWORK = { success: false, type: "NETWORK_ERROR", msg: "We couldn't reach the server. Check your internet connection and try again." };
+
+  function api(path, body) {
+    return fetch(path, {
+      method: "POST",
+      credentials: "omit",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        return j && typeof j === "object" ? j : NETWORK;
+      }, function () {
+        return { success: false, type: r.status === 429 ? "RATE_LIMIT_EXCEEDED" : "UNKNOWN_ERROR", msg: "" };
+      });
+    }, function () { return NETWORK; });
+  }
+
+  // --- Errors -------------------------------------------------------------
+
+  function explain(err, bank) {
+    var b = bank ? bankShort(bank) : "your bank";
+    switch (err.type) {
+      case "INVALID_CREDENTIALS": return "Incorrect username or password";
+      case "ACCOUNT_LOCKED": return "Your account is locked";
+      case "INACTIVE_ACCOUNT": return "This account is not active";
+      case "TEMPORARILY_UNAVAILABLE":
+      case "UNABLE_TO_CONNECT_TO_BANK": return b + " is unavailable right now";
+      case "RATE_LIMIT_EXCEEDED": return "Too many attempts";
+      case "INVALID_MFA": return "That answer wasn't accepted";
+      case "INVALID_OPERATION_ID":
+      case "SESSION_EXPIRED": return "This step has expired";
+      case "USER_ALREADY_LOGGED_IN": return "You're already logged in elsewhere";
+      case "NETWORK_ERROR": return "No connection";
+      default: return "Something went wrong";
+    }
+  }
+
+  function advice(err) {
+    switch (err.type) {
+      case "INVALID_MFA":
+      case "INVALID_OPERATION_ID":
+      case "SESSION_EXPIRED": return "Log in again to get a new code.";
+      case "RATE_LIMIT_EXCEEDED": return "Wait a minute before trying again.";
+      case "TEMPORARILY_UNAVAILABLE":
+      case "UNABLE_TO_CONNECT_TO_BANK": return "Please try again in a few minutes.";
+      case "ACCOUNT_LOCKED": return "Contact your bank or wait before trying again.";
+      default: return "";
+    }
+  }
+
+  function alertBox(err, bank) {
+    var msg = err.msg || "Please try again.";
+    var tip = advice(err);
+    return el("div", { class: "alert", id: "bg-error", role: "alert", tabindex: "-1", "data-type": err.type }, [
+      icon(ICON.alert, 20),
+      el("div", null, [
+        el("strong", { text: explain(err, bank) }),
+        el("p", { class: "alert-msg", text: msg }),
+        tip && msg.indexOf(tip) < 0 ? el("p", { text: tip }) : null
+      ])
+    ]);
+  }
+
+  function failure(res) {
+    return { type: String(res.type || "UNKNOWN_ERROR"), msg: String(res.msg || "") };
+  }
+
+  function setBusy(btn, busy, label) {
+    st.busy = busy;
+    btn.setAttribute("aria-disabled", busy ? "true" : "false");
+    if (busy) {
+      btn.dataset.label = btn.textContent;
+      btn.replaceChildren(el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: label }));
+    } else if (btn.dataset.label) {
+      btn.replaceChildren(doc.createTextNode(btn.dataset.label));
+    }
+  }
+
+  // --- Step 1: bank list ----------------------------------------------------
+
+  function loadBanks() {
+    show([el("div", { class: "loading" }, [el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: "Loading banks…" })])]);
+    api("v2/connect/banks/get", { appKey: cfg.appKey, countries: cfg.countries }).then(function (res) {
+      if (!res.success || !Array.isArray(res.banks)) {
+        var err = failure(res);
+        renderState("warn", "We couldn't load the list of banks", err.msg || "Please try again.", { label: "Try again", run: loadBanks });
+        return;
+      }
+      st.banks = res.banks.filter(function (b) { return b && b.bankID && (sandbox ? b.sandbox === true : b.sandbox !== true); });
+      renderBanks();
+      send({ type: "ready" });
+    });
+  }
+
+  function renderBanks() {
+    var banks = st.banks;
+    var h = heading("Select your bank");
+    var lead = el("p", { class: "lead" }, [el("strong", { text: cfg.appName }), " wants to connect to your bank account. Choose your bank to continue."]);
+    if (!banks.length) {
+      var none = sandbox
+        ? "No sandbox banks are available for the countries requested."
+        : "No banks are available yet. Please check back later.";
+      var kids = [el("div", { class: "state-icon info", "aria-hidden": "true" }, icon(ICON.bank, 28)),
+        heading("No banks available"), el("p", { class: "lead", text: none })];
+      if (!sandbox) kids.push(el("p", { class: "dev" }, [el("strong", { text: "For developers: " }),
+        "this server lists no live banks. Open Connect with ", el("code", { text: "environment=sandbox" }), " to use the sandbox banks."]));
+      show([el("div", { class: "state" }, kids)]);
+      return;
+    }
+    var count = el("p", { class: "sr-only", id: "bg-count", "aria-live": "polite" });
+    var search = el("input", {
+      type: "search", id: "bg-search", name: "bank-search", autocomplete: "off", spellcheck: "false",
+      placeholder: "Search by bank name", "aria-controls": "bg-banks", "aria-describedby": "bg-count", value: st.query
+    });
+    var list = el("ul", { class: "banks", id: "bg-banks", "aria-label": "Banks" });
+    var shown = [];
+    function fill() {
+      var q = search.value.trim().toLowerCase();
+      st.query = search.value;
+      shown = banks.filter(function (b) {
+        return !q || [b.name, b.shortName, b.countryName, b.country, b.swiftCode].some(function (f) {
+          return f && String(f).toLowerCase().indexOf(q) >= 0;
+        });
+      });
+      var items = shown.map(function (b) {
+        return el("li", null, el("button", {
+          type: "button", class: "bank", "data-bank-id": b.bankID,
+          onclick: function () { pick(b); }
+        }, [
+          tile(b),
+          el("span", { class: "bank-text" }, [
+            el("span", { class: "bank-name", text: bankName(b) }),
+            el("span", { class: "bank-meta", text: countryName(b) })
+          ]),
+          el("span", { class: "chev" }, icon(ICON.chevron, 18))
+        ]));
+      });
+      if (!items.length) items = [el("li", { class: "none" }, ["No banks match “", el("strong", { text: search.value.trim() }), "”."])];
+      list.replaceChildren.apply(list, items);
+      count.textContent = shown.length === 1 ? "1 bank" : shown.length + " banks";
+    }
+    search.addEventListener("input", fill);
+    search.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && shown.length === 1) { e.preventDefault(); pick(shown[0]); }
+    });
+    fill();
+    show([h, lead,
+      el("div", { class: "search" }, [el("label", { for: "bg-search", class: "sr-only", text: "Search banks" }), icon(ICON.search, 18), search]),
+      count, list]);
+  }
+
+  // --- Step 2: log in --------------------------------------------------------
+
+  function pick(bank) {
+    if (st.bank !== bank) st.username = "";
+    renderLogin(bank);
+  }
+
+  function renderLogin(bank, err) {
+    st.bank = bank;
+    st.operationID = "";
+    var short = bankShort(bank);
+    var user = el("input", {
+      type: "text", id: "bg-username", name: "username", autocomplete: "username", autocapitalize: "none",
+      autocorrect: "off", spellcheck: "false", required: true, maxlength: "256", value: st.username,
+      "aria-invalid": err && err.type === "INVALID_CREDENTIALS" ? "true" : null
+    });
+    var pass = el("input", {
+      type: "password", id: "bg-password", name: "password", autocomplete: "current-password",
+      required: true, maxlength: "256", "aria-invalid": err && err.type === "INVALID_CREDENTIALS" ? "true" : null
+    });
+    var toggle = el("button", {
+      type: "button", class: "toggle", "aria-controls": "bg-password", "aria-pressed": "false", "aria-label": "Show password", text: "Show",
+      onclick: function () {
+        var showing = pass.type === "text";
+        pass.type = showing ? "password" : "text";
+        toggle.textContent = showing ? "Show" : "Hide";
+        toggle.setAttribute("aria-pressed", showing ? "false" : "true");
+      }
+    });
+    var submit = el("button", { type: "submit", class: "btn", id: "bg-submit", text: "Log in" });
+    var form = el("form", { method: "post", id: "bg-login", novalidate: true }, [
+      el("div", { class: "field" }, [el("label", { for: "bg-username", text: "Username" }), user]),
+      el("div", { class: "field" }, [el("label", { for: "bg-password", text: "Password" }), el("div", { class: "pw" }, [pass, toggle])]),
+      el("div", { class: "actions" }, submit)
+    ]);
+    var alert = err ? alertBox(err, bank) : null;
+    var problem = el("p", { class: "inline-error", role: "alert", id: "bg-problem" });
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (st.busy) return;
+      var u = user.value.trim();
+      if (!u || !pass.value) {
+        var missing = !u ? user : pass;
+        missing.setAttribute("aria-invalid", "true");
+        missing.focus();
+        problem.textContent = !u ? "Enter your username." : "Enter your password.";
+        return;
+      }
+      st.username = u;
+      setBusy(submit, true, "Connecting to " + short + "…");
+      announce("Connecting to " + short + "…");
+      var body = { appKey: cfg.appKey, bankID: bank.bankID, username: u, password: pass.value, clientUserID: cfg.clientUserID };
+      api("v2/connect/login", body).then(function (res) {
+        body = null;
+        pass.value = "";
+        setBusy(submit, false);
+        handleLogin(res);
+      });
+    });
+    var kids = [
+      el("div", { class: "pair" }, [appTile(), el("span", { class: "pair-line" }, el("span", { class: "pair-lock" }, icon(ICON.lock, 13, { width: "2.2" }))), tile(bank, true)]),
+      heading("Log in to " + short),
+      el("p", { class: "lead" }, ["Enter the details you use for ", el("strong", { text: bankName(bank) }), " online banking. ",
+        el("strong", { text: cfg.appName }), " will only get access to the information you share."]),
+      alert, problem, form
+    ];
+    if (sandbox) {
+      kids.push(el("p", { class: "hint" }, ["Sandbox: log in as ", el("code", { text: "user_good" }), " / ", el("code", { text: "pass_good" }),
+        ", or ", el("code", { text: "user_mfa" }), " for a one-time password (", el("code", { text: "123456" }), ")."]));
+    }
+    show(kids, { back: function () { renderBanks(); }, focus: alert || null });
+  }
+
+  function handleLogin(res) {
+    if (st.done) return; // the user closed the page while the bank was answering
+    if (res.success && res.status === "user_input_required" && res.operationID && Array.isArray(res.userInputs) && res.userInputs.length) {
+      st.operationID = res.operationID;
+      renderInputs(res.userInputs);
+      return;
+    }
+    if (res.success && res.status === "done" && res.accessCode) {
+      succeed(res);
+      return;
+    }
+    var err = failure(res);
+    if (res.success) err = { type: "UNKNOWN_ERROR", msg: "The bank answered in a way we didn't expect." };
+    send({ type: "error", error: err });
+    announce(explain(err, st.bank));
+    renderLogin(st.bank, err);
+  }
+
+  // --- Step 3: user inputs (MFA) -------------------------------------------
+
+  var LABELS = {
+    otp: "One-time password",
+    pin: "PIN",
+    secret_question: "Answer to your security question",
+    token: "Security token",
+    captcha: "Type the characters in the image"
+  };
+
+  // imageSrc returns a data: URI for a base64 image, or null: the page
+  // shows no image from anywhere else.
+  function imageSrc(q) {
+    q = String(q || "").replace(/\s+/g, "");
+    if (/^data:image\/(png|jpe?g|gif|webp|bmp);base64,[A-Za-z0-9+/]+=*$/i.test(q)) return q;
+    if (/^[A-Za-z0-9+/]{16,}=*$/.test(q)) return "data:image/png;base64," + q;
+    return null;
+  }
+
+  function renderInputs(inputs) {
+    var bank = st.bank;
+    inputs = inputs.slice().sort(function (a, b) { return (a.index || 0) - (b.index || 0); });
+    var onlyConfirm = inputs.length === 1 && inputs[0].id === "confirmation";
+    var readers = [];
+    var fields = inputs.map(function (u, i) {
+      var id = "bg-in-" + i;
+      var query = String(u.query || "");
+      switch (u.id) {
+        case "confirmation":
+          if (onlyConfirm) {
+            readers.push(function (submitter) { return submitter && submitter.value === "false" ? "false" : "true"; });
+            return el("fieldset", { class: "confirm" }, [
+              el("legend", { text: query || "Do you want to continue?" }),
+              el("div", { class: "btns" }, [
+                el("button", { type: "submit", class: "btn secondary", name: "confirm", value: "false", text: "No" }),
+                el("button", { type: "submit", class: "btn", name: "confirm", value: "true", text: "Yes" })
+              ])
+            ]);
+          }
+          readers.push(function () {
+            var c = form.querySelector("input[name=" + id + "]:checked");
+            return c ? c.value : "";
+          });
+          return el("fieldset", null, [el("legend", { text: query || "Do you want to continue?" }), el("div", { class: "choices" }, [
+            el("label", { class: "choice" }, [el("input", { type: "radio", name: id, value: "true", required: true }), "Yes"]),
+            el("label", { class: "choice" }, [el("input", { type: "radio", name: id, value: "false", required: true }), "No"])
+          ])]);
+        case "multiple_choice":
+          var opts = Array.isArray(u.queryOptions) && u.queryOptions.length ? u.queryOptions : (u.queryChoices || []);
+          readers.push(function () {
+            var c = form.querySelector("input[name=" + id + "]:checked");
+            return c ? c.value : "";
+          });
+          return el("fieldset", null, [el("legend", { text: query || "Choose one" }), el("div", { class: "choices" }, opts.map(function (o, j) {
+            var content = String(o.content || "");
+            var src = o.type === "img" ? imageSrc(content) : null;
+            return el("label", { class: "choice" }, [
+              el("input", { type: "radio", name: id, value: String(o.index !== undefined ? o.index : j), required: true }),
+              src ? el("img", { src: src, alt: "Option " + (j + 1) }) : el("span", { text: content })
+            ]);
+          }))]);
+        default:
+          var captcha = u.id === "captcha" ? imageSrc(query) : null;
+          var label = u.id === "captcha" || u.queryType === "img" ? LABELS.captcha : (query || LABELS[u.id] || "Answer");
+          var attrs = {
+            type: u.id === "pin" ? "password" : "text", id: id, name: u.id, required: true, maxlength: "256",
+            autocomplete: u.id === "otp" || u.id === "token" ? "one-time-code" : "off",
+            autocapitalize: "none", autocorrect: "off", spellcheck: "false"
+          };
+          if (u.id === "otp" || u.id === "pin") {
+            attrs.inputmode = "numeric";
+            attrs.class = "code";
+          }
+          var input = el("input", attrs);
+          readers.push(function () { return input.value.trim(); });
+          var help = query && label !== query && u.id !== "captcha" ? el("span", { class: "help", text: query }) : null;
+          return el("div", { class: "field" }, [
+            captcha ? el("img", { class: "captcha", src: captcha, alt: "Security image: type the characters it shows" }) : null,
+            el("label", { for: id, text: label }), help, input
+          ]);
+      }
+    });
+    var submit = onlyConfirm ? null : el("button", { type: "submit", class: "btn", id: "bg-submit", text: "Continue" });
+    var problem = el("p", { class: "inline-error", role: "alert" });
+    var form = el("form", { method: "post", id: "bg-mfa", novalidate: true }, fields.concat([submit ? el("div", { class: "actions" }, submit) : null]));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (st.busy) return;
+      var answers = [];
+      for (var i = 0; i < inputs.length; i++) {
+        var a = readers[i](e.submitter);
+        if (a === "") {
+          var target = form.querySelector("#bg-in-" + i) || form.querySelector("input[name=bg-in-" + i + "]");
+          if (target) {
+            target.setAttribute("aria-invalid", "true");
+            target.focus();
+          }
+          problem.textContent = "Answer every question to continue.";
+          return;
+        }
+        answers.push({ id: inputs[i].id, index: inputs[i].index || 0, answer: a });
+      }
+      var btn = submit || e.submitter;
+      if (btn) setBusy(btn, true, "Verifying…");
+      announce("Verifying…");
+      api("v2/connect/login", {
+        appKey: cfg.appKey, bankID: bank.bankID, clientUserID: cfg.clientUserID,
+        operationID: st.operationID, userInputs: answers
+      }).then(function (res) {
+        answers = null;
+        if (btn) setBusy(btn, false);
+        handleLogin(res);
+      });
+    });
+    var first = inputs[0] && inputs[0].id;
+    var title = first === "confirmation" ? "Confirm it's you" : first === "multiple_choice" ? "One more question" : "Verify it's you";
+    show([
+      el("div", { class: "pair" }, [appTile(), el("span", { class: "pair-line" }, el("span", { class: "pair-lock" }, icon(ICON.lock, 13, { width: "2.2" }))), tile(bank, true)]),
+      heading(title),
+      el("p", { class: "lead" }, [el("strong", { text: bankName(bank) }), " needs one more step to finish logging you in."]),
+      problem, form,
+      sandbox && first === "otp" ? el("p", { class: "hint" }, ["Sandbox: the code is ", el("code", { text: "123456" }), "."]) : null
+    ], { back: function () { renderLogin(bank); } });
+  }
+
+  // --- Step 4: success ----------------------------------------------------
+
+  function succeed(res) {
+    st.done = true;
+    var bank = st.bank;
+    var link = {
+      type: "link",
+      accessCode: String(res.accessCode || ""),
+      userSecret: String(res.userSecret || ""),
+      connectionID: String(res.connectionID || ""),
+      userID: String(res.userID || ""),
+      tokenID: String(res.tokenID || ""),
+      bankID: String(res.bankID || bank.bankID)
+    };
+    var next;
+    if (cfg.redirectUri) next = "Taking you back to " + cfg.appName + "…";
+    else if (nativeBridge() || host()) next = "Returning you to " + cfg.appName + "…";
+    else next = "You can close this window now.";
+    show([el("div", { class: "state", id: "bg-success" }, [
+      el("div", { class: "state-icon ok", "aria-hidden": "true" }, icon(ICON.check, 30, { width: "2.4" })),
+      heading("Your account is connected"),
+      el("p", { class: "lead" }, [el("strong", { text: cfg.appName }), " can now access the account information you agreed to share."]),
+      el("div", { class: "summary" }, [tile(bank), el("span", { class: "bank-text" }, [
+        el("span", { class: "bank-name", text: bankName(bank) }), el("span", { class: "bank-meta", text: "Connected" })])]),
+      el("p", { class: "hint", text: next })
+    ])]);
+    announce("Your account is connected. " + next);
+    if (cfg.redirectUri) {
+      var frag = fragment({
+        accessCode: link.accessCode, userSecret: link.userSecret, connectionID: link.connectionID,
+        userID: link.userID, tokenID: link.tokenID, bankID: link.bankID
+      });
+      window.setTimeout(function () { location.replace(cfg.redirectUri + frag); }, 400);
+      return;
+    }
+    send(link);
+  }
+
+  // --- Other states --------------------------------------------------------
+
+  function renderState(kind, title, msg, action) {
+    var kids = [el("div", { class: "state-icon " + kind, "aria-hidden": "true" }, icon(kind === "warn" ? ICON.alert : ICON.bank, 28)),
+      heading(title), el("p", { class: "lead", text: msg })];
+    if (action) kids.push(el("button", { type: "button", class: "btn secondary", text: action.label, onclick: action.run }));
+    show([el("div", { class: "state" }, kids)]);
+  }
+
+  // --- Wiring ----------------------------------------------------------------
+
+  backBtn.addEventListener("click", function () { if (st.back && !st.busy) st.back(); });
+  closeBtn.addEventListener("click", exit);
+  doc.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || !canClose() || st.done) return;
+    var t = e.target;
+    if (t && t.type === "search" && t.value) return; // Escape clears the search first
+    e.preventDefault();
+    exit();
+  });
+  loadBanks();
+})();
