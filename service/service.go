@@ -98,7 +98,7 @@ type appEntry struct {
 
 // maxCacheEntries caps each in-memory cache; past it, the cache is cleared
 // and refills from the store.
-const maxCacheEntries = 1 << 20
+const maxCacheEntries = 200_000
 
 // New returns a Service.
 func New(cfg Config) *Service {
