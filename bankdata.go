@@ -272,7 +272,10 @@ type ACHPull struct {
 }
 
 // ValidatorProps constrains one field of a request, as metadata reports
-// it.
+// it. AllowedCharacters is a regular expression that a whole allowed value
+// matches, such as "[a-zA-Z0-9 ]+". For a beneficiary's "address" the
+// props apply to the whole address; the wire splits them over its three
+// lines.
 type ValidatorProps struct {
 	Required          bool
 	Optional          bool

@@ -144,30 +144,47 @@ type wireValidator struct {
 	Attributes        []any  `json:"attributes"`
 }
 
-type wireMetadata struct {
-	BankID                                             string                                         `json:"bankID,omitempty"`
-	SwiftCode                                          string                                         `json:"swiftCode"`
-	SortCode                                           string                                         `json:"sortCode"`
-	BankName                                           string                                         `json:"bankName"`
-	BranchName                                         string                                         `json:"branchName"`
-	BranchAddress                                      string                                         `json:"branchAddress"`
-	Address                                            wireLines                                      `json:"address"`
-	Country                                            wireCurrency                                   `json:"country"`
-	IsCreateBeneficiaryEndpointRequired                bool                                           `json:"isCreateBeneficiaryEndpointRequired"`
-	IsCreateWireBeneficiaryEndpointRequired            bool                                           `json:"isCreateWireBeneficiaryEndpointRequired"`
-	WillNewlyAddedBeneficiaryExistBeforeCoolDownPeriod bool                                           `json:"willNewlyAddedBeneficiaryExistBeforeCoolDownPeriod"`
-	TransferBounds                                     []wireBound                                    `json:"transferBounds"`
-	BeneficiaryCoolDownPeriod                          wirePeriod                                     `json:"beneficiaryCoolDownPeriod"`
-	TransactionRange                                   wirePeriod                                     `json:"transactionRange"`
-	Validators                                         map[string]map[string]map[string]wireValidator `json:"validators"`
+// wireAddressValidator is the nested validator of a beneficiary address:
+// its total length and one validator per line.
+type wireAddressValidator struct {
+	Length int           `json:"length"`
+	Line1  wireValidator `json:"line1"`
+	Line2  wireValidator `json:"line2"`
+	Line3  wireValidator `json:"line3"`
 }
 
-func toWireValidators(in map[string]map[string]bankgate.ValidatorProps) map[string]map[string]wireValidator {
-	out := map[string]map[string]wireValidator{}
+type wireMetadata struct {
+	BankID                                             string                               `json:"bankID,omitempty"`
+	SwiftCode                                          string                               `json:"swiftCode"`
+	SortCode                                           string                               `json:"sortCode"`
+	BankName                                           string                               `json:"bankName"`
+	BranchName                                         string                               `json:"branchName"`
+	BranchAddress                                      string                               `json:"branchAddress"`
+	Address                                            wireLines                            `json:"address"`
+	Country                                            wireCurrency                         `json:"country"`
+	IsCreateBeneficiaryEndpointRequired                bool                                 `json:"isCreateBeneficiaryEndpointRequired"`
+	IsCreateWireBeneficiaryEndpointRequired            bool                                 `json:"isCreateWireBeneficiaryEndpointRequired"`
+	WillNewlyAddedBeneficiaryExistBeforeCoolDownPeriod bool                                 `json:"willNewlyAddedBeneficiaryExistBeforeCoolDownPeriod"`
+	TransferBounds                                     []wireBound                          `json:"transferBounds"`
+	BeneficiaryCoolDownPeriod                          wirePeriod                           `json:"beneficiaryCoolDownPeriod"`
+	TransactionRange                                   wirePeriod                           `json:"transactionRange"`
+	Validators                                         map[string]map[string]map[string]any `json:"validators"`
+}
+
+func toWireValidators(in map[string]map[string]bankgate.ValidatorProps) map[string]map[string]any {
+	out := map[string]map[string]any{}
 	for typ, fields := range in {
-		m := map[string]wireValidator{}
+		m := map[string]any{}
 		for name, v := range fields {
-			m[name] = wireValidator{Required: v.Required, Optional: v.Optional, Length: v.Length, AllowedCharacters: v.AllowedCharacters, Attributes: []any{}}
+			w := wireValidator{Required: v.Required, Optional: v.Optional, Length: v.Length, AllowedCharacters: v.AllowedCharacters, Attributes: []any{}}
+			if name == "address" {
+				// {length, line1, line2, line3}, as the SDKs read it.
+				line := w
+				line.Length = (v.Length + 2) / 3
+				m[name] = wireAddressValidator{Length: v.Length, Line1: line, Line2: line, Line3: line}
+				continue
+			}
+			m[name] = w
 		}
 		out[typ] = m
 	}
@@ -185,7 +202,7 @@ func toWireMetadata(m *bankgate.AccountsMetadata) *wireMetadata {
 		TransferBounds:                                     []wireBound{},
 		BeneficiaryCoolDownPeriod:                          wirePeriod{m.BeneficiaryCoolDownPeriod.Value, m.BeneficiaryCoolDownPeriod.Unit},
 		TransactionRange:                                   wirePeriod{m.TransactionRange.Value, m.TransactionRange.Unit},
-		Validators: map[string]map[string]map[string]wireValidator{
+		Validators: map[string]map[string]map[string]any{
 			"createBeneficiary": toWireValidators(m.BeneficiaryValidators),
 			"createTransfer":    toWireValidators(m.TransferValidators),
 		},

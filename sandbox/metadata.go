@@ -32,10 +32,14 @@ func metadata(bi *bankInfo) *bankgate.AccountsMetadata {
 		numberLen = 14
 	}
 	const (
-		alnumSpace   = "a-zA-Z0-9 "
-		upperAlnum   = "A-Z0-9"
-		digitsOnly   = "0-9"
-		addressChars = "a-zA-Z0-9 /.-"
+		// Regular expressions a whole allowed value matches, as the SDKs
+		// use them (Node: value.match(re)[0] === value; Go: ^(re)*$).
+		alnumSpace   = "[a-zA-Z0-9 ]+"
+		upperAlnum   = "[A-Z0-9]+"
+		digitsOnly   = "[0-9]+"
+		addressChars = "[a-zA-Z0-9 /.-]+"
+		upperSpace   = "[A-Z ]+"
+		phoneChars   = "[0-9+]+"
 	)
 	beneficiary := func(same bool) map[string]bankgate.ValidatorProps {
 		req := func(n int, chars string) bankgate.ValidatorProps {
@@ -52,8 +56,8 @@ func metadata(bi *bankInfo) *bankgate.AccountsMetadata {
 			"swiftCode":     req(11, upperAlnum),
 			"branchAddress": req(100, addressChars),
 			"branchName":    req(50, alnumSpace),
-			"country":       req(50, "A-Z "),
-			"phoneNumber":   opt(15, "0-9+"),
+			"country":       req(50, upperSpace),
+			"phoneNumber":   opt(15, phoneChars),
 			"sortCode":      opt(6, digitsOnly),
 			"address":       req(105, addressChars),
 		}
@@ -63,7 +67,7 @@ func metadata(bi *bankInfo) *bankgate.AccountsMetadata {
 			v["swiftCode"] = opt(11, upperAlnum)
 			v["branchAddress"] = opt(100, addressChars)
 			v["branchName"] = opt(50, alnumSpace)
-			v["country"] = opt(50, "A-Z ")
+			v["country"] = opt(50, upperSpace)
 			v["address"] = opt(105, addressChars)
 		}
 		return v
