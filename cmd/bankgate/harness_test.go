@@ -68,6 +68,9 @@ type serverOpts struct {
 	clock   *fakeClock
 	args    []string
 	env     map[string]string
+	// realClock runs the server on the real clock (Clock is then nil),
+	// so its caches expire as in production.
+	realClock bool
 }
 
 // startServer runs `bankgate serve` in-process, exactly as main does, and
@@ -77,8 +80,12 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}
-	if o.clock == nil {
+	if o.clock == nil && !o.realClock {
 		o.clock = newFakeClock()
+	}
+	var now func() time.Time
+	if o.clock != nil {
+		now = o.clock.Now
 	}
 	ts := &testServer{t: t, DataDir: o.dataDir, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, Clock: o.clock}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -87,7 +94,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--log-level", "debug"}, o.args...)
 	env := func(k string) string { return o.env[k] }
 	go func() {
-		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: o.clock.Now})
+		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: now})
 	}()
 	select {
 	case addr := <-ready:

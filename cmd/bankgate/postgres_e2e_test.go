@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -143,39 +142,11 @@ func pgRotate(t *testing.T, appKey, dbURL, dataDir, keyArg string) string {
 }
 
 // startRealClockServer runs `bankgate serve` in-process like startServer,
-// but on the real clock (hooks.Now nil), so the service's 500 ms cache
-// expires as in production.
+// but on the real clock, so the service's 500 ms cache expires as in
+// production.
 func startRealClockServer(t *testing.T, args ...string) *testServer {
 	t.Helper()
-	ts := &testServer{t: t, DataDir: t.TempDir(), Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", ts.DataDir, "--log-level", "debug"}, args...)
-	go func() {
-		done <- cmdServe(ctx, args, func(string) string { return "" }, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }})
-	}()
-	select {
-	case addr := <-ready:
-		ts.URL = "http://" + addr
-	case err := <-done:
-		cancel()
-		t.Fatalf("server exited before ready: %v\nstderr:\n%s", err, ts.Stderr.String())
-	case <-time.After(15 * time.Second):
-		cancel()
-		t.Fatal("server not ready after 15s")
-	}
-	var once sync.Once
-	ts.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("server exit: %v", err)
-			}
-		})
-	}
-	t.Cleanup(ts.stop)
-	return ts
+	return startServer(t, serverOpts{realClock: true, args: args})
 }
 
 // result is one request's outcome, collected from goroutines that must
