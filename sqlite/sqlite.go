@@ -33,6 +33,33 @@ var migrations embed.FS
 type Store struct {
 	w *sql.DB // one connection, immediate transactions
 	r *sql.DB // read-only pool
+	// wq admits one writer at a time, in arrival order. database/sql
+	// hands a freed connection to a random waiter, which under load
+	// starves some writers for hundreds of milliseconds.
+	wq chan struct{}
+	// Statements on the hot paths, prepared once.
+	stmts map[string]*sql.Stmt
+}
+
+// Hot statements, prepared at Open on the writer (w:) or reader (r:) pool.
+const (
+	sqlAudit        = `INSERT INTO audit (id, at, kind, app_id, connection_id, detail) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlConsumeCode  = `UPDATE access_codes SET used_at = ? WHERE digest = ? AND app_id = ? AND connection_id = ? AND used_at = 0 AND expires_at > ? RETURNING token_id`
+	sqlConnUserID   = `SELECT user_id FROM connections WHERE id = ?`
+	sqlInsertToken  = `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertConn   = `INSERT INTO connections (id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`
+	sqlInsertCode   = `INSERT INTO access_codes (digest, app_id, connection_id, token_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, 0)`
+	sqlAppendEvent  = `INSERT INTO events (stream, seq, at, body) VALUES (?, ?, ?, ?)`
+	sqlEvents       = `SELECT seq, at, body FROM events WHERE stream = ? AND seq > ? ORDER BY seq`
+	sqlGrantByToken = grantQuery + `WHERE t.digest = ?`
+)
+
+var writeStmts = []string{sqlAudit, sqlConsumeCode, sqlConnUserID, sqlInsertToken, sqlInsertConn, sqlInsertCode, sqlAppendEvent}
+var readStmts = []string{sqlEvents, sqlGrantByToken}
+
+// stmt returns the prepared statement for query inside tx.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	return tx.StmtContext(ctx, s.stmts["w:"+query])
 }
 
 var _ bankgate.Store = (*Store)(nil)
@@ -72,6 +99,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
 	s.r = r
+	s.wq = make(chan struct{}, 1)
+	s.stmts = map[string]*sql.Stmt{}
+	for _, q := range writeStmts {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		s.stmts["w:"+q] = st
+	}
+	for _, q := range readStmts {
+		st, err := r.PrepareContext(ctx, q)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		s.stmts["r:"+q] = st
+	}
 	return s, nil
 }
 
@@ -115,6 +160,12 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	if s.r == nil {
+		return s.w.Close()
+	}
 	err := s.r.Close()
 	if err2 := s.w.Close(); err == nil {
 		err = err2
@@ -131,6 +182,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // tx runs fn in an immediate write transaction, retrying a few times when
 // the database is busy.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	// A write, once admitted, completes even if the client goes away (its
+	// retry then sees the outcome); and an uncancellable context spares
+	// modernc SQLite a watcher per statement.
+	ctx = context.WithoutCancel(ctx)
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		err = s.tx1(ctx, fn)
@@ -143,6 +198,14 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.wq != nil {
+		select {
+		case s.wq <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-s.wq }()
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -187,9 +250,8 @@ func fromNanos(n int64) time.Time {
 
 func notFound(what string) error { return bankgate.Errorf(bankgate.NotFound, "%s not found", what) }
 
-func audit(ctx context.Context, tx *sql.Tx, at time.Time, kind, appID, connID, detail string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit (id, at, kind, app_id, connection_id, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		uuid.Must(uuid.NewV7()).String(), nanos(at), kind, appID, connID, detail)
+func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, kind, appID, connID, detail string) error {
+	_, err := s.txStmt(ctx, tx, sqlAudit).ExecContext(ctx, uuid.Must(uuid.NewV7()).String(), nanos(at), kind, appID, connID, detail)
 	return err
 }
 
@@ -223,7 +285,7 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 		if err != nil {
 			return fmt.Errorf("create app: %w", err)
 		}
-		return audit(ctx, tx, app.CreatedAt, bankgate.AuditAppCreated, app.ID, "", "name="+app.Name)
+		return s.audit(ctx, tx, app.CreatedAt, bankgate.AuditAppCreated, app.ID, "", "name="+app.Name)
 	})
 }
 
@@ -292,7 +354,7 @@ func (s *Store) RotateAppSecret(ctx context.Context, appID string, digest []byte
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("app")
 		}
-		return audit(ctx, tx, now, bankgate.AuditSecretRotated, appID, "", "")
+		return s.audit(ctx, tx, now, bankgate.AuditSecretRotated, appID, "", "")
 	})
 }
 
@@ -312,7 +374,7 @@ func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn f
 			return fmt.Errorf("update app: %w", err)
 		}
 		out = a
-		return audit(ctx, tx, now, bankgate.AuditAppUpdated, appID, "", "")
+		return s.audit(ctx, tx, now, bankgate.AuditAppUpdated, appID, "", "")
 	})
 	return out, err
 }
@@ -320,8 +382,7 @@ func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn f
 // CreateConnection implements bankgate.Store.
 func (s *Store) CreateConnection(ctx context.Context, c *bankgate.Connection, code *bankgate.AccessCode) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO connections (id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+		_, err := s.txStmt(ctx, tx, sqlInsertConn).ExecContext(ctx,
 			c.ID, c.AppID, c.BankID, c.UserID, c.ClientUserID, c.UserSecretDigest, c.Sealed, nanos(c.CreatedAt))
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "connection already exists")
@@ -329,7 +390,7 @@ func (s *Store) CreateConnection(ctx context.Context, c *bankgate.Connection, co
 		if err != nil {
 			return fmt.Errorf("create connection: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO access_codes (digest, app_id, connection_id, token_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+		_, err = s.txStmt(ctx, tx, sqlInsertCode).ExecContext(ctx,
 			code.Digest, code.AppID, code.ConnectionID, code.TokenID, nanos(code.CreatedAt), nanos(code.ExpiresAt))
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "access code already exists")
@@ -337,10 +398,10 @@ func (s *Store) CreateConnection(ctx context.Context, c *bankgate.Connection, co
 		if err != nil {
 			return fmt.Errorf("create access code: %w", err)
 		}
-		if err := audit(ctx, tx, c.CreatedAt, bankgate.AuditConnectionCreated, c.AppID, c.ID, "bank="+c.BankID); err != nil {
+		if err := s.audit(ctx, tx, c.CreatedAt, bankgate.AuditConnectionCreated, c.AppID, c.ID, "bank="+c.BankID); err != nil {
 			return err
 		}
-		return audit(ctx, tx, code.CreatedAt, bankgate.AuditCodeIssued, code.AppID, c.ID, "tokenID="+code.TokenID)
+		return s.audit(ctx, tx, code.CreatedAt, bankgate.AuditCodeIssued, code.AppID, c.ID, "tokenID="+code.TokenID)
 	})
 }
 
@@ -370,9 +431,7 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		reused = false
 		var tokenID string
-		err := tx.QueryRowContext(ctx, `UPDATE access_codes SET used_at = ?
-			WHERE digest = ? AND app_id = ? AND connection_id = ? AND used_at = 0 AND expires_at > ?
-			RETURNING token_id`,
+		err := s.txStmt(ctx, tx, sqlConsumeCode).QueryRowContext(ctx,
 			nanos(ex.Now), ex.CodeDigest, ex.AppID, ex.ConnectionID, nanos(ex.Now)).Scan(&tokenID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.rejectCode(ctx, tx, ex, &reused)
@@ -381,16 +440,16 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 			return fmt.Errorf("consume access code: %w", err)
 		}
 		var userID string
-		if err := tx.QueryRowContext(ctx, `SELECT user_id FROM connections WHERE id = ?`, ex.ConnectionID).Scan(&userID); err != nil {
+		if err := s.txStmt(ctx, tx, sqlConnUserID).QueryRowContext(ctx, ex.ConnectionID).Scan(&userID); err != nil {
 			return fmt.Errorf("read connection: %w", err)
 		}
 		t := &ex.Token
 		t.ID, t.UserID, t.AppID, t.ConnectionID, t.CodeDigest, t.CreatedAt = tokenID, userID, ex.AppID, ex.ConnectionID, ex.CodeDigest, ex.Now
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := s.txStmt(ctx, tx, sqlInsertToken).ExecContext(ctx,
 			t.Digest, t.ID, t.AppID, t.ConnectionID, t.UserID, t.CodeDigest, nanos(t.CreatedAt)); err != nil {
 			return fmt.Errorf("create token: %w", err)
 		}
-		return audit(ctx, tx, ex.Now, bankgate.AuditCodeExchanged, ex.AppID, ex.ConnectionID, "tokenID="+tokenID)
+		return s.audit(ctx, tx, ex.Now, bankgate.AuditCodeExchanged, ex.AppID, ex.ConnectionID, "tokenID="+tokenID)
 	})
 	if err != nil {
 		return err
@@ -415,7 +474,7 @@ func (s *Store) rejectCode(ctx context.Context, tx *sql.Tx, ex *bankgate.Exchang
 		return fmt.Errorf("read access code: %w", err)
 	}
 	*reused = true
-	if err := audit(ctx, tx, ex.Now, bankgate.AuditCodeReused, appID, connID, ""); err != nil {
+	if err := s.audit(ctx, tx, ex.Now, bankgate.AuditCodeReused, appID, connID, ""); err != nil {
 		return err
 	}
 	rows, err := tx.QueryContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ? WHERE code_digest = ? AND revoked_at = 0 RETURNING id`,
@@ -437,7 +496,7 @@ func (s *Store) rejectCode(ctx context.Context, tx *sql.Tx, ex *bankgate.Exchang
 		return err
 	}
 	for _, id := range ids {
-		if err := audit(ctx, tx, ex.Now, bankgate.AuditTokenRevoked, appID, connID, "tokenID="+id+" reason="+bankgate.RevokedCodeReuse); err != nil {
+		if err := s.audit(ctx, tx, ex.Now, bankgate.AuditTokenRevoked, appID, connID, "tokenID="+id+" reason="+bankgate.RevokedCodeReuse); err != nil {
 			return err
 		}
 	}
@@ -467,7 +526,7 @@ func scanGrant(row scanner) (*bankgate.Grant, error) {
 // the driver: it is on the hot path, and a cancellable query costs
 // measurably more with modernc SQLite.
 func (s *Store) Grant(_ context.Context, digest []byte) (*bankgate.Grant, error) {
-	return scanGrant(s.r.QueryRow(grantQuery+`WHERE t.digest = ?`, digest))
+	return scanGrant(s.stmts["r:"+sqlGrantByToken].QueryRow(digest))
 }
 
 // GrantByTokenID implements bankgate.Store.
@@ -501,7 +560,7 @@ func (s *Store) DelinkConnection(ctx context.Context, connID string, now time.Ti
 		if _, err := tx.ExecContext(ctx, `UPDATE access_codes SET expires_at = ? WHERE connection_id = ? AND used_at = 0`, nanos(now), connID); err != nil {
 			return fmt.Errorf("expire codes: %w", err)
 		}
-		return audit(ctx, tx, now, bankgate.AuditUserDelinked, appID, connID, "")
+		return s.audit(ctx, tx, now, bankgate.AuditUserDelinked, appID, connID, "")
 	})
 }
 
@@ -596,7 +655,7 @@ func (s *Store) Audit(ctx context.Context, appID string, limit int) ([]bankgate.
 // AppendEvent implements bankgate.Store.
 func (s *Store) AppendEvent(ctx context.Context, stream string, seq int64, at time.Time, body []byte) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO events (stream, seq, at, body) VALUES (?, ?, ?, ?)`, stream, seq, nanos(at), body)
+		_, err := s.txStmt(ctx, tx, sqlAppendEvent).ExecContext(ctx, stream, seq, nanos(at), body)
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "event %d of %s already exists", seq, stream)
 		}
@@ -609,7 +668,7 @@ func (s *Store) AppendEvent(ctx context.Context, stream string, seq int64, at ti
 
 // Events implements bankgate.Store.
 func (s *Store) Events(ctx context.Context, stream string, after int64) ([]bankgate.Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, at, body FROM events WHERE stream = ? AND seq > ? ORDER BY seq`, stream, after)
+	rows, err := s.stmts["r:"+sqlEvents].QueryContext(context.WithoutCancel(ctx), stream, after)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
