@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -144,6 +145,27 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 		if _, ok := env["success"].(bool); !ok {
 			t.Fatalf("%s: no success boolean: %s", path, w.Body.String())
+		}
+	})
+}
+
+// FuzzDecodeFlat: whenever the fast path accepts a body, encoding/json
+// decodes it without error to the same value.
+func FuzzDecodeFlat(f *testing.F) {
+	for _, s := range []string{`{}`, `{"appSecret":"a","userSecret":"b","accountID":"c"}`, ` { "APPSECRET" : "x" , "appSecret":"y", "x":null } `,
+		`{"a":"b"}x`, `{"accountID":"é"}`, `{"accountID":"a\"b"}`, `{"operationID":null}`, `{"fromDate":"2026-01-01","toDate":"2026-01-31","cardID":"c"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, slow transactionsRequest
+		if !decodeFlat(b, &fast) {
+			return
+		}
+		if err := json.Unmarshal(b, &slow); err != nil {
+			t.Fatalf("fast path accepted %q that encoding/json rejects: %v", b, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %+v, encoding/json %+v", b, fast, slow)
 		}
 	})
 }

@@ -232,8 +232,11 @@ func bearerOf[T any, PT interface {
 }](s *Server, h func(ctx context.Context, c *call, p *service.Principal, req PT) (any, error)) handlerFunc {
 	return func(ctx context.Context, c *call) (any, error) {
 		req := PT(new(T))
-		if err := decode(c.body, req); err != nil {
-			return nil, err
+		if fd := flatFor(any(req)); fd == nil || !decodeFlat(c.body, fd) {
+			*req = *new(T)
+			if err := decode(c.body, req); err != nil {
+				return nil, err
+			}
 		}
 		base := req.base()
 		now := s.svc.Now()
