@@ -335,7 +335,13 @@ func TestBrowserConnectErrorStates(t *testing.T) {
 				must(t, ctx, "wrong OTP", chromedp.WaitVisible(chromedp.CSS("#bg-in-0")),
 					chromedp.SendKeys(chromedp.CSS("#bg-in-0"), "000000"), chromedp.Click(chromedp.CSS("#bg-submit")))
 			}
+			// Wait for this attempt's error, not the previous one still shown.
+			titleJSON, _ := json.Marshal(tc.title)
 			must(t, ctx, "error", chromedp.WaitVisible(chromedp.CSS("#bg-error")))
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`((document.getElementById("bg-error")||{}).textContent||"").includes(`+string(titleJSON)+`)`,
+				chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+				t.Fatalf("the error for %s never showed: %v", tc.user, err)
+			}
 			text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#bg-error")))
 			if !strings.Contains(text, tc.title) || !strings.Contains(text, tc.msg) {
 				t.Errorf("error box says %q, want %q and %q", text, tc.title, tc.msg)
