@@ -39,4 +39,42 @@ func TestForwarding(t *testing.T) {
 	// Delink through the forwarder; the tokenID stops working.
 	wantOK(t, fwd("/", map[string]any{"action": "users/DelinkUser", "tokenID": u.TokenID, "userSecret": u.UserSecret}))
 	wantFail(t, fwd("/", map[string]any{"action": "/data/accounts/get", "tokenID": u.TokenID, "userSecret": u.UserSecret}), 401, "USER_DELINKED")
+
+	// A transfer with MFA, client SDK → app backend → bankgate, by tokenID.
+	m := ts.login(appKey, "user_transfer_mfa")
+	wantOK(t, fwd("/", map[string]any{"action": "/auth/ExchangeToken", "accessCode": m.AccessCode, "connectionID": m.ConnectionID, "tokenID": m.TokenID}))
+	base := func(extra map[string]any) map[string]any {
+		b := map[string]any{"tokenID": m.TokenID, "userID": m.UserID, "userSecret": m.UserSecret}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	r = fwd("/", base(map[string]any{"action": "/data/accounts/get"}))
+	wantOK(t, r)
+	acct := r.Body["accounts"].([]any)[0].(map[string]any)["id"].(string)
+	r = fwd("/", base(map[string]any{"action": "/payment/beneficiaries/get"}))
+	wantOK(t, r)
+	ben := r.Body["beneficiaries"].([]any)[0].(map[string]any)["id"].(string)
+	transfer := map[string]any{"action": "/payment/transfer/create", "senderID": acct, "receiverID": ben, "amount": 12.5, "remark": "via backend"}
+	r = fwd("/", base(transfer))
+	if r.Body["status"] != "user_input_required" {
+		t.Fatalf("forwarded transfer did not ask for the OTP: %s", r.Raw)
+	}
+	op := r.str("operationID")
+	resume := base(transfer)
+	resume["operationID"] = op
+	resume["userInputs"] = []map[string]any{{"id": "otp", "index": 0, "answer": "123456"}}
+	r = fwd("/", resume)
+	wantOK(t, r)
+	if r.str("reference") == "" || r.str("operationID") != op {
+		t.Fatalf("forwarded transfer resume = %s", r.Raw)
+	}
+	st := fwd("/", map[string]any{"action": "/operation/status", "operationID": op})
+	wantOK(t, st)
+	if st.Body["opInfo"].(map[string]any)["status"] != "done" {
+		t.Fatalf("operation status = %s", st.Raw)
+	}
+	wantOK(t, fwd("/", base(map[string]any{"action": "/users/DelinkUser"})))
+	wantFail(t, fwd("/", base(map[string]any{"action": "/data/accounts/get"})), 401, "USER_DELINKED")
 }
