@@ -33,6 +33,19 @@ func (s *Server) registerDataRoutes() {
 	s.handle("/operation/get", s.operationStatus)
 }
 
+// serveRead runs a read of connector capability C through the service's
+// MFA handling and renders its value.
+func serveRead[C, V any](s *Server, ctx context.Context, c *call, p *service.Principal, base *baseRequest,
+	read func(C, context.Context, *bank.Call) (V, *bank.Challenge, error), render func(envelope, V) any) (any, error) {
+	r, err := service.Capability[C](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return read(r, ctx, call)
+	}, func(env envelope, v any) any { return render(env, v.(V)) })
+}
+
 type balanceRequest struct {
 	baseRequest
 	AccountID string `json:"accountID"`
@@ -140,14 +153,8 @@ type cardsResponse struct {
 }
 
 func (s *Server) cardsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := service.Capability[bank.CardsReader](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.Cards(ctx, call)
-	}, func(env envelope, v any) any {
-		return &cardsResponse{envelope: env, Cards: toWireCards(v.([]bankgate.Card))}
+	return serveRead(s, ctx, c, p, base, bank.CardsReader.Cards, func(env envelope, v []bankgate.Card) any {
+		return &cardsResponse{envelope: env, Cards: toWireCards(v)}
 	})
 }
 
@@ -175,14 +182,8 @@ type beneficiariesResponse struct {
 }
 
 func (s *Server) beneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := service.Capability[bank.Payer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.Beneficiaries(ctx, call)
-	}, func(env envelope, v any) any {
-		return &beneficiariesResponse{envelope: env, Beneficiaries: toWireBeneficiaries(v.([]bankgate.Beneficiary))}
+	return serveRead(s, ctx, c, p, base, bank.Payer.Beneficiaries, func(env envelope, v []bankgate.Beneficiary) any {
+		return &beneficiariesResponse{envelope: env, Beneficiaries: toWireBeneficiaries(v)}
 	})
 }
 
@@ -327,14 +328,8 @@ type wireBeneficiariesResponse struct {
 }
 
 func (s *Server) wireBeneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := service.Capability[bank.WirePayer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.WireBeneficiaries(ctx, call)
-	}, func(env envelope, v any) any {
-		return &wireBeneficiariesResponse{envelope: env, Beneficiaries: toWireWireBeneficiaries(v.([]bankgate.WireBeneficiary))}
+	return serveRead(s, ctx, c, p, base, bank.WirePayer.WireBeneficiaries, func(env envelope, v []bankgate.WireBeneficiary) any {
+		return &wireBeneficiariesResponse{envelope: env, Beneficiaries: toWireWireBeneficiaries(v)}
 	})
 }
 

@@ -287,14 +287,8 @@ type identityResponse struct {
 }
 
 func (s *Server) identityGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := service.Capability[bank.AccountsReader](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.Identity(ctx, call)
-	}, func(env envelope, v any) any {
-		return &identityResponse{envelope: env, Identity: toWireIdentity(v.(*bankgate.Identity))}
+	return serveRead(s, ctx, c, p, base, bank.AccountsReader.Identity, func(env envelope, v *bankgate.Identity) any {
+		return &identityResponse{envelope: env, Identity: toWireIdentity(v)}
 	})
 }
 
@@ -304,14 +298,8 @@ type accountsResponse struct {
 }
 
 func (s *Server) accountsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := service.Capability[bank.AccountsReader](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.Accounts(ctx, call)
-	}, func(env envelope, v any) any {
-		return &accountsResponse{envelope: env, Accounts: toWireAccounts(v.([]bankgate.Account))}
+	return serveRead(s, ctx, c, p, base, bank.AccountsReader.Accounts, func(env envelope, v []bankgate.Account) any {
+		return &accountsResponse{envelope: env, Accounts: toWireAccounts(v)}
 	})
 }
 
