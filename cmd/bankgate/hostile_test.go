@@ -20,10 +20,12 @@ type hostileCase struct {
 // with wrong types, huge numbers, deep nesting, invalid UTF-8, injection
 // strings, overlong fields and header abuse.
 func hostileCases(token, appKey, appSecret, userSecret string) []hostileCase {
+	// Endpoints with fields of their own get every hostile body; the
+	// plain reads (whose only inputs are the credentials) get hostile
+	// credentials below.
 	paths := []string{
-		"/v2/connect/banks/get", "/v2/connect/login", "/v2/auth/ExchangeToken", "/v2/data/identity/get",
-		"/v2/data/accounts/get", "/v2/data/balance/get", "/v2/data/transactions/get", "/v2/data/cards/get",
-		"/v2/metadata/accounts/get", "/v2/payment/beneficiaries/create", "/v2/payment/transfer/create",
+		"/v2/connect/login", "/v2/auth/ExchangeToken", "/v2/data/balance/get", "/v2/data/transactions/get",
+		"/v2/payment/beneficiaries/create", "/v2/payment/transfer/create",
 		"/v2/payment/transfer/autoflow", "/v2/wire/transfer/create", "/v2/ach/pull/create", "/v2/ach/pull/get",
 		"/v2/operation/status", "/v2/sdk/apps/configs/get", "/",
 	}
@@ -53,6 +55,20 @@ func hostileCases(token, appKey, appSecret, userSecret string) []hostileCase {
 			cases = append(cases, hostileCase{name: pl.name + " " + p, path: p, body: []byte(pl.body), header: map[string]string{"Authorization": "Bearer " + token}})
 		}
 	}
+	reads := []string{"/v2/connect/banks/get", "/v2/data/identity/get", "/v2/data/accounts/get", "/v2/data/cards/get", "/v2/metadata/accounts/get", "/v2/wire/beneficiaries/get"}
+	creds := []struct{ name, body string }{
+		{"credentials wrong types", `{"appKey":["x"],"appSecret":{"a":1},"userSecret":12}`},
+		{"credentials SQL", `{"appKey":"' OR 1=1--","appSecret":"' OR '1'='1","userSecret":"x'; DROP TABLE tokens;--"}`},
+		{"credentials overlong", `{"appKey":"` + strings.Repeat("k", 100000) + `","appSecret":"` + strings.Repeat("s", 100000) + `","userSecret":"` + strings.Repeat("u", 100000) + `"}`},
+		{"credentials invalid UTF-8", "{\"appKey\":\"\xff\xfe\",\"appSecret\":\"bgas_\xc3\x28\",\"userSecret\":\"\xed\xa0\x80\"}"},
+		{"credentials swapped", `{"appKey":"` + appSecret + `","appSecret":"` + userSecret + `","userSecret":"` + appSecret + `"}`},
+		{"credentials huge numbers", `{"appKey":1e400,"appSecret":-1e400,"userSecret":1e-400}`},
+	}
+	for _, p := range reads {
+		for _, cr := range creds {
+			cases = append(cases, hostileCase{name: cr.name + " " + p, path: p, body: []byte(cr.body), header: map[string]string{"Authorization": "Bearer " + token}})
+		}
+	}
 	headers := []struct {
 		name string
 		h    map[string]string
@@ -67,7 +83,7 @@ func hostileCases(token, appKey, appSecret, userSecret string) []hostileCase {
 		{"forwarded spoof", map[string]string{"X-Forwarded-For": "1.2.3.4, ' OR 1=1", "X-Real-IP": "<script>", "Authorization": "Bearer " + token}},
 		{"host header", map[string]string{"Host-Override": "dd.dapi.com", "Authorization": "Bearer " + token}},
 	}
-	for _, p := range []string{"/v2/data/accounts/get", "/v2/payment/transfer/create", "/v2/auth/ExchangeToken"} {
+	for _, p := range []string{"/v2/payment/transfer/create", "/v2/auth/ExchangeToken", "/v2/data/balance/get"} {
 		for _, h := range headers {
 			cases = append(cases, hostileCase{name: h.name + " " + p, path: p, header: h.h,
 				body: []byte(`{` + auth + `,"senderID":"x","amount":1,"receiverID":"y","accessCode":"bgac_x","connectionID":"c"}`)})
@@ -76,9 +92,9 @@ func hostileCases(token, appKey, appSecret, userSecret string) []hostileCase {
 	return cases
 }
 
-// TestHostileInput sends the generated table of adversarial requests: each
-// is answered by a Dapi envelope with a 4xx status; none gets a 5xx, a
-// panic, or a non-JSON body.
+// TestHostileInput sends the generated table of adversarial requests (at
+// least 100): each is answered by a Dapi envelope with a 4xx status; none
+// gets a 2xx, a 5xx, a panic, or a non-JSON body.
 func TestHostileInput(t *testing.T) {
 	ts := startServer(t, serverOpts{args: []string{"--sandbox-clock", "2026-03-15T10:00:00Z"}})
 	appKey, appSecret := ts.newApp("hostile")
@@ -110,11 +126,7 @@ func TestHostileInput(t *testing.T) {
 		res.Body.Close()
 		statuses[res.StatusCode]++
 		if res.StatusCode < 400 || res.StatusCode >= 500 {
-			// A few hostile-looking bodies are valid requests (unknown
-			// fields ignored); they may succeed, never fail with 5xx.
-			if res.StatusCode >= 500 || derr != nil || env["success"] != true {
-				t.Errorf("%s: status %d, body %v", tc.name, res.StatusCode, env)
-			}
+			t.Errorf("%s: status %d, want a 4xx; body %v", tc.name, res.StatusCode, env)
 			continue
 		}
 		if derr != nil || env["success"] != false || env["status"] != "failed" || env["type"] == "" || env["msg"] == "" {
@@ -125,15 +137,7 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 	t.Logf("%d hostile requests; statuses %v", len(cases), statuses)
-	rejected := 0
-	for st, n := range statuses {
-		if st >= 400 && st < 500 {
-			rejected += n
-		}
-	}
-	if rejected < 100 {
-		t.Errorf("only %d hostile requests were rejected with a 4xx", rejected)
-	}
+
 	if strings.Contains(ts.Stderr.String(), "panic") {
 		t.Fatal("the server panicked")
 	}
