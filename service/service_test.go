@@ -1,0 +1,107 @@
+package service_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/sandbox"
+	"github.com/bankgate/bankgate/secret"
+	"github.com/bankgate/bankgate/service"
+	"github.com/bankgate/bankgate/sqlite"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// twoInstances returns two services on one store, as two bankgate
+// instances on one database, sharing a clock.
+func twoInstances(t *testing.T) (*service.Service, *service.Service, *clock) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{3}, secret.KeySize))
+	clk := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	mk := func() *service.Service {
+		return service.New(service.Config{Store: st, Keyring: keys, Now: clk.Now,
+			Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: clk.Now, Store: st})}})
+	}
+	return mk(), mk(), clk
+}
+
+// TestCacheBound: a delink or secret rotation made through one instance is
+// enforced by another within the 500 ms cache bound, and at once by the
+// instance that made it.
+func TestCacheBound(t *testing.T) {
+	ctx := context.Background()
+	a, b, clk := twoInstances(t)
+	app, err := a.CreateApp(ctx, "bound")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Login(ctx, service.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Connected
+	ex, err := a.ExchangeToken(ctx, app.Secret, c.AccessCode, c.ConnectionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(s *service.Service, appSecret string) error {
+		_, err := s.Authenticate(ctx, ex.AccessToken, appSecret, c.UserSecret)
+		return err
+	}
+	for _, s := range []*service.Service{a, b} {
+		if err := auth(s, app.Secret); err != nil {
+			t.Fatalf("fresh token refused: %v", err)
+		}
+	}
+	// Rotate through b: b refuses the old secret at once; a within 500 ms.
+	keyApp, _ := b.AppByKey(ctx, app.App.Key)
+	newSecret, err := b.RotateAppSecret(ctx, keyApp.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bankgate.IsCode(auth(b, app.Secret), bankgate.InvalidAppCredentials) {
+		t.Fatal("the rotating instance still accepts the old secret")
+	}
+	if err := auth(a, app.Secret); err != nil {
+		t.Fatalf("within the bound the other instance may still accept it: %v", err)
+	}
+	clk.Advance(500 * time.Millisecond)
+	if !bankgate.IsCode(auth(a, app.Secret), bankgate.InvalidAppCredentials) {
+		t.Fatal("old secret accepted past the 500 ms bound")
+	}
+	// Delink through a: a refuses at once; b within 500 ms.
+	if err := auth(b, newSecret); err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Authenticate(ctx, ex.AccessToken, newSecret, c.UserSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delink(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if !bankgate.IsCode(auth(a, newSecret), bankgate.UserDelinked) {
+		t.Fatal("the delinking instance still accepts the token")
+	}
+	clk.Advance(500 * time.Millisecond)
+	if !bankgate.IsCode(auth(b, newSecret), bankgate.UserDelinked) {
+		t.Fatal("delinked token accepted past the 500 ms bound")
+	}
+}
