@@ -54,6 +54,8 @@ func FuzzDecodeOperation(f *testing.F)       { fuzzDecode[operationRequest](f) }
 func FuzzDecodeSDKConfig(f *testing.F)       { fuzzDecode[sdkConfigRequest](f) }
 func FuzzDecodeClock(f *testing.F)           { fuzzDecode[clockRequest](f) }
 func FuzzDecodeForward(f *testing.F)         { fuzzDecode[ddRequest](f) }
+func FuzzDecodeBatch(f *testing.F)           { fuzzDecode[batchCreateRequest](f) }
+func FuzzDecodeBatchList(f *testing.F)       { fuzzDecode[batchListRequest](f) }
 
 // FuzzParseBearer: the Authorization parser and the token shape check
 // never panic, and only well-formed tokens pass.

@@ -23,6 +23,7 @@ func (s *Server) registerRoutes() {
 	s.handle("/users/DelinkUser", s.bearer(s.delink))
 	s.handle("/data/DelinkUser", s.bearer(s.delink))
 	s.registerDataRoutes()
+	s.registerBatchRoutes()
 	s.handle("/sandbox/clock", s.sandboxClock)
 	s.handle("/sdk/apps/configs/get", s.sdkConfig)
 	s.handle("/", s.forward)

@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		{"root of API", "/v2", "", `{}`, 404, "ENDPOINT_NOT_FOUND"},
 		{"deep nesting", "/v2/connect/banks/get", "", strings.Repeat("[", 20000) + strings.Repeat("]", 20000), 400, "PARAMETER_ERROR"},
 		{"deep nesting in field", "/v2/connect/banks/get", "", `{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, 400, "PARAMETER_ERROR"},
-		{"batch endpoint (Node SDK only)", "/v2/batch/metadata/get", "", `{}`, 501, "NOT_IMPLEMENTED"},
+		{"endpoint not served yet", "/v2/nymcard/funds/load", "", `{}`, 501, "NOT_IMPLEMENTED"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // files hold a placeholder instead.
 var volatile = map[string]bool{
 	"operationID": true, "accessCode": true, "userSecret": true, "connectionID": true,
-	"userID": true, "tokenID": true, "accessToken": true, "reference": true,
+	"userID": true, "tokenID": true, "accessToken": true, "reference": true, "fileName": true,
 }
 
 // normalize replaces volatile values, recursively, with "<key>". The IDs
@@ -166,6 +166,14 @@ func TestGolden(t *testing.T) {
 	g("operation_status", ts.post("/v2/operation/status", "", map[string]any{"operationID": tr.str("operationID"), "appSecret": appSecret}))
 	g("operation_get", ts.post("/v2/operation/get", u.Token, map[string]any{"operationID": tr.str("operationID"), "appSecret": appSecret, "userSecret": u.UserSecret, "appKey": appKey}))
 	g("batch_metadata_get", ts.data("/v2/batch/metadata/get", appSecret, u, nil))
+	items := []map[string]any{
+		{"type": "local", "amount": 15.5, "currency": "AED", "remark": "batch one", "beneficiary": map[string]any{"name": "Batch Payee", "iban": "AE940260001015555555555", "country": "AE", "swiftCode": "EBILAEAD"}},
+		{"type": "local", "amount": 99999999, "currency": "AED", "beneficiary": map[string]any{"name": "Too Much", "iban": "AE070331234567890123456", "country": "AE", "swiftCode": "BOMLAEAD"}},
+	}
+	bt := d("batch_transfers_create", "/v2/batch/transfers/create", map[string]any{"senderID": acct, "type": "local", "items": items, "remark": "payroll"})
+	d("batch_file_create", "/v2/batch/file/create", map[string]any{"sender": map[string]any{"iban": list[0].(map[string]any)["iban"]}, "type": "local", "items": items})
+	d("batch_transfers_get", "/v2/batch/transfers/get", map[string]any{"fromDate": "2026-03-01", "toDate": "2026-03-31"})
+	d("batch_items_get", "/v2/batch/items/get", map[string]any{"reference": bt.Body["details"].(map[string]any)["reference"]})
 	d("users_delink_user", "/v2/users/DelinkUser", nil)
 	d("data_accounts_get_delinked", "/v2/data/accounts/get", nil)
 
