@@ -9,7 +9,7 @@ for target in $(go test -list 'Fuzz.*' ./http | grep '^Fuzz'); do
 	echo "--- $target ($t)"
 	go test -run XXX -fuzz "^${target}\$" -fuzztime "$t" ./http
 done
-for pkg in ./sandbox; do
+for pkg in ./sandbox ./connect; do
 	for target in $(go test -list 'Fuzz.*' "$pkg" | grep '^Fuzz'); do
 		echo "--- $pkg $target ($t)"
 		go test -run XXX -fuzz "^${target}\$" -fuzztime "$t" "$pkg"
