@@ -102,7 +102,7 @@ func (s *Service) connect(ctx context.Context, app *bankgate.App, bankID, client
 	c := &Connected{
 		AccessCode:   secret.Random(secret.PrefixAccessCode, CodeBytes),
 		UserSecret:   secret.Random(secret.PrefixUserSecret, UserSecretBytes),
-		ConnectionID: hexID(20),
+		ConnectionID: secret.Hex(20),
 		UserID:       s.userID(app.ID, bankID, res.UserKey),
 		TokenID:      newID(),
 		BankID:       bankID,

@@ -396,7 +396,6 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return s.store.DeleteExpired(ctx, s.Now().Add(-time.Hour))
 }
 
-func hexID(n int) string { return secret.Hex(n) }
 
 // unsafeString converts a byte slice nobody else holds to a string
 // without copying.
