@@ -396,7 +396,6 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return s.store.DeleteExpired(ctx, s.Now().Add(-time.Hour))
 }
 
-
 // unsafeString converts a byte slice nobody else holds to a string
 // without copying.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
