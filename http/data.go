@@ -187,6 +187,19 @@ func (s *Server) beneficiariesGet(ctx context.Context, c *call, p *service.Princ
 	})
 }
 
+// servePay runs a payment through capability C with the payment call
+// options (recorded for operation/status, idempotency key passed on).
+func servePay[C any](s *Server, ctx context.Context, c *call, p *service.Principal, base *baseRequest,
+	pay func(C, context.Context, *bank.Call) (any, *bank.Challenge, error), render func(envelope, any) any) (any, error) {
+	r, err := service.Capability[C](s.svc, p)
+	if err != nil {
+		return nil, err
+	}
+	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+		return pay(r, ctx, call)
+	}, render)
+}
+
 // payOpts are the call options of a payment: recorded for operation/status.
 func payOpts(c *call, base *baseRequest) service.CallOptions {
 	return service.CallOptions{OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs), Record: true, IdempotencyKey: c.idempotencyKey}
@@ -217,12 +230,8 @@ func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *service.Prin
 			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"iban\" (or \"accountNumber\") is required.")
 		}
 	}
-	r, err := service.Capability[bank.Payer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
 	b := req.domain()
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+	return servePay(s, ctx, c, p, base, func(r bank.Payer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
 		ch, err := r.CreateBeneficiary(ctx, call, b)
 		return nil, ch, err
 	}, envOnly)
@@ -279,13 +288,9 @@ func (s *Server) transferCreate(ctx context.Context, c *call, p *service.Princip
 			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"receiverID\" (or \"iban\"/\"accountNumber\") is required.")
 		}
 	}
-	r, err := service.Capability[bank.Payer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
 	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, ReceiverID: req.ReceiverID, Name: req.Name,
 		IBAN: req.IBAN, AccountNumber: req.AccountNumber, Remark: req.Remark, Nickname: req.Nickname}
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+	return servePay(s, ctx, c, p, base, func(r bank.Payer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
 		return r.Transfer(ctx, call, tr)
 	}, renderTransfer)
 }
@@ -309,15 +314,11 @@ func (s *Server) transferAutoflow(ctx context.Context, c *call, p *service.Princ
 			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"beneficiary\" is required.")
 		}
 	}
-	r, err := service.Capability[bank.Payer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
 	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, Remark: req.Remark, BankID: req.BankID}
 	if req.Beneficiary != nil {
 		tr.Beneficiary = req.Beneficiary.domain()
 	}
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+	return servePay(s, ctx, c, p, base, func(r bank.Payer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
 		return r.TransferAutoflow(ctx, call, tr)
 	}, renderTransfer)
 }
@@ -340,12 +341,8 @@ func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *service.
 			return nil, err
 		}
 	}
-	r, err := service.Capability[bank.WirePayer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
 	b := req.domain()
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+	return servePay(s, ctx, c, p, base, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
 		ch, err := r.CreateWireBeneficiary(ctx, call, b)
 		return nil, ch, err
 	}, envOnly)
@@ -370,12 +367,8 @@ func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Pri
 			return nil, err
 		}
 	}
-	r, err := service.Capability[bank.WirePayer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
 	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, ReceiverID: req.ReceiverID, Remark: req.Remark}
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+	return servePay(s, ctx, c, p, base, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
 		return r.WireTransfer(ctx, call, tr)
 	}, renderTransfer)
 }
@@ -390,15 +383,11 @@ func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.P
 			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"beneficiary\" is required.")
 		}
 	}
-	r, err := service.Capability[bank.WirePayer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
 	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, Remark: req.Remark}
 	if req.Beneficiary != nil {
 		tr.Wire = req.Beneficiary.domain()
 	}
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+	return servePay(s, ctx, c, p, base, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
 		return r.WireTransferAutoflow(ctx, call, tr)
 	}, renderTransfer)
 }
@@ -426,11 +415,7 @@ func (s *Server) achPullCreate(ctx context.Context, c *call, p *service.Principa
 	if req.Transfer != nil {
 		ar = bankgate.ACHPullRequest{SenderID: req.Transfer.SenderID, Amount: req.Transfer.Amount.v, Description: req.Transfer.Description}
 	}
-	r, err := service.Capability[bank.ACHPuller](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
+	return servePay(s, ctx, c, p, base, func(r bank.ACHPuller, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
 		ch, err := r.CreateACHPull(ctx, call, &ar)
 		return nil, ch, err
 	}, envOnly)
