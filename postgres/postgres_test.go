@@ -2,70 +2,22 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/postgres"
+	"github.com/bankgate/bankgate/postgres/pgtest"
 	"github.com/bankgate/bankgate/storetest"
 )
 
-// testURL returns the database the tests may create schemas in, or skips.
-func testURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("BANKGATE_TEST_DATABASE_URL")
-	if u == "" {
-		t.Skip("BANKGATE_TEST_DATABASE_URL not set; skipping PostgreSQL tests")
-	}
-	return u
-}
-
-// mustSchema creates an empty schema, drops it when the test ends, and
-// returns a URL whose search_path is that schema.
-func mustSchema(t *testing.T) string {
-	t.Helper()
-	base := testURL(t)
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := fmt.Sprintf("bgtest_%x", b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("connect for cleanup: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse BANKGATE_TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func testURL(t *testing.T) string    { t.Helper(); return pgtest.BaseURL(t) }
+func mustSchema(t *testing.T) string { t.Helper(); return pgtest.SchemaURL(t) }
 
 // mustOpen opens a store in a fresh schema; the caller (or the suite)
 // closes it.

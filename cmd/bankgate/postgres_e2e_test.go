@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -16,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/bankgate/bankgate/postgres/pgtest"
 )
 
 // The PostgreSQL tests of the command. They run when
@@ -39,57 +38,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// pgBaseURL returns the test database URL, or skips the test.
-func pgBaseURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("BANKGATE_TEST_DATABASE_URL")
-	if u == "" {
-		t.Skip("BANKGATE_TEST_DATABASE_URL not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping PostgreSQL tests")
-	}
-	return u
-}
-
-// pgSchemaURL creates an empty schema bgtest_<random>, drops it when the
-// test ends (after the servers started later have stopped), and returns
-// the test URL with search_path set to it.
-func pgSchemaURL(t *testing.T) string {
-	t.Helper()
-	base := pgBaseURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "bgtest_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to BANKGATE_TEST_DATABASE_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("connect to drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse BANKGATE_TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// pgBaseURL and pgSchemaURL are the shared PostgreSQL test helpers.
+func pgBaseURL(t *testing.T) string   { t.Helper(); return pgtest.BaseURL(t) }
+func pgSchemaURL(t *testing.T) string { t.Helper(); return pgtest.SchemaURL(t) }
 
 // newKeyArg returns a fresh server key as a --secret-key-file value.
 func newKeyArg() string {
