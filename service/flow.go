@@ -137,7 +137,7 @@ type Exchanged struct {
 // the app's, for the connection, unused and unexpired (InvalidAccessCode
 // otherwise, and a second exchange revokes the first one's token).
 func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string) (*Exchanged, error) {
-	app, err := s.appBySecret(ctx, appSecret)
+	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +438,7 @@ const recordTTL = 7 * 24 * time.Hour
 // returns InvalidAppCredentials for a bad appSecret and
 // InvalidOperationID when the operation is unknown or another app's.
 func (s *Service) OperationStatus(ctx context.Context, appSecret, operationID string) (*bankgate.Operation, error) {
-	app, err := s.appBySecret(ctx, appSecret)
+	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
 	}

@@ -215,8 +215,9 @@ func (s *Service) AppByKey(ctx context.Context, appKey string) (*bankgate.App, e
 	return app, err
 }
 
-// appBySecret authenticates an app by its secret.
-func (s *Service) appBySecret(ctx context.Context, appSecret string) (*bankgate.App, error) {
+// AppBySecret authenticates an app by its secret; it returns
+// InvalidAppCredentials when no app has it.
+func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.App, error) {
 	if !secret.WellFormed(appSecret, secret.PrefixAppSecret, AppSecretBytes) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
@@ -225,12 +226,6 @@ func (s *Service) appBySecret(ctx context.Context, appSecret string) (*bankgate.
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
 	return app, err
-}
-
-// AppBySecret authenticates an app by its secret; it returns
-// InvalidAppCredentials when no app has it.
-func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.App, error) {
-	return s.appBySecret(ctx, appSecret)
 }
 
 // cachedApp returns the app with the given ID, from the cache when fresh.
