@@ -27,7 +27,21 @@ type App struct {
 	// ServerURL is the app backend's URL that mobile SDKs send forwarded
 	// calls to (Dapi's "App Server URL").
 	ServerURL string
+	// ClockOffset is how far the app has moved its sandbox test clock
+	// forward (POST /v2/sandbox/clock): the app's sandbox world runs at
+	// the server's sandbox time plus this offset. It only grows, and
+	// never passes MaxClockOffset.
+	ClockOffset time.Duration
 }
+
+// Bounds of an app's sandbox test clock: one advance moves it at most
+// MaxClockAdvance, and all advances together at most MaxClockOffset. Both
+// are far from time.Duration's limit (about 292 years), so no sum of
+// them overflows.
+const (
+	MaxClockAdvance = 366 * 24 * time.Hour
+	MaxClockOffset  = 3653 * 24 * time.Hour // ten years, leap days included
+)
 
 // Connection is one successful Connect login of an end user at a bank, for
 // one app. The connector's session is kept only sealed with a key derived
@@ -127,6 +141,7 @@ const (
 	AuditCodeReused        = "code_reused"
 	AuditTokenRevoked      = "token_revoked"
 	AuditUserDelinked      = "user_delinked"
+	AuditClockAdvanced     = "clock_advanced"
 )
 
 // AuditEvent is one entry in the audit trail. Detail never holds a secret.
@@ -173,6 +188,14 @@ type Store interface {
 	// UpdateApp runs fn on the current app inside a transaction and stores
 	// what it leaves (name and registrations; not the key or secret).
 	UpdateApp(ctx context.Context, appID string, now time.Time, fn func(*App) error) (*App, error)
+	// AdvanceAppClock moves the app's sandbox test clock forward by d
+	// (0 < d <= MaxClockAdvance) and returns its new offset. Every access
+	// code of the app that is still unused moves d closer to its expiry in
+	// the same transaction, so that a code expires at the earlier of its
+	// real and its virtual expiry. If the offset would pass MaxClockOffset
+	// it returns ParameterError and changes nothing; NotFound for an
+	// unknown app. It audits clock_advanced.
+	AdvanceAppClock(ctx context.Context, appID string, d time.Duration, now time.Time) (time.Duration, error)
 
 	// CreateConnection stores a new connection together with the access
 	// code issued for it, and audits connection_created and code_issued.

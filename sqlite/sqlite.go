@@ -289,15 +289,15 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset`
 
 type scanner interface{ Scan(...any) error }
 
 func scanApp(row scanner) (*bankgate.App, error) {
 	var a bankgate.App
-	var created, rotated int64
+	var created, rotated, offset int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, notFound("app")
 		}
@@ -305,6 +305,7 @@ func scanApp(row scanner) (*bankgate.App, error) {
 	}
 	a.CreatedAt, a.SecretRotatedAt = fromNanos(created), fromNanos(rotated)
 	a.AllowedOrigins, a.RedirectURIs, a.BundleIDs = parseList(origins), parseList(uris), parseList(bundles)
+	a.ClockOffset = time.Duration(offset)
 	return &a, nil
 }
 
@@ -375,6 +376,36 @@ func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn f
 		}
 		out = a
 		return s.audit(ctx, tx, now, bankgate.AuditAppUpdated, appID, "", "")
+	})
+	return out, err
+}
+
+// AdvanceAppClock implements bankgate.Store.
+func (s *Store) AdvanceAppClock(ctx context.Context, appID string, d time.Duration, now time.Time) (time.Duration, error) {
+	if d <= 0 || d > bankgate.MaxClockAdvance {
+		return 0, bankgate.Errorf(bankgate.ParameterError, "a clock advance must be positive and at most %v", bankgate.MaxClockAdvance)
+	}
+	var out time.Duration
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		if err := tx.QueryRowContext(ctx, `SELECT clock_offset FROM apps WHERE id = ?`, appID).Scan(&cur); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("app")
+			}
+			return fmt.Errorf("advance app clock: %w", err)
+		}
+		if cur < 0 || time.Duration(cur) > bankgate.MaxClockOffset-d {
+			return bankgate.Errorf(bankgate.ParameterError, "the app's clock may move at most %v in all", bankgate.MaxClockOffset)
+		}
+		out = time.Duration(cur) + d
+		if _, err := tx.ExecContext(ctx, `UPDATE apps SET clock_offset = ?, updated_at = ? WHERE id = ?`, int64(out), nanos(now), appID); err != nil {
+			return fmt.Errorf("advance app clock: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_codes SET expires_at = expires_at - ? WHERE app_id = ? AND used_at = 0 AND expires_at > ?`,
+			int64(d), appID, nanos(now)); err != nil {
+			return fmt.Errorf("advance app clock: %w", err)
+		}
+		return s.audit(ctx, tx, now, bankgate.AuditClockAdvanced, appID, "", "offset="+out.String())
 	})
 	return out, err
 }

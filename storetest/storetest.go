@@ -30,6 +30,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 		{"Apps", testApps},
 		{"RotateAppSecret", testRotateAppSecret},
 		{"UpdateApp", testUpdateApp},
+		{"AdvanceAppClock", testAdvanceAppClock},
+		{"ConcurrentAdvanceAppClock", testConcurrentAdvanceAppClock},
 		{"ConnectionAndCode", testConnectionAndCode},
 		{"ExchangeRejects", testExchangeRejects},
 		{"ExchangeReuseRevokes", testExchangeReuseRevokes},
@@ -190,6 +192,103 @@ func testUpdateApp(t *testing.T, s bankgate.Store) {
 	wantCode(t, err, bankgate.ParameterError)
 	_, err = s.UpdateApp(ctx, "nope", t0, func(*bankgate.App) error { return nil })
 	wantCode(t, err, bankgate.NotFound)
+}
+
+// testAdvanceAppClock: an app's test clock moves forward within its
+// bounds only, moves only that app's unused access codes closer to expiry,
+// and never makes an expired code valid.
+func testAdvanceAppClock(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "clock")
+	b := MustCreateApp(t, s, "other")
+	if a.ClockOffset != 0 {
+		t.Fatalf("new app's offset = %v", a.ClockOffset)
+	}
+	codeA := mustConnect(t, s, a, 30*time.Minute)
+	codeA2 := mustConnect(t, s, a, 30*time.Minute)
+	codeB := mustConnect(t, s, b, 30*time.Minute)
+	if _, err := exchange(s, codeA2, t0); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.AdvanceAppClock(ctx, a.ID, 20*time.Minute, t0)
+	if err != nil || got != 20*time.Minute {
+		t.Fatalf("AdvanceAppClock = %v, %v; want 20m", got, err)
+	}
+	if app, _ := s.App(ctx, a.ID); app.ClockOffset != 20*time.Minute {
+		t.Fatalf("stored offset = %v", app.ClockOffset)
+	}
+	if app, _ := s.App(ctx, b.ID); app.ClockOffset != 0 {
+		t.Fatalf("other app's offset moved: %v", app.ClockOffset)
+	}
+	// A's code now expires 10 minutes after t0; B's still after 30.
+	_, err = exchange(s, codeA, t0.Add(11*time.Minute))
+	wantCode(t, err, bankgate.InvalidAccessCode)
+	if _, err := exchange(s, codeB, t0.Add(29*time.Minute)); err != nil {
+		t.Fatalf("other app's code was moved: %v", err)
+	}
+
+	for _, d := range []time.Duration{0, -time.Hour, bankgate.MaxClockAdvance + 1, 1 << 62} {
+		if _, err := s.AdvanceAppClock(ctx, a.ID, d, t0); !bankgate.IsCode(err, bankgate.ParameterError) {
+			t.Errorf("AdvanceAppClock(%v) = %v, want ParameterError", d, err)
+		}
+	}
+	_, err = s.AdvanceAppClock(ctx, "nope", time.Hour, t0)
+	wantCode(t, err, bankgate.NotFound)
+
+	// Up to the total bound, and not a nanosecond past it.
+	total := 20 * time.Minute
+	for total+bankgate.MaxClockAdvance <= bankgate.MaxClockOffset {
+		if total, err = s.AdvanceAppClock(ctx, a.ID, bankgate.MaxClockAdvance, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rest := bankgate.MaxClockOffset - total
+	if _, err := s.AdvanceAppClock(ctx, a.ID, rest+1, t0); !bankgate.IsCode(err, bankgate.ParameterError) {
+		t.Fatalf("advance past the total bound = %v, want ParameterError", err)
+	}
+	if got, err := s.AdvanceAppClock(ctx, a.ID, rest, t0); err != nil || got != bankgate.MaxClockOffset {
+		t.Fatalf("advance to the bound = %v, %v", got, err)
+	}
+	if _, err := s.AdvanceAppClock(ctx, a.ID, time.Nanosecond, t0); !bankgate.IsCode(err, bankgate.ParameterError) {
+		t.Fatalf("advance at the bound = %v, want ParameterError", err)
+	}
+	if app, _ := s.App(ctx, a.ID); app.ClockOffset != bankgate.MaxClockOffset {
+		t.Fatalf("offset after refused advances = %v", app.ClockOffset)
+	}
+	ev, _ := s.Audit(ctx, a.ID, 1000)
+	if last := ev[len(ev)-1]; last.Kind != bankgate.AuditClockAdvanced {
+		t.Fatalf("last audit = %+v, want clock_advanced", last)
+	}
+}
+
+// testConcurrentAdvanceAppClock: concurrent advances add up exactly, and
+// the total bound holds under concurrency.
+func testConcurrentAdvanceAppClock(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "clocks")
+	const n = 20
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.AdvanceAppClock(ctx, a.ID, 300*24*time.Hour, t0); err == nil {
+				ok.Add(1)
+			} else if !bankgate.IsCode(err, bankgate.ParameterError) {
+				t.Errorf("AdvanceAppClock: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	want := int64(bankgate.MaxClockOffset / (300 * 24 * time.Hour)) // 12
+	if ok.Load() != want {
+		t.Fatalf("%d advances of 300 days succeeded, want %d", ok.Load(), want)
+	}
+	if app, _ := s.App(ctx, a.ID); app.ClockOffset != time.Duration(want)*300*24*time.Hour {
+		t.Fatalf("offset = %v", app.ClockOffset)
+	}
 }
 
 func testConnectionAndCode(t *testing.T, s bankgate.Store) {
