@@ -24,6 +24,10 @@ type Connector interface {
 
 // LoginRequest is a login or the resume of one.
 type LoginRequest struct {
+	// AppID is the app the login is for. Connectors that keep state per
+	// app (the sandbox keeps a world per app) key it by AppID; others may
+	// ignore it.
+	AppID    string
 	BankID   string
 	Username string
 	Password string
@@ -56,13 +60,15 @@ type Challenge struct {
 // Session is the unsealed connector session of a connection, handed to
 // every capability call.
 type Session struct {
+	// AppID is the app the connection belongs to (see LoginRequest.AppID).
+	AppID        string
 	BankID       string
 	ConnectionID string
 	Data         []byte
 }
 
 // Call is what every capability method receives: the session, the clock
-// reading, and, on the resume of a call that answered with a Challenge,
+// reading (for sandbox banks, the app's test clock), and, on the resume of a call that answered with a Challenge,
 // the challenge's state and the user's answers.
 type Call struct {
 	Session Session
@@ -145,4 +151,29 @@ type WirePayer interface {
 type ACHPuller interface {
 	CreateACHPull(ctx context.Context, call *Call, req *bankgate.ACHPullRequest) (*Challenge, error)
 	ACHPull(ctx context.Context, call *Call, operationID string) (*bankgate.ACHPull, error)
+}
+
+// TestUser is a test user an app made for itself at a sandbox bank.
+type TestUser struct {
+	BankID   string
+	Username string
+	// Accounts and MFA count the user's accounts and MFA inputs.
+	Accounts int
+	MFA      int
+}
+
+// TestUsers is offered by sandbox connectors whose apps may make their own
+// test users (Dapi's dashboard sandbox users). Users live in the app's
+// sandbox world only.
+type TestUsers interface {
+	// CreateTestUser creates or replaces the user the fixture describes
+	// (the connector's fixture format) at bankID in appID's world. It
+	// returns ParameterError for a fixture it refuses, with a message that
+	// says why, and InvalidBankID for a bank it does not serve.
+	CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*TestUser, error)
+	// TestUsers lists appID's users, by bank and username.
+	TestUsers(ctx context.Context, appID string) ([]TestUser, error)
+	// DeleteTestUser deletes one of appID's users; NotFound if it has no
+	// such user.
+	DeleteTestUser(ctx context.Context, appID, bankID, username string) error
 }

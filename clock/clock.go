@@ -1,20 +1,20 @@
 // Package clock is bankgate's injectable time source. The server runs on
-// real time by default; a Virtual clock lets sandbox users and tests move
-// time forward (new sandbox transactions appear, cool-downs and access
-// codes expire) without waiting.
+// real time by default; a Virtual clock starts every app's sandbox test
+// clock at another time (--sandbox-clock), from which each app moves its
+// own forward.
 package clock
 
 import (
 	"errors"
-	"sync/atomic"
 	"time"
 )
 
-// Virtual is real time shifted by an adjustable offset. It is safe for
-// concurrent use. Time never moves backwards through Advance.
+// Virtual is real time shifted by a fixed offset: the server's sandbox
+// time, from which every app's test clock moves on by its own offset (see
+// bankgate.App.ClockOffset). It is safe for concurrent use.
 type Virtual struct {
 	base   func() time.Time
-	offset atomic.Int64 // nanoseconds
+	offset time.Duration
 }
 
 // NewVirtual returns a virtual clock over base (time.Now when nil) that
@@ -25,27 +25,23 @@ func NewVirtual(base func() time.Time, start time.Time) *Virtual {
 	}
 	v := &Virtual{base: base}
 	if !start.IsZero() {
-		v.offset.Store(int64(start.Sub(base())))
+		v.offset = start.Sub(base())
 	}
 	return v
 }
 
 // Now returns the virtual time.
 func (v *Virtual) Now() time.Time {
-	return v.base().Add(time.Duration(v.offset.Load())).UTC()
+	return v.base().Add(v.offset).UTC()
 }
 
-// MaxAdvance bounds one Advance call.
-const MaxAdvance = 400 * 24 * time.Hour
-
-// Advance moves the clock forward by d and returns the new time.
-func (v *Virtual) Advance(d time.Duration) (time.Time, error) {
-	if d <= 0 || d > MaxAdvance {
-		return time.Time{}, errors.New("clock: advance must be positive and at most 400 days")
-	}
-	v.offset.Add(int64(d))
-	return v.Now(), nil
-}
+// The range a virtual clock may start in: far enough from
+// time.Duration's limits (about 292 years from now) that no offset
+// overflows.
+var (
+	minStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxStart = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // Parse reads a --sandbox-clock value: "" or "real" for real time (nil
 // clock), "now" for a virtual clock starting at the real time, or an
@@ -63,6 +59,9 @@ func Parse(s string, base func() time.Time) (*Virtual, error) {
 	}
 	if err != nil {
 		return nil, errors.New(`clock: want "real", "now", an RFC 3339 time or a YYYY-MM-DD date`)
+	}
+	if t.Before(minStart) || !t.Before(maxStart) {
+		return nil, errors.New("clock: a start time must be in the years 2000 to 2099")
 	}
 	return NewVirtual(base, t), nil
 }

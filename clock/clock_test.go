@@ -16,15 +16,6 @@ func TestVirtual(t *testing.T) {
 	if got := v.Now(); !got.Equal(time.Date(2025, 6, 1, 1, 0, 0, 0, time.UTC)) {
 		t.Fatalf("virtual time does not flow: %v", got)
 	}
-	got, err := v.Advance(48 * time.Hour)
-	if err != nil || !got.Equal(time.Date(2025, 6, 3, 1, 0, 0, 0, time.UTC)) {
-		t.Fatalf("Advance = %v, %v", got, err)
-	}
-	for _, d := range []time.Duration{0, -time.Hour, MaxAdvance + 1} {
-		if _, err := v.Advance(d); err == nil {
-			t.Errorf("Advance(%v) accepted", d)
-		}
-	}
 }
 
 func TestParse(t *testing.T) {
@@ -38,7 +29,9 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v", s, v, err)
 		}
 	}
-	if _, err := Parse("yesterday", nil); err == nil {
-		t.Error("bad value accepted")
+	for _, s := range []string{"yesterday", "1999-12-31", "2100-01-01", "9999-12-31T00:00:00Z", "0001-01-01"} {
+		if _, err := Parse(s, nil); err == nil {
+			t.Errorf("Parse(%q) accepted", s)
+		}
 	}
 }

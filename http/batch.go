@@ -50,7 +50,7 @@ func (s *Server) batchMetadata(ctx context.Context, c *call, p *service.Principa
 	if err != nil {
 		return nil, err
 	}
-	m, err := r.Metadata(ctx, &bank.Call{Session: p.Session, Now: s.svc.Now()})
+	m, err := r.Metadata(ctx, &bank.Call{Session: p.Session, Now: p.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (s *Server) senderAccount(ctx context.Context, p *service.Principal, id str
 	if err != nil {
 		return nil, err
 	}
-	accts, _, err := r.Accounts(ctx, &bank.Call{Session: p.Session, Now: s.svc.Now()})
+	accts, _, err := r.Accounts(ctx, &bank.Call{Session: p.Session, Now: p.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *service.P
 	if err != nil {
 		return nil, err
 	}
-	b := newBatch(req.Items, wireTransferAccount{IBAN: acct.IBAN, AccountNumber: acct.Number}, acct.Currency.Code, s.svc.Now())
+	b := newBatch(req.Items, wireTransferAccount{IBAN: acct.IBAN, AccountNumber: acct.Number}, acct.Currency.Code, p.Now)
 	for i, it := range req.Items {
 		typ := it.Type
 		if typ == "" {
@@ -213,7 +213,7 @@ func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *service.P
 		tr := &bankgate.TransferRequest{SenderID: acct.ID, Amount: it.Amount.v, Remark: remark, Beneficiary: &bankgate.Beneficiary{
 			Name: it.Beneficiary.Name, Nickname: it.Beneficiary.Nickname, IBAN: it.Beneficiary.IBAN, AccountNumber: it.Beneficiary.AccountNumber,
 			SwiftCode: it.Beneficiary.SwiftCode, Type: typ, Country: it.Beneficiary.Country, BankName: it.Beneficiary.BankName, BranchName: it.Beneficiary.BranchName}}
-		res, ch, err := payer.TransferAutoflow(ctx, &bank.Call{Session: p.Session, Now: s.svc.Now(), OperationID: b.Reference + fmt.Sprintf(":%d", i)}, tr)
+		res, ch, err := payer.TransferAutoflow(ctx, &bank.Call{Session: p.Session, Now: p.Now, OperationID: b.Reference + fmt.Sprintf(":%d", i)}, tr)
 		item := &b.Items[i]
 		b.NumPendingItems--
 		switch {
@@ -270,7 +270,7 @@ func (s *Server) batchFileCreate(ctx context.Context, c *call, p *service.Princi
 	if err != nil {
 		return nil, err
 	}
-	b := newBatch(req.Items, wireTransferAccount{IBAN: acct.IBAN, AccountNumber: acct.Number}, acct.Currency.Code, s.svc.Now())
+	b := newBatch(req.Items, wireTransferAccount{IBAN: acct.IBAN, AccountNumber: acct.Number}, acct.Currency.Code, p.Now)
 	var csv strings.Builder
 	csv.WriteString("type,amount,currency,name,iban,accountNumber,swiftCode,country,remark\n")
 	field := func(v string) string {

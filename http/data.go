@@ -440,7 +440,7 @@ func (s *Server) achPullGet(ctx context.Context, c *call, p *service.Principal, 
 	if err != nil {
 		return nil, err
 	}
-	pull, err := r.ACHPull(ctx, &bank.Call{Session: p.Session, Now: s.svc.Now(), OperationID: base.OperationID}, base.OperationID)
+	pull, err := r.ACHPull(ctx, &bank.Call{Session: p.Session, Now: p.Now, OperationID: base.OperationID}, base.OperationID)
 	if err != nil {
 		return nil, err
 	}

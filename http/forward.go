@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"strings"
 
 	"github.com/bankgate/bankgate"
 )
@@ -27,7 +28,7 @@ func (s *Server) forward(ctx context.Context, c *call) (any, error) {
 	}
 	key := normalizePath(req.Action)
 	rt := s.routes[key]
-	if rt == nil || rt.name == "/" || rt.name == "/dd" || rt.name == "/sandbox/clock" {
+	if rt == nil || rt.name == "/" || rt.name == "/dd" || strings.HasPrefix(rt.name, "/sandbox/") {
 		return nil, bankgate.Errorf(bankgate.EndpointNotFound, "The action does not name an endpoint.")
 	}
 	fc := *c

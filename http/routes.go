@@ -24,7 +24,7 @@ func (s *Server) registerRoutes() {
 	s.handle("/data/DelinkUser", s.bearer(s.delink))
 	s.registerDataRoutes()
 	s.registerBatchRoutes()
-	s.handle("/sandbox/clock", s.sandboxClock)
+	s.registerSandboxRoutes()
 	s.handle("/sdk/apps/configs/get", s.sdkConfig)
 	s.handle("/", s.forward)
 	s.handle("/dd", s.forward)

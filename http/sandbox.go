@@ -2,25 +2,29 @@ package http
 
 import (
 	"context"
-	"time"
+	"encoding/json"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
 )
 
 type clockRequest struct {
 	AppSecret string `json:"appSecret"`
-	// Advance is a Go duration ("36h", "90m") to move the clock forward.
+	// Advance moves the app's clock forward: a Go duration ("36h", "90m")
+	// or a number of days ("30d"). Empty only reads the clock.
 	Advance string `json:"advance"`
 }
 
 type clockResponse struct {
 	envelope
 	Now string `json:"now"`
+	// Offset is how far the app has moved its clock in all, as a Go
+	// duration.
+	Offset string `json:"offset"`
 }
 
-// sandboxClock reads (empty advance) or advances the server's virtual
-// sandbox clock. Any registered app may call it; it exists only when the
-// server was started with --sandbox-clock.
+// sandboxClock reads (empty advance) or advances the calling app's
+// sandbox test clock; no other app's clock or world moves.
 func (s *Server) sandboxClock(ctx context.Context, c *call) (any, error) {
 	var req clockRequest
 	if err := decode(c.body, &req); err != nil {
@@ -29,21 +33,106 @@ func (s *Server) sandboxClock(ctx context.Context, c *call) (any, error) {
 	if req.AppSecret == "" {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
 	}
-	if _, err := s.svc.AppBySecret(ctx, req.AppSecret); err != nil {
+	clk, err := s.svc.AdvanceClock(ctx, req.AppSecret, req.Advance)
+	if err != nil {
 		return nil, err
 	}
-	if s.clock == nil {
-		return nil, bankgate.Errorf(bankgate.NotImplemented, "The sandbox clock is not enabled; start the server with --sandbox-clock.")
+	return &clockResponse{envelope: done(""), Now: wireTime(clk.Now), Offset: clk.Offset.String()}, nil
+}
+
+// registerSandboxRoutes registers the sandbox's own endpoints: the app's
+// test clock and its sandbox users.
+func (s *Server) registerSandboxRoutes() {
+	s.handle("/sandbox/clock", s.sandboxClock)
+	s.handle("/sandbox/users/create", s.sandboxUsersCreate)
+	s.handle("/sandbox/users/list", s.sandboxUsersList)
+	s.handle("/sandbox/users/delete", s.sandboxUsersDelete)
+}
+
+type sandboxUserRequest struct {
+	AppSecret string `json:"appSecret"`
+	BankID    string `json:"bankID"`
+	Username  string `json:"username"`
+	// Fixture is the user, in the format of sandbox/doc.go.
+	Fixture json.RawMessage `json:"fixture"`
+}
+
+type wireSandboxUser struct {
+	BankID   string `json:"bankID"`
+	Username string `json:"username"`
+	Accounts int    `json:"accounts"`
+	MFA      int    `json:"mfaInputs"`
+}
+
+type sandboxUserResponse struct {
+	envelope
+	User wireSandboxUser `json:"user"`
+}
+
+type sandboxUsersResponse struct {
+	envelope
+	Users []wireSandboxUser `json:"users"`
+}
+
+func toWireSandboxUser(u bank.TestUser) wireSandboxUser {
+	return wireSandboxUser{BankID: u.BankID, Username: u.Username, Accounts: u.Accounts, MFA: u.MFA}
+}
+
+// decodeSandboxUser decodes a sandbox users request and checks that it
+// carries an appSecret.
+func decodeSandboxUser(c *call) (*sandboxUserRequest, error) {
+	var req sandboxUserRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
 	}
-	now := s.clock.Now()
-	if req.Advance != "" {
-		d, err := time.ParseDuration(req.Advance)
-		if err != nil {
-			return nil, bankgate.Errorf(bankgate.ParameterError, "The field \"advance\" must be a duration such as \"36h\".")
-		}
-		if now, err = s.clock.Advance(d); err != nil {
-			return nil, bankgate.Errorf(bankgate.ParameterError, "The clock moves forward by at most 400 days at a time.")
-		}
+	if req.AppSecret == "" {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
 	}
-	return &clockResponse{envelope: done(""), Now: wireTime(now)}, nil
+	return &req, nil
+}
+
+// sandboxUsersCreate creates or replaces a sandbox user in the calling
+// app's world.
+func (s *Server) sandboxUsersCreate(ctx context.Context, c *call) (any, error) {
+	req, err := decodeSandboxUser(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Fixture) > 0 && req.Fixture[0] != '{' && string(req.Fixture) != "null" {
+		return nil, bankgate.Errorf(bankgate.ParameterError, "The field \"fixture\" must be a JSON object.")
+	}
+	u, err := s.svc.CreateSandboxUser(ctx, req.AppSecret, req.BankID, req.Fixture)
+	if err != nil {
+		return nil, err
+	}
+	return &sandboxUserResponse{envelope: done(""), User: toWireSandboxUser(*u)}, nil
+}
+
+// sandboxUsersList lists the calling app's sandbox users.
+func (s *Server) sandboxUsersList(ctx context.Context, c *call) (any, error) {
+	req, err := decodeSandboxUser(c)
+	if err != nil {
+		return nil, err
+	}
+	us, err := s.svc.SandboxUsers(ctx, req.AppSecret)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wireSandboxUser, len(us))
+	for i, u := range us {
+		out[i] = toWireSandboxUser(u)
+	}
+	return &sandboxUsersResponse{envelope: done(""), Users: out}, nil
+}
+
+// sandboxUsersDelete deletes one of the calling app's sandbox users.
+func (s *Server) sandboxUsersDelete(ctx context.Context, c *call) (any, error) {
+	req, err := decodeSandboxUser(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.DeleteSandboxUser(ctx, req.AppSecret, req.BankID, req.Username); err != nil {
+		return nil, err
+	}
+	return done(""), nil
 }

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/clock"
 	"github.com/bankgate/bankgate/service"
 )
 
@@ -45,9 +44,6 @@ type Config struct {
 	// Metrics, when set, are updated on every request and served at
 	// GET /metrics.
 	Metrics *Metrics
-	// Clock, when set, is the virtual sandbox clock that
-	// POST /v2/sandbox/clock reads and advances.
-	Clock *clock.Virtual
 	// Limits are the rate limits; nil means DefaultLimits.
 	Limits *Limits
 	// Pages, when set, serves GET and HEAD requests under /connect (the
@@ -64,7 +60,6 @@ type Server struct {
 	log         *slog.Logger
 	unavailable func(error) bool
 	metrics     *Metrics
-	clock       *clock.Virtual
 	limits      *limiters
 	pages       http.Handler
 	proxies     []netip.Prefix
@@ -98,7 +93,7 @@ type call struct {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, clock: cfg.Clock, pages: cfg.Pages, proxies: cfg.TrustedProxies, routes: map[string]*route{}}
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, pages: cfg.Pages, proxies: cfg.TrustedProxies, routes: map[string]*route{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -94,7 +94,7 @@ func (b *Bank) withUser(ctx context.Context, call *bank.Call, acc access, fn fun
 		return err
 	}
 	now := b.clock(call.Now)
-	st := b.cache.get(bi, user)
+	st := b.cache.get(call.Session.AppID, bi, user)
 	st.mu.Lock()
 	if acc == catchUp || !b.fresh(st, now) {
 		err = b.sync(ctx, st, now)

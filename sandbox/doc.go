@@ -48,21 +48,30 @@
 //
 // # Payments and persistence
 //
-// What users do is kept in the event streams of Options.Store (an
-// in-memory log when nil), one JSON event per line of history:
+// Every app has its own sandbox world: what users do belongs to the app
+// their connection or login is for (bank.Session.AppID,
+// bank.LoginRequest.AppID), and the same username under two apps is two
+// users that start from the same data. It is kept in the event streams
+// of Options.Store (an in-memory log when nil), one JSON event per line
+// of history:
 //
-//   - sandbox/<bankID>/<username>: the user's events, with "type"
+//   - sandbox/<appID>/<bankID>/<username>: the user's events, with "type"
 //     beneficiary, wire_beneficiary, transfer, credit (money another
 //     sandbox user sent, keyed by the transfer reference and applied once),
 //     delivered (a transfer's credit reached its receiver) and ach_pull.
-//   - sandbox-iban/<IBAN>: who holds a sandbox IBAN ({"bank", "user",
-//     "account", "currency"}; the last event wins). A generated user's
-//     IBANs are registered when its data is first built; a fixture's
-//     IBANs take over.
+//   - sandbox-iban/<appID>/<IBAN>: who holds a sandbox IBAN in the app's
+//     world ({"bank", "user", "account", "currency"}; the last event
+//     wins). A generated user's IBANs are registered when its data is
+//     first built; a fixture's IBANs take over.
 //   - sandbox-fixture/<bankID>/<username>: the versions of an operator's
-//     fixture; the last wins. The password and MFA answers are not in
-//     them: only salted PBKDF2-SHA256 hashes ("passwordHash",
-//     "answerHash"; see Fixtures).
+//     fixture, a template for every app's world; the last wins. The
+//     password and MFA answers are not in them: only salted PBKDF2-SHA256
+//     hashes ("passwordHash", "answerHash"; see Fixtures).
+//   - sandbox-fixture/<appID>/<bankID>/<username>: the versions of a
+//     fixture an app made for its own world (AddAppFixture), which wins
+//     over the template; a version "null" deletes it.
+//   - sandbox-users/<appID>: the list of the users an app made
+//     ({"bank", "user", "deleted"}).
 //
 // A user's state is its base data (generated, or its fixture's) plus its
 // events in order, so a restart on the same store, or another instance,

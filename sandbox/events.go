@@ -54,10 +54,15 @@ func (m *memEvents) Events(ctx context.Context, stream string, after int64) ([]b
 	return slices.Clone(evs[after:]), nil
 }
 
-// Stream names.
-func userStream(bankID, user string) string    { return "sandbox/" + bankID + "/" + user }
-func ibanStream(iban string) string            { return "sandbox-iban/" + iban }
-func fixtureStream(bankID, user string) string { return "sandbox-fixture/" + bankID + "/" + user }
+// Stream names. Everything users do belongs to the app (its sandbox
+// world) it happened in; operator fixtures are server-wide templates.
+func userStream(app, bankID, user string) string { return "sandbox/" + app + "/" + bankID + "/" + user }
+func ibanStream(app, iban string) string         { return "sandbox-iban/" + app + "/" + iban }
+func fixtureStream(bankID, user string) string   { return "sandbox-fixture/" + bankID + "/" + user }
+func appFixtureStream(app, bankID, user string) string {
+	return "sandbox-fixture/" + app + "/" + bankID + "/" + user
+}
+func appUsersStream(app string) string { return "sandbox-users/" + app }
 
 // Event types of a user stream.
 const (
@@ -142,10 +147,12 @@ type postedTx struct {
 	delta bankgate.Money
 }
 
-// userState is one user at one bank: the base data (generated, or a
-// fixture's) plus the user's events applied in order. Its fields are
-// guarded by mu; the base ledger has its own lock, taken after mu.
+// userState is one user at one bank in one app's sandbox world: the base
+// data (generated, or a fixture's) plus the user's events applied in
+// order. Its fields are guarded by mu; the base ledger has its own lock,
+// taken after mu.
 type userState struct {
+	app  string
 	bi   *bankInfo
 	user string
 
@@ -153,8 +160,8 @@ type userState struct {
 	gen     *ledger // the generated ledger, kept once made
 	l       *ledger // the base in use: gen or the fixture's
 	fixture *fixture
-	fixSeq  int64 // the fixture version in use; 0 for none
-	seq     int64 // the last event of the user stream applied
+	fixVer  fixVersion // the fixture version in use; zero for none
+	seq     int64      // the last event of the user stream applied
 	events  []userEvent
 	// syncedAt is the clock reading of the last catch-up with the store
 	// that succeeded, and fixGen the Bank's fixGen read before it.
@@ -421,11 +428,11 @@ func (b *Bank) fresh(st *userState, now time.Time) bool {
 // caller holds st.mu.
 func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
 	gen := b.fixGen.Load()
-	fx, fseq, err := b.fixture(ctx, st.bi.bank.ID, st.user)
+	fx, fver, err := b.fixture(ctx, st.app, st.bi.bank.ID, st.user)
 	if err != nil {
 		return err
 	}
-	if st.l == nil || fseq != st.fixSeq {
+	if st.l == nil || fver != st.fixVer {
 		if fx != nil {
 			st.l = fx.ledger(st.bi)
 			st.preBens = fx.beneficiaries(st.bi, st.user)
@@ -436,10 +443,10 @@ func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
 			st.l = st.gen
 			st.preBens = preBeneficiaries(st.bi, st.user)
 		}
-		st.fixture, st.fixSeq, st.registered = fx, fseq, false
+		st.fixture, st.fixVer, st.registered = fx, fver, false
 		st.rebuild()
 	}
-	stream := userStream(st.bi.bank.ID, st.user)
+	stream := userStream(st.app, st.bi.bank.ID, st.user)
 	evs, err := b.log.Events(ctx, stream, st.seq)
 	if err != nil {
 		return fmt.Errorf("sandbox: read %s: %w", stream, err)
@@ -477,7 +484,7 @@ const maxAppendAttempts = 100
 // on. build may return a nil event to append nothing. The caller holds
 // st.mu.
 func (b *Bank) appendEvent(ctx context.Context, st *userState, now time.Time, build func() (*userEvent, error)) (*userEvent, error) {
-	stream := userStream(st.bi.bank.ID, st.user)
+	stream := userStream(st.app, st.bi.bank.ID, st.user)
 	for attempt := 0; ; attempt++ {
 		if err := b.sync(ctx, st, now); err != nil {
 			return nil, err
@@ -507,10 +514,10 @@ func (b *Bank) appendEvent(ctx context.Context, st *userState, now time.Time, bu
 	}
 }
 
-// ibanOwner returns who the registry says holds iban, and the registry
-// stream's last seq.
-func (b *Bank) ibanOwner(ctx context.Context, iban string) (*owner, int64, error) {
-	evs, err := b.log.Events(ctx, ibanStream(iban), 0)
+// ibanOwner returns who the app's registry says holds iban, and the
+// registry stream's last seq.
+func (b *Bank) ibanOwner(ctx context.Context, app, iban string) (*owner, int64, error) {
+	evs, err := b.log.Events(ctx, ibanStream(app, iban), 0)
 	if err != nil || len(evs) == 0 {
 		return nil, 0, err
 	}
@@ -533,7 +540,7 @@ func (b *Bank) registerIBANs(ctx context.Context, st *userState, now time.Time) 
 		}
 		o := owner{Bank: st.bi.bank.ID, User: st.user, Account: a.id, Currency: bk.cur.Code}
 		for range maxAppendAttempts {
-			cur, seq, err := b.ibanOwner(ctx, bk.iban)
+			cur, seq, err := b.ibanOwner(ctx, st.app, bk.iban)
 			if err != nil {
 				return err
 			}
@@ -541,7 +548,7 @@ func (b *Bank) registerIBANs(ctx context.Context, st *userState, now time.Time) 
 				break
 			}
 			body, _ := json.Marshal(o)
-			err = b.log.AppendEvent(ctx, ibanStream(bk.iban), seq+1, now, body)
+			err = b.log.AppendEvent(ctx, ibanStream(st.app, bk.iban), seq+1, now, body)
 			if err == nil {
 				break
 			}
@@ -605,7 +612,7 @@ func (b *Bank) deliver(ctx context.Context, sender *userState, t *transferRecord
 		}
 	}
 	sender.mu.Unlock()
-	rst := b.cache.get(bi, t.To.User)
+	rst := b.cache.get(sender.app, bi, t.To.User)
 	rst.mu.Lock()
 	_, err := b.appendEvent(ctx, rst, now, func() (*userEvent, error) {
 		if rst.credited[t.Ref] {

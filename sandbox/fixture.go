@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
 )
 
 // fixture is an operator's sandbox user, in the JSON form documented in
@@ -496,66 +497,93 @@ func (f *fixture) sameAs(stored *fixture) (bool, error) {
 	return true, nil
 }
 
-// fixture returns the latest fixture of user at bankID and its version,
-// reading versions newer than the one it has from the store; nil and 0
-// if there is none. The fixture's secrets are hashed.
-func (b *Bank) fixture(ctx context.Context, bankID, user string) (*fixture, int64, error) {
-	e, err := b.fixtureEntry(ctx, bankID, user)
-	if e == nil || err != nil {
-		return nil, 0, err
+// fixVersion identifies the fixture a user's base data comes from: the
+// version of the app's own fixture (0 for none) and of the server-wide
+// template (0 for none, or when the app's own one is in use).
+type fixVersion struct{ app, tmpl int64 }
+
+// fixture returns the fixture user at bankID has in app's sandbox world:
+// the app's own (see AddAppFixture) unless it has none or deleted it,
+// else the operator's server-wide template (see AddFixture), else nil.
+// Versions newer than the ones it has are read from the store. The
+// fixture's secrets are hashed.
+func (b *Bank) fixture(ctx context.Context, app, bankID, user string) (*fixture, fixVersion, error) {
+	var v fixVersion
+	if app != "" {
+		e, err := b.fixtureEntry(ctx, appFixtureStream(app, bankID, user))
+		if err != nil {
+			return nil, v, err
+		}
+		if e != nil {
+			v.app = e.seq
+			if e.fx != nil {
+				return e.fx, v, nil
+			}
+		}
 	}
-	return e.fx, e.seq, nil
+	e, err := b.fixtureEntry(ctx, fixtureStream(bankID, user))
+	if e == nil || err != nil {
+		return nil, v, err
+	}
+	v.tmpl = e.seq
+	return e.fx, v, nil
 }
 
-// fixtureEntry is fixture's entry, or nil if there is none.
-func (b *Bank) fixtureEntry(ctx context.Context, bankID, user string) (*fixtureEntry, error) {
-	key := bankID + "\x00" + user
+// deletedFixture is the body of a fixture version that deletes the user.
+const deletedFixture = "null"
+
+// fixtureEntry returns the latest version of a fixture stream, or nil if
+// the stream is empty. An entry whose fx is nil is a deletion.
+func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, error) {
 	b.fmu.Lock()
-	e := b.fixtures[key]
+	e := b.fixtures[stream]
 	b.fmu.Unlock()
 	var seq int64
 	if e != nil {
 		seq = e.seq
 	}
-	stream := fixtureStream(bankID, user)
 	evs, err := b.log.Events(ctx, stream, seq)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: read %s: %w", stream, err)
 	}
 	if len(evs) > 0 {
 		last := evs[len(evs)-1]
-		fx, err := decodeFixture(last.Body)
-		if err == nil {
-			err = fx.validate()
+		ne := &fixtureEntry{seq: last.Seq}
+		if string(last.Body) != deletedFixture {
+			fx, err := decodeFixture(last.Body)
+			if err == nil {
+				err = fx.validate()
+			}
+			legacy := err == nil && fx.hasClearSecrets()
+			if legacy {
+				// A version stored before secrets were hashed: hash them
+				// now, so that memory holds no secret in clear either.
+				err = fx.hashSecrets()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sandbox: %s version %d: %w", stream, last.Seq, err)
+			}
+			ne.fx, ne.legacy = fx, legacy
 		}
-		legacy := err == nil && fx.hasClearSecrets()
-		if legacy {
-			// A version stored before secrets were hashed: hash them now,
-			// so that memory holds no secret in clear either.
-			err = fx.hashSecrets()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: %s version %d: %w", stream, last.Seq, err)
-		}
-		ne := &fixtureEntry{seq: last.Seq, fx: fx, legacy: legacy}
 		b.fmu.Lock()
-		if cur := b.fixtures[key]; cur == nil || cur.seq < ne.seq {
-			b.fixtures[key] = ne
+		if cur := b.fixtures[stream]; cur == nil || cur.seq < ne.seq {
+			b.fixtures[stream] = ne
 			// Cached user states made with an older fixture are no longer
 			// fresh (see Bank.fresh).
 			b.fixGen.Add(1)
 		}
-		e = b.fixtures[key]
+		e = b.fixtures[stream]
 		b.fmu.Unlock()
 	}
 	return e, nil
 }
 
 // AddFixture adds or replaces the sandbox user that the JSON fixture data
-// describes (its format is in the package documentation) at bank bankID;
-// bankID may be empty when the fixture names its bank, and must match it
-// when both are given. The fixture is validated strictly (unknown fields
-// are errors) and kept in the store's stream
+// describes (its format is in the package documentation) at bank bankID,
+// as a server-wide template: every app's world starts from it. bankID may
+// be empty when the fixture names its bank, and must match it when both
+// are given. The fixture is validated strictly (unknown fields are
+// errors) and kept in the store's stream
 // sandbox-fixture/<bankID>/<username>, a new version appended only when
 // it differs from the latest, so every Bank on the store serves it. The
 // stored version holds salted hashes of the password and MFA answers,
@@ -563,36 +591,52 @@ func (b *Bank) fixtureEntry(ctx context.Context, bankID, user string) (*fixtureE
 // same data, password and answers adds no version. From then on the user
 // logs in with the fixture's password and MFA, and its identity, accounts
 // and transactions are the fixture's plus whatever payments it makes or
-// receives; a fixture user takes precedence over the generated user of
-// the same name.
+// receives in each app's world; a fixture user takes precedence over the
+// generated user of the same name, and an app's own fixture (see
+// AddAppFixture) over both.
 func (b *Bank) AddFixture(ctx context.Context, bankID string, data []byte) error {
+	f, err := parseFixture(bankID, data)
+	if err != nil {
+		return err
+	}
+	return b.putFixture(ctx, fixtureStream(f.BankID, f.Username), f)
+}
+
+// parseFixture decodes and validates an operator's or app's fixture for
+// bankID (see AddFixture).
+func parseFixture(bankID string, data []byte) (*fixture, error) {
 	f, err := decodeFixture(data)
 	if err != nil {
-		return fmt.Errorf("sandbox fixture: %w", err)
+		return nil, fmt.Errorf("sandbox fixture: %w", err)
 	}
 	switch {
 	case f.BankID == "":
 		f.BankID = bankID
 	case bankID != "" && bankID != f.BankID:
-		return fmt.Errorf("sandbox fixture %s: bankID %q differs from the bank %q it is added to", f.Username, f.BankID, bankID)
+		return nil, fmt.Errorf("sandbox fixture %s: bankID %q differs from the bank %q it is added to", f.Username, f.BankID, bankID)
 	}
 	if f.PasswordHash != "" || slices.ContainsFunc(f.MFA, func(in fixtureInput) bool { return in.AnswerHash != "" }) {
-		return fmt.Errorf("sandbox fixture %s/%s: passwordHash and answerHash are bankgate's; give the password and answers", f.BankID, f.Username)
+		return nil, fmt.Errorf("sandbox fixture %s/%s: passwordHash and answerHash are bankgate's; give the password and answers", f.BankID, f.Username)
 	}
 	if err := f.validate(); err != nil {
-		return fmt.Errorf("sandbox fixture %s/%s: %w", f.BankID, f.Username, err)
+		return nil, fmt.Errorf("sandbox fixture %s/%s: %w", f.BankID, f.Username, err)
 	}
-	stream := fixtureStream(f.BankID, f.Username)
+	return f, nil
+}
+
+// putFixture appends f to the fixture stream unless its latest version
+// is the same.
+func (b *Bank) putFixture(ctx context.Context, stream string, f *fixture) error {
 	var raw []byte // the version to append, hashed once
 	for range maxAppendAttempts {
-		e, err := b.fixtureEntry(ctx, f.BankID, f.Username)
+		e, err := b.fixtureEntry(ctx, stream)
 		if err != nil {
 			return err
 		}
 		var seq int64
 		if e != nil {
 			seq = e.seq
-			if !e.legacy {
+			if !e.legacy && e.fx != nil {
 				same, err := f.sameAs(e.fx)
 				if err != nil || same {
 					return err
@@ -611,7 +655,7 @@ func (b *Bank) AddFixture(ctx context.Context, bankID string, data []byte) error
 		}
 		err = b.log.AppendEvent(ctx, stream, seq+1, b.now().UTC(), raw)
 		if err == nil {
-			_, err = b.fixtureEntry(ctx, f.BankID, f.Username)
+			_, err = b.fixtureEntry(ctx, stream)
 			return err
 		}
 		if !bankgate.IsCode(err, bankgate.Conflict) {
@@ -657,3 +701,188 @@ func (b *Bank) LoadFixtureDir(ctx context.Context, dir string) error {
 
 // validName reports whether s has at most n characters.
 func validName(s string, n int) bool { return utf8.RuneCountInString(s) <= n }
+
+// Limits of the sandbox users an app makes for itself (AddAppFixture).
+const (
+	// MaxAppFixtureBytes bounds one fixture's JSON.
+	MaxAppFixtureBytes = 256 << 10
+	// MaxAppFixtures bounds how many users one app's world holds at once.
+	MaxAppFixtures = 1000
+)
+
+// AppUser is a sandbox user an app made for itself.
+type AppUser = bank.TestUser
+
+var _ bank.TestUsers = (*Bank)(nil)
+
+// CreateTestUser implements bank.TestUsers with AddAppFixture.
+func (b *Bank) CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bank.TestUser, error) {
+	return b.AddAppFixture(ctx, appID, bankID, fixture)
+}
+
+// TestUsers implements bank.TestUsers with AppFixtures.
+func (b *Bank) TestUsers(ctx context.Context, appID string) ([]bank.TestUser, error) {
+	return b.AppFixtures(ctx, appID)
+}
+
+// DeleteTestUser implements bank.TestUsers with DeleteAppFixture.
+func (b *Bank) DeleteTestUser(ctx context.Context, appID, bankID, username string) error {
+	return b.DeleteAppFixture(ctx, appID, bankID, username)
+}
+
+// appUserEvent is one entry of an app's user list stream.
+type appUserEvent struct {
+	Bank    string `json:"bank"`
+	User    string `json:"user"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// AddAppFixture creates or replaces, in app's sandbox world only, the
+// sandbox user that the JSON fixture data describes (the format of
+// AddFixture) at bankID. Other apps, and the operator's templates, are
+// untouched; in app's world the user takes precedence over a template or
+// generated user of the same name, and its payments and other state carry
+// over to the new data. Errors: ParameterError for a fixture that is too
+// large, malformed, or names another bank (the message says what is
+// wrong), InvalidBankID for an unknown bank, and ParameterError when app
+// already has MaxAppFixtures users.
+func (b *Bank) AddAppFixture(ctx context.Context, app, bankID string, data []byte) (*AppUser, error) {
+	if app == "" {
+		return nil, errors.New("sandbox: AddAppFixture needs an app")
+	}
+	if _, ok := bankByID[bankID]; !ok {
+		return nil, errInvalidBank()
+	}
+	if len(data) > MaxAppFixtureBytes {
+		return nil, paramError(fmt.Sprintf("The fixture must be at most %d KiB of JSON.", MaxAppFixtureBytes>>10))
+	}
+	f, err := parseFixture(bankID, data)
+	if err != nil {
+		return nil, paramError(strings.TrimPrefix(err.Error(), "sandbox fixture: ") + ".")
+	}
+	users, seq, err := b.appUsers(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(users, func(u appUserEvent) bool { return u.Bank == f.BankID && u.User == f.Username }) {
+		if len(users) >= MaxAppFixtures {
+			return nil, paramError(fmt.Sprintf("An app may have at most %d sandbox users; delete some first.", MaxAppFixtures))
+		}
+		// The list first: a crash before the fixture lands leaves a name
+		// that AppFixtures skips, never a user that is not listed.
+		if err := b.appendAppUser(ctx, app, seq, appUserEvent{Bank: f.BankID, User: f.Username}); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.putFixture(ctx, appFixtureStream(app, f.BankID, f.Username), f); err != nil {
+		return nil, err
+	}
+	return &AppUser{BankID: f.BankID, Username: f.Username, Accounts: len(f.Accounts), MFA: len(f.MFA)}, nil
+}
+
+// DeleteAppFixture deletes the sandbox user app made at bankID: in app's
+// world the username is again the template or generated user, with the
+// state it had. It returns NotFound when app has no such user.
+func (b *Bank) DeleteAppFixture(ctx context.Context, app, bankID, username string) error {
+	users, seq, err := b.appUsers(ctx, app)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(users, func(u appUserEvent) bool { return u.Bank == bankID && u.User == username }) {
+		return bankgate.Errorf(bankgate.NotFound, "no such sandbox user")
+	}
+	stream := appFixtureStream(app, bankID, username)
+	for range maxAppendAttempts {
+		e, err := b.fixtureEntry(ctx, stream)
+		if err != nil {
+			return err
+		}
+		var fseq int64
+		if e != nil {
+			if e.fx == nil {
+				break
+			}
+			fseq = e.seq
+		}
+		err = b.log.AppendEvent(ctx, stream, fseq+1, b.now().UTC(), []byte(deletedFixture))
+		if err == nil {
+			if _, err := b.fixtureEntry(ctx, stream); err != nil {
+				return err
+			}
+			break
+		}
+		if !bankgate.IsCode(err, bankgate.Conflict) {
+			return fmt.Errorf("sandbox: append to %s: %w", stream, err)
+		}
+	}
+	return b.appendAppUser(ctx, app, seq, appUserEvent{Bank: bankID, User: username, Deleted: true})
+}
+
+// AppFixtures lists the sandbox users app made, by bank and username.
+func (b *Bank) AppFixtures(ctx context.Context, app string) ([]AppUser, error) {
+	users, _, err := b.appUsers(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AppUser, 0, len(users))
+	for _, u := range users {
+		e, err := b.fixtureEntry(ctx, appFixtureStream(app, u.Bank, u.User))
+		if err != nil {
+			return nil, err
+		}
+		if e == nil || e.fx == nil {
+			continue
+		}
+		out = append(out, AppUser{BankID: u.Bank, Username: u.User, Accounts: len(e.fx.Accounts), MFA: len(e.fx.MFA)})
+	}
+	return out, nil
+}
+
+// appUsers returns the users on app's list, sorted by bank and username,
+// and the list stream's last seq.
+func (b *Bank) appUsers(ctx context.Context, app string) ([]appUserEvent, int64, error) {
+	stream := appUsersStream(app)
+	evs, err := b.log.Events(ctx, stream, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sandbox: read %s: %w", stream, err)
+	}
+	live := map[appUserEvent]bool{}
+	var seq int64
+	for _, e := range evs {
+		var u appUserEvent
+		if err := json.Unmarshal(e.Body, &u); err != nil {
+			return nil, 0, fmt.Errorf("sandbox: %s: event %d: %w", stream, e.Seq, err)
+		}
+		deleted := u.Deleted
+		u.Deleted = false
+		if deleted {
+			delete(live, u)
+		} else {
+			live[u] = true
+		}
+		seq = e.Seq
+	}
+	out := make([]appUserEvent, 0, len(live))
+	for u := range live {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b appUserEvent) int {
+		if c := strings.Compare(a.Bank, b.Bank); c != 0 {
+			return c
+		}
+		return strings.Compare(a.User, b.User)
+	})
+	return out, seq, nil
+}
+
+// appendAppUser appends u to app's user list at seq+1; another writer
+// having taken that seq answers Conflict, which the caller reports as a
+// retryable failure.
+func (b *Bank) appendAppUser(ctx context.Context, app string, seq int64, u appUserEvent) error {
+	body, _ := json.Marshal(u)
+	err := b.log.AppendEvent(ctx, appUsersStream(app), seq+1, b.now().UTC(), body)
+	if bankgate.IsCode(err, bankgate.Conflict) {
+		return bankgate.Errorf(bankgate.TemporarilyUnavailable, "The app's sandbox users changed at the same time; try again.")
+	}
+	return err
+}

@@ -407,9 +407,9 @@ type ledgerCache struct {
 	m   map[cacheKey]*list.Element
 }
 
-// cacheKey names a user at a bank (a struct, so that looking one up
-// allocates nothing).
-type cacheKey struct{ bank, user string }
+// cacheKey names a user at a bank in an app's world (a struct, so that
+// looking one up allocates nothing).
+type cacheKey struct{ app, bank, user string }
 
 type cacheEntry struct {
 	key cacheKey
@@ -420,17 +420,17 @@ func newLedgerCache(max int) *ledgerCache {
 	return &ledgerCache{max: max, ll: list.New(), m: make(map[cacheKey]*list.Element)}
 }
 
-// get returns the state of user at bank bi, making an empty one (filled
-// in by Bank.sync) if it is not cached.
-func (c *ledgerCache) get(bi *bankInfo, user string) *userState {
-	key := cacheKey{bi.bank.ID, user}
+// get returns the state of user at bank bi in app's world, making an
+// empty one (filled in by Bank.sync) if it is not cached.
+func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
+	key := cacheKey{app, bi.bank.ID, user}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[key]; ok {
 		c.ll.MoveToFront(e)
 		return e.Value.(*cacheEntry).st
 	}
-	st := &userState{bi: bi, user: user}
+	st := &userState{app: app, bi: bi, user: user}
 	c.m[key] = c.ll.PushFront(&cacheEntry{key: key, st: st})
 	for c.ll.Len() > c.max {
 		last := c.ll.Back()

@@ -264,7 +264,7 @@ func (b *Bank) receiver(ctx context.Context, st *userState, pe payee) (*owner, e
 	if iban == "" {
 		return nil, nil
 	}
-	o, _, err := b.ibanOwner(ctx, iban)
+	o, _, err := b.ibanOwner(ctx, st.app, iban)
 	return o, err
 }
 

@@ -276,7 +276,7 @@ func TestTransferToSandboxUser(t *testing.T) {
 	// transfer is recorded, nothing delivered. Another instance using the
 	// sender delivers it, once.
 	bi := bankByID[enbd]
-	st := b.cache.get(bi, UserGood)
+	st := b.cache.get("", bi, UserGood)
 	st.mu.Lock()
 	res2, err := b.pay(ctx, st, &bank.Call{Session: s}, clock.Now(), &bankgate.TransferRequest{SenderID: from.ID, ReceiverID: bn.ID, Amount: 700}, false)
 	st.mu.Unlock()
@@ -304,7 +304,7 @@ func TestTransferToSandboxUser(t *testing.T) {
 		t.Errorf("credit %s applied %d times", res2.Reference, n)
 	}
 	// Nothing is left pending.
-	st2 := b2.cache.get(bi, UserGood)
+	st2 := b2.cache.get("", bi, UserGood)
 	st2.mu.Lock()
 	pending := len(st2.pending)
 	st2.mu.Unlock()

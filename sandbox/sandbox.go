@@ -83,8 +83,13 @@ type Options struct {
 // streams before every write, and before a read when the state was last
 // caught up longer than Options.ReadStaleness ago.
 //
-// Its failed-login counters and lockouts live in memory, per process: they
-// are not shared between bankgate instances and are forgotten on restart.
+// Everything it keeps for users (payments, beneficiaries, ACH pulls,
+// failed-login counts and lockouts) belongs to the app the user's
+// connection or login is for (bank.Session.AppID, bank.LoginRequest.AppID):
+// the same bank and username under two apps are two independent users
+// that start from the same deterministic data. Its failed-login counters
+// and lockouts live in memory, per process: they are not shared between
+// bankgate instances and are forgotten on restart.
 type Bank struct {
 	now       func() time.Time
 	cache     *ledgerCache
@@ -101,8 +106,12 @@ type Bank struct {
 	sessions map[string]sessionInfo // decoded sessions, by their bytes
 
 	mu       sync.Mutex
-	failures map[string]*failures // by bank ID + "\x00" + username
+	failures map[lockKey]*failures // at most maxLockEntries
 }
+
+// lockKey names a username at a bank in an app's sandbox world: failed
+// logins and lockouts in one app's world never touch another's.
+type lockKey struct{ app, bank, user string }
 
 // failures is the failed-login record of one username at one bank.
 type failures struct {
@@ -131,7 +140,7 @@ func New(opts Options) *Bank {
 	}
 	return &Bank{now: now, cache: newLedgerCache(size), log: log, staleness: staleness,
 		fixtures: make(map[string]*fixtureEntry), sessions: make(map[string]sessionInfo),
-		failures: make(map[string]*failures)}
+		failures: make(map[lockKey]*failures)}
 }
 
 // Banks returns the sandbox banks, sorted by ID.
@@ -207,7 +216,7 @@ func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginRes
 	if user == "" || req.Password == "" {
 		return nil, errInvalidCredentials()
 	}
-	fx, _, err := b.fixture(ctx, bi.bank.ID, user)
+	fx, _, err := b.fixture(ctx, req.AppID, bi.bank.ID, user)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +231,7 @@ func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginRes
 	if fx != nil {
 		check = func() bool { return checkSecret(fx.PasswordHash, req.Password) }
 	}
-	if err := b.checkPassword(bi.bank.ID, user, check, now); err != nil {
+	if err := b.checkPassword(lockKey{req.AppID, bi.bank.ID, user}, check, now); err != nil {
 		return nil, err
 	}
 	var inputs []bankgate.UserInput
@@ -272,7 +281,7 @@ func (b *Bank) resume(ctx context.Context, req bank.LoginRequest) (*bank.LoginRe
 		ok = strings.EqualFold(answer(req.Answers, multiInputs[0]), AnswerSecretQuestion) &&
 			answer(req.Answers, multiInputs[1]) == AnswerPIN
 	case "fixture":
-		fx, _, err := b.fixture(ctx, st.Bank, st.User)
+		fx, _, err := b.fixture(ctx, req.AppID, st.Bank, st.User)
 		if err != nil {
 			return nil, err
 		}
@@ -335,8 +344,7 @@ func simulatedError(t string) error {
 // every attempt during the lock, right password or not, answers
 // AccountLocked and does not extend it. A success resets the count. check
 // runs without b.mu held: a fixture's takes milliseconds.
-func (b *Bank) checkPassword(bankID, user string, check func() bool, now time.Time) error {
-	key := bankID + "\x00" + user
+func (b *Bank) checkPassword(key lockKey, check func() bool, now time.Time) error {
 	if b.locked(key, now) {
 		return errLocked()
 	}
@@ -360,6 +368,27 @@ func (b *Bank) checkPassword(bankID, user string, check func() bool, now time.Ti
 		if len(b.failures) >= maxLockEntries {
 			b.sweep(now)
 		}
+		// Still full: the table is bounded, so drop counts that have not
+		// locked anyone yet (a guesser loses a few counted failures),
+		// then, if every entry is a live lock, the lock that ends first.
+		for k, f := range b.failures {
+			if len(b.failures) < maxLockEntries {
+				break
+			}
+			if f.lockedUntil.IsZero() {
+				delete(b.failures, k)
+			}
+		}
+		if len(b.failures) >= maxLockEntries {
+			var first lockKey
+			var until time.Time
+			for k, f := range b.failures {
+				if until.IsZero() || f.lockedUntil.Before(until) {
+					first, until = k, f.lockedUntil
+				}
+			}
+			delete(b.failures, first)
+		}
 		f = &failures{}
 		b.failures[key] = f
 	}
@@ -373,7 +402,7 @@ func (b *Bank) checkPassword(bankID, user string, check func() bool, now time.Ti
 
 // locked reports whether key is locked at now, forgetting a lock that
 // expired.
-func (b *Bank) locked(key string, now time.Time) bool {
+func (b *Bank) locked(key lockKey, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f := b.failures[key]

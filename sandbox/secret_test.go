@@ -199,7 +199,7 @@ func TestFixtureLegacyClearVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	loginFixture(t, b, "SANDBOX_SA_SNB", "vault", secretPassword, secretAnswer0, secretAnswer1)
-	e, err := b.fixtureEntry(ctx, "SANDBOX_SA_SNB", "vault")
+	e, err := b.fixtureEntry(ctx, fixtureStream("SANDBOX_SA_SNB", "vault"))
 	if err != nil || !e.legacy || e.fx.hasClearSecrets() {
 		t.Fatalf("entry %+v, %v", e, err)
 	}

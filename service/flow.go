@@ -52,7 +52,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
 	}
-	breq := bank.LoginRequest{BankID: req.BankID, Now: s.Now()}
+	breq := bank.LoginRequest{AppID: app.ID, BankID: req.BankID, Now: s.AppNow(app)}
 	var op *bankgate.Operation
 	if req.OperationID == "" {
 		if req.Username == "" || req.Password == "" {
@@ -195,6 +195,9 @@ type Principal struct {
 	UserID       string
 	TokenID      string
 	Session      bank.Session
+	// Now is the time on the app's sandbox test clock when the principal
+	// was authenticated; connector calls run on it.
+	Now time.Time
 }
 
 // ParseBearer extracts the token from an Authorization header value. It
@@ -322,7 +325,8 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 	}
 	return &Principal{
 		AppID: g.Token.AppID, ConnectionID: g.Connection.ID, BankID: g.Connection.BankID, UserID: g.Connection.UserID, TokenID: g.Token.ID,
-		Session: bank.Session{BankID: g.Connection.BankID, ConnectionID: g.Connection.ID, Data: sess},
+		Session: bank.Session{AppID: g.Token.AppID, BankID: g.Connection.BankID, ConnectionID: g.Connection.ID, Data: sess},
+		Now:     s.AppNow(app),
 	}, nil
 }
 
@@ -365,7 +369,7 @@ type CallOptions struct {
 // operationID resumes it with the answers (which are good for that
 // operation only). The operation keeps its ID through every step.
 func (s *Service) Call(ctx context.Context, p *Principal, endpoint string, opts CallOptions, fn CallFunc) (*Result, error) {
-	call := &bank.Call{Session: p.Session, Now: s.Now(), IdempotencyKey: opts.IdempotencyKey}
+	call := &bank.Call{Session: p.Session, Now: p.Now, IdempotencyKey: opts.IdempotencyKey}
 	var op *bankgate.Operation
 	if opts.OperationID != "" {
 		var state []byte

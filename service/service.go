@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,8 +49,13 @@ type Config struct {
 	// Connectors serve the banks; each bank ID maps to the connector that
 	// serves it (see Registry).
 	Connectors []bank.Connector
-	// Now is the clock; nil means time.Now.
+	// Now is the real clock: access codes, tokens, operations and caches
+	// run on it. Nil means time.Now.
 	Now func() time.Time
+	// SandboxNow is where every app's sandbox test clock stands before the
+	// app moves it (see AdvanceClock): the server's --sandbox-clock. Nil
+	// means Now.
+	SandboxNow func() time.Time
 	// AccessCodeTTL is an access code's lifetime (default 30 minutes).
 	AccessCodeTTL time.Duration
 	// OperationTTL is how long a pending MFA prompt may be answered
@@ -69,6 +75,7 @@ type Service struct {
 	store    bankgate.Store
 	keys     *secret.Keyring
 	now      func() time.Time
+	sbNow    func() time.Time
 	codeTTL  time.Duration
 	opTTL    time.Duration
 	cacheTTL time.Duration
@@ -106,6 +113,7 @@ func New(cfg Config) *Service {
 		store:     cfg.Store,
 		keys:      cfg.Keyring,
 		now:       cfg.Now,
+		sbNow:     cfg.SandboxNow,
 		codeTTL:   cfg.AccessCodeTTL,
 		opTTL:     cfg.OperationTTL,
 		cacheTTL:  cfg.CacheTTL,
@@ -117,6 +125,9 @@ func New(cfg Config) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.sbNow == nil {
+		s.sbNow = s.now
 	}
 	if s.codeTTL <= 0 {
 		s.codeTTL = 30 * time.Minute
@@ -143,6 +154,81 @@ func New(cfg Config) *Service {
 
 // Now returns the service clock's reading.
 func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// AppNow returns the time on the app's sandbox test clock: the server's
+// sandbox time moved forward by the app's offset. Connector calls for the
+// app's users run on it.
+func (s *Service) AppNow(app *bankgate.App) time.Time { return appNow(s.sbNow(), app.ClockOffset) }
+
+func appNow(base time.Time, offset time.Duration) time.Time { return base.Add(offset).UTC() }
+
+// parseAdvance reads a clock advance: a Go duration ("36h", "90m") or a
+// whole number of days ("30d").
+func parseAdvance(v string) (time.Duration, error) {
+	bad := bankgate.Errorf(bankgate.ParameterError,
+		"The field \"advance\" must be a positive duration such as \"36h\" or \"30d\", at most %d days.", int(bankgate.MaxClockAdvance/(24*time.Hour)))
+	if v == "" || len(v) > 32 {
+		return 0, bad
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > int(bankgate.MaxClockAdvance/(24*time.Hour)) {
+			return 0, bad
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, bad
+		}
+	}
+	if d <= 0 || d > bankgate.MaxClockAdvance {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// Clock is an app's sandbox test clock.
+type Clock struct {
+	Now    time.Time
+	Offset time.Duration
+}
+
+// AdvanceClock moves the app's sandbox test clock forward by advance (a
+// Go duration or "<n>d"), or only reads it when advance is empty. Only
+// that app's sandbox world sees the move: its new transactions, ended
+// cool-downs and lockouts; its unused access codes move as much closer to
+// expiry (a code expires at the earlier of its real and its virtual
+// expiry, so no move makes an expired code valid). An advance must be
+// positive and at most MaxClockAdvance, and the app's advances together
+// at most MaxClockOffset; otherwise it returns ParameterError and nothing
+// moves. It returns InvalidAppCredentials for a bad appSecret.
+func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (*Clock, error) {
+	app, err := s.AppBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	offset := app.ClockOffset
+	if advance != "" {
+		d, err := parseAdvance(advance)
+		if err != nil {
+			return nil, err
+		}
+		offset, err = s.store.AdvanceAppClock(ctx, app.ID, d, s.Now())
+		if bankgate.IsCode(err, bankgate.ParameterError) {
+			return nil, bankgate.Errorf(bankgate.ParameterError,
+				"The app's sandbox clock may move at most %d days in all; it has moved %s.", int(bankgate.MaxClockOffset/(24*time.Hour)), app.ClockOffset)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("advance clock: %w", err)
+		}
+		s.mu.Lock()
+		delete(s.apps, app.ID)
+		s.mu.Unlock()
+	}
+	return &Clock{Now: appNow(s.sbNow(), offset), Offset: offset}, nil
+}
 
 // Store returns the service's store.
 func (s *Service) Store() bankgate.Store { return s.store }

@@ -55,7 +55,7 @@ var settings = []setting{
 	}},
 	{"secret-key-file", "BANKGATE_SECRET_KEY", "server key for digests and sealing: a file holding 64 hex characters, or inline as hex:<64 hex>; default <data-dir>/server.key, generated on first start", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SecretKey, "secret-key-file", def, "") }},
 	{"database-url", "BANKGATE_DATABASE_URL", "PostgreSQL URL (postgres://user@host:5432/db); selects the PostgreSQL store instead of the embedded SQLite one", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.DatabaseURL, "database-url", def, "") }},
-	{"sandbox-clock", "BANKGATE_SANDBOX_CLOCK", "server time: real, or a virtual clock (now, an RFC 3339 time or YYYY-MM-DD to start from) that POST /v2/sandbox/clock {appSecret, advance:\"36h\"} moves forward", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SandboxClock, "sandbox-clock", def, "") }},
+	{"sandbox-clock", "BANKGATE_SANDBOX_CLOCK", "where every app's sandbox test clock starts: real, or a virtual clock (now, an RFC 3339 time or YYYY-MM-DD to start from); each app moves its own with POST /v2/sandbox/clock {appSecret, advance:\"36h\"}", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SandboxClock, "sandbox-clock", def, "") }},
 	{"sandbox-fixtures", "BANKGATE_SANDBOX_FIXTURES", "directory of sandbox user fixtures (*.json) to load on start", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.SandboxFixtures, "sandbox-fixtures", def, "")
 	}},

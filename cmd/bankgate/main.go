@@ -177,7 +177,8 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 		Store:         store,
 		Keyring:       keys,
 		Connectors:    []bank.Connector{sb},
-		Now:           clk,
+		Now:           base,
+		SandboxNow:    clk,
 		AccessCodeTTL: cfg.AccessCodeTTL,
 		Logger:        log,
 	})
@@ -292,7 +293,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stdout, "No apps yet: create one with `bankgate apps create --name NAME --database-url URL`.")
 	}
 
-	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store), Clock: a.virtual,
+	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store),
 		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies})
 	srv := &http.Server{
 		Handler:           handler,

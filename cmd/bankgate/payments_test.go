@@ -165,10 +165,14 @@ func TestVirtualClock(t *testing.T) {
 	wantFail(t, ts.post("/v2/sandbox/clock", "", map[string]any{"appSecret": "bgas_nope", "advance": "1h"}), 401, "INVALID_APP_CREDENTIALS")
 	wantFail(t, ts.post("/v2/sandbox/clock", "", map[string]any{"appSecret": appSecret, "advance": "-1h"}), 400, "PARAMETER_ERROR")
 
-	// Without --sandbox-clock there is no clock to move.
+	// Without --sandbox-clock every app's test clock starts at real time.
 	real := startServer(t, serverOpts{})
 	_, sec := real.newApp("real")
-	wantFail(t, real.post("/v2/sandbox/clock", "", map[string]any{"appSecret": sec, "advance": "1h"}), 501, "NOT_IMPLEMENTED")
+	r = real.post("/v2/sandbox/clock", "", map[string]any{"appSecret": sec, "advance": "1h"})
+	wantOK(t, r)
+	if want := real.Clock.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z"); r.str("now") != want || r.str("offset") != "1h0m0s" {
+		t.Fatalf("clock = %s, want now %s and offset 1h0m0s", r.Raw, want)
+	}
 }
 
 // TestDataCallMFA: a data call that asks for input is resumed on the same

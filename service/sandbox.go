@@ -1,0 +1,105 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+)
+
+// testUsers returns the connector serving bankID as bank.TestUsers, or
+// InvalidBankID when no connector serving it lets apps make test users.
+func (s *Service) testUsers(bankID string) (bank.TestUsers, error) {
+	c, ok := s.banks[bankID]
+	if !ok {
+		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
+	}
+	tu, ok := c.(bank.TestUsers)
+	if !ok {
+		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s has no sandbox users.", bankID)
+	}
+	return tu, nil
+}
+
+// CreateSandboxUser creates or replaces a sandbox user, described by a
+// fixture, at bankID in the calling app's sandbox world only. It returns
+// InvalidAppCredentials for a bad appSecret, ParameterMissing without a
+// bankID or fixture, InvalidBankID for a bank without sandbox users, and
+// ParameterError for a fixture the bank refuses.
+func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID string, fixture []byte) (*bank.TestUser, error) {
+	app, err := s.AppBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	if bankID == "" || len(fixture) == 0 || string(fixture) == "null" {
+		return nil, bankgate.Errorf(bankgate.ParameterMissing, "bankID and fixture are required.")
+	}
+	tu, err := s.testUsers(bankID)
+	if err != nil {
+		return nil, err
+	}
+	u, err := tu.CreateTestUser(ctx, app.ID, bankID, fixture)
+	if err != nil {
+		return nil, fmt.Errorf("create sandbox user: %w", err)
+	}
+	return u, nil
+}
+
+// SandboxUsers lists the sandbox users the calling app made, by bank and
+// username.
+func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]bank.TestUser, error) {
+	app, err := s.AppBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	var seen []bank.TestUsers
+	out := []bank.TestUser{}
+	for _, b := range s.bankList {
+		tu, ok := s.banks[b.ID].(bank.TestUsers)
+		if !ok || slices.Contains(seen, tu) {
+			continue
+		}
+		seen = append(seen, tu)
+		us, err := tu.TestUsers(ctx, app.ID)
+		if err != nil {
+			return nil, fmt.Errorf("list sandbox users: %w", err)
+		}
+		out = append(out, us...)
+	}
+	slices.SortFunc(out, func(a, b bank.TestUser) int {
+		if c := strings.Compare(a.BankID, b.BankID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Username, b.Username)
+	})
+	return out, nil
+}
+
+// DeleteSandboxUser deletes a sandbox user the calling app made; the
+// username is then the bank's template or generated user again in the
+// app's world. It returns ParameterError when the app has no such user.
+func (s *Service) DeleteSandboxUser(ctx context.Context, appSecret, bankID, username string) error {
+	app, err := s.AppBySecret(ctx, appSecret)
+	if err != nil {
+		return err
+	}
+	if bankID == "" || username == "" {
+		return bankgate.Errorf(bankgate.ParameterMissing, "bankID and username are required.")
+	}
+	noUser := bankgate.Errorf(bankgate.ParameterError, "The app has no sandbox user of that username at that bank.")
+	if len(username) > 256 {
+		return noUser
+	}
+	tu, err := s.testUsers(bankID)
+	if err != nil {
+		return err
+	}
+	err = tu.DeleteTestUser(ctx, app.ID, bankID, username)
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		return noUser
+	}
+	return err
+}
