@@ -240,6 +240,25 @@ type Store interface {
 	AppendEvent(ctx context.Context, stream string, seq int64, at time.Time, body []byte) error
 	// Events returns the stream's events from seq after+1 on, in order.
 	Events(ctx context.Context, stream string, after int64) ([]Event, error)
+	// Changes is the store's change feed: up to limit appended events
+	// whose position in the global append order is greater than after,
+	// in that order, so that a process learns which streams others
+	// changed. Positions grow with each append, but where writers run
+	// concurrently (PostgreSQL) an event may become visible after events
+	// with greater positions (its transaction committed later), and a
+	// position may never appear (its transaction rolled back); readers
+	// that need every change re-read a window behind the last position
+	// they saw (see package sandbox).
+	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
+	// LastChange returns the greatest position in the change feed that is
+	// visible now, 0 when the store has no events.
+	LastChange(ctx context.Context) (int64, error)
+}
+
+// Change is one appended event in the store's change feed.
+type Change struct {
+	Pos    int64
+	Stream string
 }
 
 // Event is one entry of an event stream (the sandbox bank keeps its

@@ -94,6 +94,9 @@ func (b *Bank) withUser(ctx context.Context, call *bank.Call, acc access, fn fun
 		return err
 	}
 	now := b.clock(call.Now)
+	if acc == readCached && b.feed != nil {
+		b.feed.refresh(ctx)
+	}
 	st := b.cache.get(call.Session.AppID, bi, user)
 	st.mu.Lock()
 	if acc == catchUp || !b.fresh(st, now) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bankgate/bankgate"
@@ -167,6 +168,11 @@ type userState struct {
 	// that succeeded, and fixGen the Bank's fixGen read before it.
 	syncedAt time.Time
 	fixGen   uint64
+	// dirty is set by the change feed when another writer changed the
+	// user's stream since the last catch-up, and syncedReal is when
+	// (time.Now) that catch-up began.
+	dirty      atomic.Bool
+	syncedReal time.Time
 	// registered is set once the base's IBANs are in the registry.
 	registered bool
 	// preBens are the beneficiaries the user had before any event.
@@ -414,12 +420,17 @@ func (st *userState) history(i int, from, to time.Time) []bankgate.Transaction {
 // catching up with the store: st was caught up less than the read
 // staleness ago (either way: a clock that jumps back further catches up
 // too), and no fixture changed in this Bank since. The caller holds st.mu.
+//
+// With the change feed, a state older than that is fresh too while the
+// feed has not marked it and covers it (see feed.covers).
 func (b *Bank) fresh(st *userState, now time.Time) bool {
 	if b.staleness < 0 || st.l == nil || st.syncedAt.IsZero() || st.fixGen != b.fixGen.Load() {
 		return false
 	}
-	age := now.Sub(st.syncedAt)
-	return age < b.staleness && age > -b.staleness
+	if age := now.Sub(st.syncedAt); age < b.staleness && age > -b.staleness {
+		return true
+	}
+	return b.feed != nil && !st.dirty.Load() && b.feed.covers(st.syncedReal, b.staleness)
 }
 
 // sync brings st up to date with the store: the user's fixture (which
@@ -428,6 +439,10 @@ func (b *Bank) fresh(st *userState, now time.Time) bool {
 // caller holds st.mu.
 func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
 	gen := b.fixGen.Load()
+	// Cleared before reading, so that a change the feed marks while the
+	// catch-up runs is caught up next time.
+	st.dirty.Store(false)
+	began := time.Now()
 	fx, fver, err := b.fixture(ctx, st.app, st.bi.bank.ID, st.user)
 	if err != nil {
 		return err
@@ -469,7 +484,7 @@ func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
 		}
 		st.registered = true
 	}
-	st.syncedAt, st.fixGen = now, gen
+	st.syncedAt, st.fixGen, st.syncedReal = now, gen, began
 	return nil
 }
 

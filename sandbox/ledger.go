@@ -420,6 +420,17 @@ func newLedgerCache(max int) *ledgerCache {
 	return &ledgerCache{max: max, ll: list.New(), m: make(map[cacheKey]*list.Element)}
 }
 
+// peek returns the cached state of key, or nil, without making it the
+// most recently used.
+func (c *ledgerCache) peek(key cacheKey) *userState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok {
+		return e.Value.(*cacheEntry).st
+	}
+	return nil
+}
+
 // get returns the state of user at bank bi in app's world, making an
 // empty one (filled in by Bank.sync) if it is not cached.
 func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {

@@ -75,6 +75,12 @@ type Options struct {
 	// in memory; writes always catch up with the store first. 0 means
 	// DefaultReadStaleness; a negative value makes every read catch up.
 	ReadStaleness time.Duration
+	// ChangeFeed, when Store has a change feed (bankgate.Store.Changes),
+	// follows it so that a state in memory stays fresh for reads until
+	// another writer changes that user (within ReadStaleness of real time
+	// of the change), not merely for ReadStaleness after it caught up:
+	// with many active users, reads then stay off the store.
+	ChangeFeed bool
 }
 
 // Bank is the sandbox bank connector. It is safe for concurrent use, and
@@ -95,6 +101,7 @@ type Bank struct {
 	cache     *ledgerCache
 	log       eventLog
 	staleness time.Duration // < 0: reads always catch up
+	feed      *feed         // nil without Options.ChangeFeed
 
 	fmu      sync.Mutex
 	fixtures map[string]*fixtureEntry // by bank ID + "\x00" + username
@@ -138,9 +145,13 @@ func New(opts Options) *Bank {
 	if staleness == 0 {
 		staleness = DefaultReadStaleness
 	}
-	return &Bank{now: now, cache: newLedgerCache(size), log: log, staleness: staleness,
+	b := &Bank{now: now, cache: newLedgerCache(size), log: log, staleness: staleness,
 		fixtures: make(map[string]*fixtureEntry), sessions: make(map[string]sessionInfo),
 		failures: make(map[lockKey]*failures)}
+	if cl, ok := log.(changeLog); ok && opts.ChangeFeed && staleness > 0 {
+		b.feed = newFeed(cl, b.markStream)
+	}
+	return b
 }
 
 // Banks returns the sandbox banks, sorted by ID.

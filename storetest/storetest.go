@@ -42,6 +42,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 		{"DeleteExpired", testDeleteExpired},
 		{"Events", testEvents},
 		{"ConcurrentEvents", testConcurrentEvents},
+		{"Changes", testChanges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -620,5 +621,53 @@ func testConcurrentEvents(t *testing.T, s bankgate.Store) {
 	wg.Wait()
 	if ok.Load() != 1 {
 		t.Fatalf("%d appends of seq 1 won, want 1", ok.Load())
+	}
+}
+
+// testChanges: the change feed names every appended event's stream, in
+// append order, with growing positions, from any position on.
+func testChanges(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	start, err := s.Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after int64
+	if len(start) > 0 {
+		after = start[len(start)-1].Pos
+	}
+	want := []string{"feed/a", "feed/b", "feed/a", "feed/c"}
+	seqs := map[string]int64{}
+	for _, st := range want {
+		seqs[st]++
+		if err := s.AppendEvent(ctx, st, seqs[st], t0, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A refused append (seq taken) is no change.
+	wantCode(t, s.AppendEvent(ctx, "feed/a", 1, t0, []byte("{}")), bankgate.Conflict)
+	got, err := s.Changes(ctx, after, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streams []string
+	for i, c := range got {
+		streams = append(streams, c.Stream)
+		if c.Pos <= after || (i > 0 && c.Pos <= got[i-1].Pos) {
+			t.Fatalf("positions do not grow: %+v", got)
+		}
+	}
+	if diff := cmp.Diff(want, streams); diff != "" {
+		t.Fatalf("Changes streams (-want +got):\n%s", diff)
+	}
+	rest, err := s.Changes(ctx, got[1].Pos, 1)
+	if err != nil || len(rest) != 1 || rest[0] != got[2] {
+		t.Fatalf("Changes(after 2nd, limit 1) = %+v, %v; want %+v", rest, err, got[2])
+	}
+	if none, err := s.Changes(ctx, got[3].Pos, 10); err != nil || len(none) != 0 {
+		t.Fatalf("Changes after the last = %+v, %v", none, err)
+	}
+	if last, err := s.LastChange(ctx); err != nil || last != got[3].Pos {
+		t.Fatalf("LastChange = %d, %v; want %d", last, err, got[3].Pos)
 	}
 }

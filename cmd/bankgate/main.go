@@ -166,7 +166,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	if virtual != nil {
 		clk = virtual.Now
 	}
-	sb := sandbox.New(sandbox.Options{Now: clk, Store: store})
+	sb := sandbox.New(sandbox.Options{Now: clk, Store: store, ChangeFeed: true})
 	if cfg.SandboxFixtures != "" {
 		if err := sb.LoadFixtureDir(ctx, cfg.SandboxFixtures); err != nil {
 			store.Close()

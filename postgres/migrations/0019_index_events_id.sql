@@ -1,0 +1,1 @@
+CREATE INDEX events_id ON events (id)
