@@ -27,12 +27,22 @@ type App struct {
 	// ServerURL is the app backend's URL that mobile SDKs send forwarded
 	// calls to (Dapi's "App Server URL").
 	ServerURL string
+	// Environment is EnvSandbox or EnvProduction, fixed when the app is
+	// created: a sandbox app reaches only sandbox banks, a production app
+	// only real ones.
+	Environment string
 	// ClockOffset is how far the app has moved its sandbox test clock
 	// forward (POST /v2/sandbox/clock): the app's sandbox world runs at
 	// the server's sandbox time plus this offset. It only grows, and
 	// never passes MaxClockOffset.
 	ClockOffset time.Duration
 }
+
+// App environments.
+const (
+	EnvSandbox    = "sandbox"
+	EnvProduction = "production"
+)
 
 // Bounds of an app's sandbox test clock: one advance moves it at most
 // MaxClockAdvance, and all advances together at most MaxClockOffset. Both

@@ -97,7 +97,7 @@ func newTestServer(tb testing.TB) (*Server, string, string, *service.Connected) 
 	now := func() time.Time { return time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC) }
 	svc := service.New(service.Config{Store: st, Keyring: keys, Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: now, Store: st})}, Now: now})
 	srv := New(Config{Service: svc, Limits: &Limits{}})
-	app, err := svc.CreateApp(context.Background(), "fuzz")
+	app, err := svc.CreateApp(context.Background(), "fuzz", "")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -506,10 +506,10 @@ func parseList(s string) []string {
 // CreateApp implements bankgate.Store.
 func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		_, err := tx.Exec(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url, environment)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			app.ID, app.Name, app.Key, app.SecretDigest, nanos(app.CreatedAt), nanos(app.SecretRotatedAt), nanos(app.CreatedAt),
-			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL)
+			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL, app.Environment)
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "app already exists")
 		}
@@ -520,13 +520,13 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment`
 
 func scanApp(row pgx.Row) (*bankgate.App, error) {
 	var a bankgate.App
 	var created, rotated, offset int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, notFound("app")
 		}

@@ -52,6 +52,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
 	}
+	if b := s.bankIndex[req.BankID]; !reaches(app, b) {
+		if b.Sandbox {
+			return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s is a sandbox bank; a production app cannot use it.", b.ID)
+		}
+		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s is a real bank; a sandbox app cannot use it.", b.ID)
+	}
 	breq := bank.LoginRequest{AppID: app.ID, BankID: req.BankID, Now: s.AppNow(app)}
 	var op *bankgate.Operation
 	if req.OperationID == "" {

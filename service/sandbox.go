@@ -34,6 +34,9 @@ func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID strin
 	if err != nil {
 		return nil, err
 	}
+	if production(app) {
+		return nil, errProductionApp()
+	}
 	if bankID == "" || len(fixture) == 0 || string(fixture) == "null" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "bankID and fixture are required.")
 	}
@@ -54,6 +57,9 @@ func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]bank.Te
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
+	}
+	if production(app) {
+		return nil, errProductionApp()
 	}
 	var seen []bank.TestUsers
 	out := []bank.TestUser{}
@@ -85,6 +91,9 @@ func (s *Service) DeleteSandboxUser(ctx context.Context, appSecret, bankID, user
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return err
+	}
+	if production(app) {
+		return errProductionApp()
 	}
 	if bankID == "" || username == "" {
 		return bankgate.Errorf(bankgate.ParameterMissing, "bankID and username are required.")

@@ -158,7 +158,13 @@ func (s *Service) Now() time.Time { return s.now().UTC() }
 // AppNow returns the time on the app's sandbox test clock: the server's
 // sandbox time moved forward by the app's offset. Connector calls for the
 // app's users run on it.
-func (s *Service) AppNow(app *bankgate.App) time.Time { return appNow(s.sbNow(), app.ClockOffset) }
+// A production app has no test clock: its calls run on real time.
+func (s *Service) AppNow(app *bankgate.App) time.Time {
+	if production(app) {
+		return s.Now()
+	}
+	return appNow(s.sbNow(), app.ClockOffset)
+}
 
 func appNow(base time.Time, offset time.Duration) time.Time { return base.Add(offset).UTC() }
 
@@ -189,6 +195,10 @@ func parseAdvance(v string) (time.Duration, error) {
 	return d, nil
 }
 
+func errProductionApp() error {
+	return bankgate.Errorf(bankgate.NotImplemented, "Production apps have no sandbox: no test clock and no sandbox users.")
+}
+
 // Clock is an app's sandbox test clock.
 type Clock struct {
 	Now    time.Time
@@ -208,6 +218,9 @@ func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
+	}
+	if production(app) {
+		return nil, errProductionApp()
 	}
 	offset := app.ClockOffset
 	if advance != "" {
@@ -247,11 +260,19 @@ type NewApp struct {
 	Secret string
 }
 
-// CreateApp registers an app named name and returns it with its secret.
-func (s *Service) CreateApp(ctx context.Context, name string) (*NewApp, error) {
+// CreateApp registers an app named name in environment (EnvSandbox when
+// empty, or EnvProduction) and returns it with its secret.
+func (s *Service) CreateApp(ctx context.Context, name, environment string) (*NewApp, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return nil, bankgate.Errorf(bankgate.ParameterError, "An app name of 1 to 200 characters is required.")
+	}
+	switch environment {
+	case "":
+		environment = bankgate.EnvSandbox
+	case bankgate.EnvSandbox, bankgate.EnvProduction:
+	default:
+		return nil, bankgate.Errorf(bankgate.ParameterError, "An app's environment is %q or %q.", bankgate.EnvSandbox, bankgate.EnvProduction)
 	}
 	sec := secret.Random(secret.PrefixAppSecret, AppSecretBytes)
 	app := &bankgate.App{
@@ -260,6 +281,7 @@ func (s *Service) CreateApp(ctx context.Context, name string) (*NewApp, error) {
 		Key:          secret.Hex(32),
 		SecretDigest: s.keys.Digest(domainAppSecret, sec),
 		CreatedAt:    s.Now(),
+		Environment:  environment,
 	}
 	if err := s.store.CreateApp(ctx, app); err != nil {
 		return nil, fmt.Errorf("create app: %w", err)
@@ -353,17 +375,29 @@ func (s *Service) Audit(ctx context.Context, appKey string, limit int) ([]bankga
 // Banks returns the banks available to the app with the given key, in the
 // given countries (all when empty).
 func (s *Service) Banks(ctx context.Context, appKey string, countries []string) ([]bankgate.Bank, error) {
-	if _, err := s.AppByKey(ctx, appKey); err != nil {
+	app, err := s.AppByKey(ctx, appKey)
+	if err != nil {
 		return nil, err
 	}
 	var out []bankgate.Bank
 	for _, b := range s.bankList {
+		if !reaches(app, b) {
+			continue
+		}
 		if len(countries) == 0 || slices.ContainsFunc(countries, func(c string) bool { return strings.EqualFold(c, b.Country) }) {
 			out = append(out, b)
 		}
 	}
 	return out, nil
 }
+
+// reaches reports whether app may use bank b: a production app only real
+// banks, any other app only sandbox banks.
+func reaches(app *bankgate.App, b bankgate.Bank) bool {
+	return b.Sandbox != production(app)
+}
+
+func production(app *bankgate.App) bool { return app.Environment == bankgate.EnvProduction }
 
 // Bank returns the bank with the given ID.
 func (s *Service) Bank(id string) (bankgate.Bank, bool) {

@@ -48,7 +48,7 @@ func twoInstances(t *testing.T) (*service.Service, *service.Service, *clock) {
 func TestCacheBound(t *testing.T) {
 	ctx := context.Background()
 	a, b, clk := twoInstances(t)
-	app, err := a.CreateApp(ctx, "bound")
+	app, err := a.CreateApp(ctx, "bound", "")
 	if err != nil {
 		t.Fatal(err)
 	}

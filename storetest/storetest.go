@@ -66,7 +66,8 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 // MustCreateApp creates an app with random key and secret digest.
 func MustCreateApp(tb testing.TB, s bankgate.Store, name string) *bankgate.App {
 	tb.Helper()
-	a := &bankgate.App{ID: newID(), Name: name, Key: fmt.Sprintf("%x", randBytes(32)), SecretDigest: randBytes(32), CreatedAt: t0}
+	a := &bankgate.App{ID: newID(), Name: name, Key: fmt.Sprintf("%x", randBytes(32)), SecretDigest: randBytes(32), CreatedAt: t0,
+		Environment: bankgate.EnvSandbox}
 	if err := s.CreateApp(context.Background(), a); err != nil {
 		tb.Fatalf("CreateApp: %v", err)
 	}
@@ -122,6 +123,14 @@ func testApps(t *testing.T, s bankgate.Store) {
 			t.Errorf("app mismatch (-want +got):\n%s", diff)
 		}
 	}
+	prod := &bankgate.App{ID: newID(), Name: "live", Key: fmt.Sprintf("%x", randBytes(32)), SecretDigest: randBytes(32), CreatedAt: t0,
+		Environment: bankgate.EnvProduction}
+	if err := s.CreateApp(ctx, prod); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.App(ctx, prod.ID); err != nil || got.Environment != bankgate.EnvProduction {
+		t.Fatalf("production app read back as %+v, %v", got, err)
+	}
 	_, err := s.AppByKey(ctx, "nope")
 	wantCode(t, err, bankgate.NotFound)
 	_, err = s.App(ctx, "nope")
@@ -137,8 +146,8 @@ func testApps(t *testing.T, s bankgate.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(apps) != 2 {
-		t.Fatalf("ListApps returned %d apps, want 2", len(apps))
+	if len(apps) != 3 {
+		t.Fatalf("ListApps returned %d apps, want 3", len(apps))
 	}
 	ev, err := s.Audit(ctx, a.ID, 100)
 	if err != nil {

@@ -34,6 +34,8 @@ type Config struct {
 	// SandboxFixtures is a directory of sandbox user fixtures (*.json)
 	// loaded on start.
 	SandboxFixtures string
+	// NoSandbox serves no sandbox banks at all (a production server).
+	NoSandbox bool
 	// TrustedProxies is a comma-separated list of CIDRs of load balancers
 	// whose X-Forwarded-For is believed for per-IP rate limits.
 	TrustedProxies string
@@ -62,6 +64,9 @@ var settings = []setting{
 	{"trusted-proxies", "BANKGATE_TRUSTED_PROXIES", "comma-separated CIDRs of load balancers whose X-Forwarded-For names the client for per-IP rate limits (default: none; the peer address is the client)", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.TrustedProxies, "trusted-proxies", def, "")
 	}},
+	{"no-sandbox", "BANKGATE_NO_SANDBOX", "serve no sandbox banks (a production server): banks/get lists none, logins and sandbox endpoints refuse them", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.BoolVar(&c.NoSandbox, "no-sandbox", def == "true" || def == "1", "")
+	}},
 	{"log-level", "BANKGATE_LOG_LEVEL", "log level: debug, info, warn or error", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogLevel, "log-level", def, "") }},
 }
 
@@ -75,6 +80,7 @@ var defaults = map[string]string{
 	"sandbox-clock":    "real",
 	"sandbox-fixtures": "",
 	"trusted-proxies":  "",
+	"no-sandbox":       "false",
 }
 
 // newFlagSet returns a flag set for a command with the named settings

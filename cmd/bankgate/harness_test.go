@@ -221,8 +221,14 @@ func checkEnvelope(t *testing.T, r *resp) {
 // operator would while the server runs.
 func (ts *testServer) newApp(name string) (key, sec string) {
 	ts.t.Helper()
+	return ts.newAppIn(name, "sandbox")
+}
+
+// newAppIn creates an app in the given environment.
+func (ts *testServer) newAppIn(name, environment string) (key, sec string) {
+	ts.t.Helper()
 	var out, errb syncBuffer
-	if err := run(context.Background(), []string{"apps", "create", "--name", name, "--json", "--data-dir", ts.DataDir}, func(string) string { return "" }, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"apps", "create", "--name", name, "--environment", environment, "--json", "--data-dir", ts.DataDir}, func(string) string { return "" }, &out, &errb); err != nil {
 		ts.t.Fatalf("apps create: %v\n%s", err, errb.String())
 	}
 	var v map[string]string
@@ -233,7 +239,7 @@ func (ts *testServer) newApp(name string) (key, sec string) {
 	if dec.More() {
 		ts.t.Fatalf("apps create --json printed more than one JSON value: %q", out.String())
 	}
-	if v["name"] != name || v["appKey"] == "" || v["appSecret"] == "" || len(v) != 3 {
+	if v["name"] != name || v["appKey"] == "" || v["appSecret"] == "" || v["environment"] != environment || len(v) != 4 {
 		ts.t.Fatalf("apps create --json = %v", v)
 	}
 	return v["appKey"], v["appSecret"]

@@ -173,10 +173,14 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 			return nil, fmt.Errorf("--sandbox-fixtures: %w", err)
 		}
 	}
+	connectors := []bank.Connector{sb}
+	if cfg.NoSandbox {
+		connectors = nil
+	}
 	svc := service.New(service.Config{
 		Store:         store,
 		Keyring:       keys,
-		Connectors:    []bank.Connector{sb},
+		Connectors:    connectors,
 		Now:           base,
 		SandboxNow:    clk,
 		AccessCodeTTL: cfg.AccessCodeTTL,
@@ -240,7 +244,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "trusted-proxies", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "no-sandbox", "trusted-proxies", "log-level")
 	if err != nil {
 		return err
 	}
@@ -282,15 +286,15 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	// The demo app is for the embedded store's first start. On PostgreSQL,
 	// several instances may start at once, so apps are made with
 	// `bankgate apps create` instead.
-	if len(apps) == 0 && cfg.DatabaseURL == "" {
-		demo, err := a.svc.CreateApp(ctx, "demo")
+	if len(apps) == 0 && cfg.DatabaseURL == "" && !cfg.NoSandbox {
+		demo, err := a.svc.CreateApp(ctx, "demo", bankgate.EnvSandbox)
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		printWalkthrough(stdout, addr, demo, a.svc)
 	} else if len(apps) == 0 {
-		fmt.Fprintln(stdout, "No apps yet: create one with `bankgate apps create --name NAME --database-url URL`.")
+		fmt.Fprintln(stdout, "No apps yet: create one with `bankgate apps create --name NAME` (with the same --data-dir or --database-url).")
 	}
 
 	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store),
@@ -409,7 +413,8 @@ func cmdAppsCreate(ctx context.Context, args []string, env func(string) string, 
 		return err
 	}
 	name := fs.String("name", "", "the app's name (required)")
-	asJSON := fs.Bool("json", false, `print exactly one JSON object {"name","appKey","appSecret"}`)
+	envName := fs.String("environment", bankgate.EnvSandbox, "sandbox (reaches only sandbox banks, has a test clock) or production (only real banks); fixed for the app's life")
+	asJSON := fs.Bool("json", false, `print exactly one JSON object {"name","appKey","appSecret","environment"}`)
 	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
 	if err != nil {
 		return err
@@ -418,14 +423,17 @@ func cmdAppsCreate(ctx context.Context, args []string, env func(string) string, 
 	if strings.TrimSpace(*name) == "" {
 		return errors.New("apps create: --name is required")
 	}
-	na, err := a.svc.CreateApp(ctx, *name)
+	if *envName != bankgate.EnvSandbox && *envName != bankgate.EnvProduction {
+		return fmt.Errorf("apps create: --environment is sandbox or production, not %q", *envName)
+	}
+	na, err := a.svc.CreateApp(ctx, *name, *envName)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"name": na.App.Name, "appKey": na.App.Key, "appSecret": na.Secret})
+		return json.NewEncoder(stdout).Encode(map[string]string{"name": na.App.Name, "appKey": na.App.Key, "appSecret": na.Secret, "environment": na.App.Environment})
 	}
-	fmt.Fprintf(stdout, "Created app %q. The appSecret is shown only this once.\n  appKey:    %s\n  appSecret: %s\n", na.App.Name, na.App.Key, na.Secret)
+	fmt.Fprintf(stdout, "Created %s app %q. The appSecret is shown only this once.\n  appKey:    %s\n  appSecret: %s\n", na.App.Environment, na.App.Name, na.App.Key, na.Secret)
 	return nil
 }
 
@@ -447,20 +455,21 @@ func cmdAppsList(ctx context.Context, args []string, env func(string) string, st
 	}
 	if *asJSON {
 		type row struct {
-			Name      string    `json:"name"`
-			AppKey    string    `json:"appKey"`
-			CreatedAt time.Time `json:"createdAt"`
+			Name        string    `json:"name"`
+			AppKey      string    `json:"appKey"`
+			Environment string    `json:"environment"`
+			CreatedAt   time.Time `json:"createdAt"`
 		}
 		rows := []row{}
 		for _, ap := range apps {
-			rows = append(rows, row{ap.Name, ap.Key, ap.CreatedAt})
+			rows = append(rows, row{ap.Name, ap.Key, ap.Environment, ap.CreatedAt})
 		}
 		return json.NewEncoder(stdout).Encode(rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tAPP KEY\tCREATED")
+	fmt.Fprintln(tw, "NAME\tAPP KEY\tENVIRONMENT\tCREATED")
 	for _, ap := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ap.Name, ap.Key, ap.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ap.Name, ap.Key, ap.Environment, ap.CreatedAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
