@@ -3,28 +3,16 @@ package http
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/bank"
-	"github.com/bankgate/bankgate/secret"
 	"github.com/bankgate/bankgate/service"
 )
 
 // The batch product (used by @dapi-co/dapi-node only): bulk transfers
-// from one account, run item by item through the connector's autoflow,
-// and recorded per connection for batch/transfers/get and items/get.
-
-// Batch limits reported by batch/metadata/get.
-const (
-	maxBatchTransfers   = 100
-	batchFilenameChars  = 50
-	maxBatchTotalAmount = 1_000_000
-	minBatchTotalAmount = 1
-)
+// from one account, run item by item by the service, and recorded per
+// connection for batch/transfers/get and items/get. This file only
+// decodes and renders.
 
 func (s *Server) registerBatchRoutes() {
 	s.handle("/batch/metadata/get", s.bearer(s.batchMetadata))
@@ -46,21 +34,16 @@ type batchMetadataResponse struct {
 }
 
 func (s *Server) batchMetadata(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := service.Capability[bank.MetadataReader](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	m, err := r.Metadata(ctx, &bank.Call{Session: p.Session, Now: p.Now})
-	if err != nil {
-		return nil, err
-	}
-	out := &batchMetadataResponse{envelope: done("")}
-	md := &out.Metadata
-	md.MaxTotalTransferAmount, md.FilenameMaxChars = maxBatchTotalAmount, batchFilenameChars
-	md.MinTotalTransferAmount, md.MaxBatchTransfers = minBatchTotalAmount, maxBatchTransfers
-	v := toWireValidators(m.BeneficiaryValidators)
-	md.Validators = map[string]any{"same": v["same"], "local": v["local"], "intl": v["local"]}
-	return out, nil
+	return respond(s.svc.BatchMetadata(ctx, p, callOpts(c, base)))(func(env envelope, m *bankgate.AccountsMetadata) any {
+		env.OperationID = "" // Dapi answers metadata without one
+		out := &batchMetadataResponse{envelope: env}
+		md := &out.Metadata
+		md.MaxTotalTransferAmount, md.FilenameMaxChars = service.MaxBatchTotalAmount, service.BatchFilenameChars
+		md.MinTotalTransferAmount, md.MaxBatchTransfers = service.MinBatchTotalAmount, service.MaxBatchItems
+		v := toWireValidators(m.BeneficiaryValidators)
+		md.Validators = map[string]any{"same": v["same"], "local": v["local"], "intl": v["local"]}
+		return out
+	})
 }
 
 type batchItem struct {
@@ -130,52 +113,44 @@ type batchRecord struct {
 	FileName             string              `json:"fileName"`
 }
 
-func checkBatchItems(items []batchItem) error {
-	if len(items) == 0 {
-		return bankgate.Errorf(bankgate.ParameterMissing, "The field \"items\" is required.")
+// domain returns the service's batch request; id names the sender.
+func (r *batchCreateRequest) domain(id string) *service.BatchRequest {
+	out := &service.BatchRequest{SenderID: id, Type: r.Type, Remark: r.Remark}
+	for _, it := range r.Items {
+		b := it.Beneficiary
+		out.Items = append(out.Items, bankgate.BatchItem{Type: it.Type, Amount: it.Amount.v, Remark: it.Remark,
+			Beneficiary: bankgate.Beneficiary{Name: b.Name, Nickname: b.Nickname, IBAN: b.IBAN, AccountNumber: b.AccountNumber,
+				SwiftCode: b.SwiftCode, Country: b.Country, BankName: b.BankName, BranchName: b.BranchName}})
 	}
-	if len(items) > maxBatchTransfers {
-		return bankgate.Errorf(bankgate.ParameterError, "A batch holds at most %d items.", maxBatchTransfers)
-	}
-	for i, it := range items {
-		if !it.Amount.set || it.Amount.v <= 0 {
+	return out
+}
+
+// amountsGiven reports whether every item has an amount (an absent one is
+// not a zero amount: the service refuses both, with one message).
+func (r *batchCreateRequest) amountsGiven() error {
+	for i, it := range r.Items {
+		if !it.Amount.set {
 			return bankgate.Errorf(bankgate.ParameterError, "Item %d needs a positive amount.", i)
-		}
-		if it.Beneficiary.IBAN == "" && it.Beneficiary.AccountNumber == "" {
-			return bankgate.Errorf(bankgate.ParameterMissing, "Item %d needs a beneficiary iban or accountNumber.", i)
 		}
 	}
 	return nil
 }
 
-func newBatch(items []batchItem, sender wireTransferAccount, currency string, now time.Time) *batchRecord {
-	ref := "BGB" + strings.ToUpper(secret.Hex(6))
-	b := &batchRecord{Stage: "pending", Date: wireTime(now), Sender: sender, Currency: currency, Reference: ref, FileName: "batch-" + ref + ".csv"}
-	for _, it := range items {
-		b.Items = append(b.Items, batchItemDetails{Status: "pending", Errors: []batchItemError{}, Name: it.Beneficiary.Name, Amount: it.Amount.v.Float(),
-			Currency: currency, IBAN: it.Beneficiary.IBAN, AccountNumber: it.Beneficiary.AccountNumber})
-		b.TotalAmountRequested += it.Amount.v.Float()
-	}
-	b.NumPendingItems = len(items)
-	return b
-}
-
-// senderAccount finds the sender account among the user's accounts.
-func (s *Server) senderAccount(ctx context.Context, p *service.Principal, id string) (*bankgate.Account, error) {
-	r, err := service.Capability[bank.AccountsReader](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	accts, _, err := r.Accounts(ctx, &bank.Call{Session: p.Session, Now: p.Now})
-	if err != nil {
-		return nil, err
-	}
-	for i := range accts {
-		if accts[i].ID == id || (id != "" && (accts[i].IBAN == id || accts[i].Number == id)) {
-			return &accts[i], nil
+// toBatchRecord renders a batch as Dapi reports it.
+func toBatchRecord(b *bankgate.Batch) *batchRecord {
+	out := &batchRecord{Stage: b.Stage, Date: wireTime(b.CreatedAt), Sender: wireTransferAccount{IBAN: b.SenderIBAN, AccountNumber: b.SenderNumber},
+		Items: []batchItemDetails{}, NumFailedItems: b.Count(bankgate.BatchFailed), NumPendingItems: b.Count(bankgate.BatchPending),
+		NumSucceededItems: b.Count(bankgate.BatchSucceeded), TotalAmountRequested: b.Total("").Float(),
+		TotalAmountSucceeded: b.Total(bankgate.BatchSucceeded).Float(), Currency: b.Currency, Reference: b.Reference, FileName: b.FileName}
+	for _, it := range b.Items {
+		d := batchItemDetails{Status: it.Status, Errors: []batchItemError{}, Name: it.Beneficiary.Name, Amount: it.Amount.Float(),
+			Currency: b.Currency, IBAN: it.Beneficiary.IBAN, AccountNumber: it.Beneficiary.AccountNumber, Reference: it.Reference}
+		if it.ErrorType != "" {
+			d.Errors = append(d.Errors, batchItemError{Msg: it.ErrorMsg, Type: string(it.ErrorType)})
 		}
+		out.Items = append(out.Items, d)
 	}
-	return nil, bankgate.Errorf(bankgate.InvalidAccountID, "The senderID is not one of the user's accounts.")
+	return out
 }
 
 type batchDetailsResponse struct {
@@ -183,67 +158,20 @@ type batchDetailsResponse struct {
 	Details *batchRecord `json:"details"`
 }
 
-// batchTransfersCreate pays each item with the connector's autoflow. An
-// item whose bank asks for user input fails (batches do not prompt).
+// batchTransfersCreate pays each item with the connector's autoflow.
 func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *service.Principal, req *batchCreateRequest) (any, error) {
-	if err := missing("senderID", req.SenderID); err != nil {
-		return nil, err
-	}
-	if err := checkBatchItems(req.Items); err != nil {
-		return nil, err
-	}
-	payer, err := service.Capability[bank.Payer](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	acct, err := s.senderAccount(ctx, p, req.SenderID)
-	if err != nil {
-		return nil, err
-	}
-	b := newBatch(req.Items, wireTransferAccount{IBAN: acct.IBAN, AccountNumber: acct.Number}, acct.Currency.Code, p.Now)
-	for i, it := range req.Items {
-		typ := it.Type
-		if typ == "" {
-			typ = req.Type
+	if req.OperationID == "" {
+		if err := missing("senderID", req.SenderID); err != nil {
+			return nil, err
 		}
-		remark := it.Remark
-		if remark == "" {
-			remark = req.Remark
-		}
-		tr := &bankgate.TransferRequest{SenderID: acct.ID, Amount: it.Amount.v, Remark: remark, Beneficiary: &bankgate.Beneficiary{
-			Name: it.Beneficiary.Name, Nickname: it.Beneficiary.Nickname, IBAN: it.Beneficiary.IBAN, AccountNumber: it.Beneficiary.AccountNumber,
-			SwiftCode: it.Beneficiary.SwiftCode, Type: typ, Country: it.Beneficiary.Country, BankName: it.Beneficiary.BankName, BranchName: it.Beneficiary.BranchName}}
-		res, ch, err := payer.TransferAutoflow(ctx, &bank.Call{Session: p.Session, Now: p.Now, OperationID: b.Reference + fmt.Sprintf(":%d", i)}, tr)
-		item := &b.Items[i]
-		b.NumPendingItems--
-		switch {
-		case err == nil && ch == nil:
-			item.Status, item.Reference = "succeeded", res.Reference
-			b.NumSucceededItems++
-			b.TotalAmountSucceeded += item.Amount
-		case ch != nil:
-			item.Status = "failed"
-			item.Errors = append(item.Errors, batchItemError{Msg: "The bank asks for user input, which batches cannot give.", Type: "USER_INPUT_REQUIRED"})
-			b.NumFailedItems++
-		default:
-			_, typ, msg := wireError(err)
-			if typ == bankgate.Unknown {
-				return nil, err
-			}
-			item.Status = "failed"
-			item.Errors = append(item.Errors, batchItemError{Msg: msg, Type: string(typ)})
-			b.NumFailedItems++
+		if err := req.amountsGiven(); err != nil {
+			return nil, err
 		}
 	}
-	b.Stage = "done"
-	if b.NumSucceededItems == 0 {
-		b.Stage = "failed"
-	}
-	body, _ := json.Marshal(b)
-	if err := s.svc.SaveBatch(ctx, p, body); err != nil {
-		return nil, err
-	}
-	return &batchDetailsResponse{envelope: done(b.Reference), Details: b}, nil
+	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(req.SenderID), false))(func(env envelope, r *service.BatchResult) any {
+		env.OperationID = r.Batch.Reference
+		return &batchDetailsResponse{envelope: env, Details: toBatchRecord(r.Batch)}
+	})
 }
 
 type batchFileResponse struct {
@@ -256,43 +184,24 @@ type batchFileResponse struct {
 // batchFileCreate prepares a bulk-payment file (CSV, base64) for the
 // user to upload at the bank; nothing is paid.
 func (s *Server) batchFileCreate(ctx context.Context, c *call, p *service.Principal, req *batchCreateRequest) (any, error) {
-	if req.Sender == nil || (req.Sender.IBAN == "" && req.Sender.AccountNumber == "") {
-		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"sender\" (iban or accountNumber) is required.")
-	}
-	if err := checkBatchItems(req.Items); err != nil {
-		return nil, err
-	}
-	id := req.Sender.IBAN
-	if id == "" {
-		id = req.Sender.AccountNumber
-	}
-	acct, err := s.senderAccount(ctx, p, id)
-	if err != nil {
-		return nil, err
-	}
-	b := newBatch(req.Items, wireTransferAccount{IBAN: acct.IBAN, AccountNumber: acct.Number}, acct.Currency.Code, p.Now)
-	var csv strings.Builder
-	csv.WriteString("type,amount,currency,name,iban,accountNumber,swiftCode,country,remark\n")
-	field := func(v string) string {
-		v = strings.NewReplacer("\n", " ", "\r", " ").Replace(v)
-		if strings.ContainsAny(v, ",\"") || strings.HasPrefix(v, "=") || strings.HasPrefix(v, "+") || strings.HasPrefix(v, "-") || strings.HasPrefix(v, "@") {
-			return `"` + strings.ReplaceAll(strings.TrimLeft(v, "=+-@"), `"`, `""`) + `"`
+	var id string
+	if req.OperationID == "" {
+		if req.Sender == nil || (req.Sender.IBAN == "" && req.Sender.AccountNumber == "") {
+			return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"sender\" (iban or accountNumber) is required.")
 		}
-		return v
-	}
-	for _, it := range req.Items {
-		typ := it.Type
-		if typ == "" {
-			typ = req.Type
+		if err := req.amountsGiven(); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(&csv, "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", field(typ), it.Amount.v.String(), acct.Currency.Code, field(it.Beneficiary.Name),
-			field(it.Beneficiary.IBAN), field(it.Beneficiary.AccountNumber), field(it.Beneficiary.SwiftCode), field(it.Beneficiary.Country), field(it.Remark))
 	}
-	body, _ := json.Marshal(b)
-	if err := s.svc.SaveBatch(ctx, p, body); err != nil {
-		return nil, err
+	if req.Sender != nil {
+		if id = req.Sender.IBAN; id == "" {
+			id = req.Sender.AccountNumber
+		}
 	}
-	return &batchFileResponse{envelope: done(b.Reference), FileContent: base64.StdEncoding.EncodeToString([]byte(csv.String())), FileExtension: "csv", Details: b}, nil
+	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(id), true))(func(env envelope, r *service.BatchResult) any {
+		env.OperationID = r.Batch.Reference
+		return &batchFileResponse{envelope: env, FileContent: base64.StdEncoding.EncodeToString(r.File), FileExtension: "csv", Details: toBatchRecord(r.Batch)}
+	})
 }
 
 type batchListRequest struct {
@@ -314,21 +223,6 @@ type batchTransfersResponse struct {
 	Transfers []batchSummary `json:"transfers"`
 }
 
-func (s *Server) loadBatches(ctx context.Context, p *service.Principal) ([]batchRecord, error) {
-	raw, err := s.svc.Batches(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]batchRecord, 0, len(raw))
-	for _, r := range raw {
-		var b batchRecord
-		if json.Unmarshal(r, &b) == nil {
-			out = append(out, b)
-		}
-	}
-	return out, nil
-}
-
 func (s *Server) batchTransfersGet(ctx context.Context, c *call, p *service.Principal, req *batchListRequest) (any, error) {
 	if err := missing("fromDate", req.FromDate, "toDate", req.ToDate); err != nil {
 		return nil, err
@@ -344,17 +238,16 @@ func (s *Server) batchTransfersGet(ctx context.Context, c *call, p *service.Prin
 	if to.Before(from) {
 		return nil, bankgate.Errorf(bankgate.InvalidDateRange, "toDate is before fromDate.")
 	}
-	batches, err := s.loadBatches(ctx, p)
+	batches, err := s.svc.Batches(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	out := &batchTransfersResponse{envelope: done(""), Transfers: []batchSummary{}}
 	for _, b := range batches {
-		d, err := time.Parse("2006-01-02T15:04:05.000Z", b.Date)
-		if err != nil || d.Before(from) || !d.Before(to.AddDate(0, 0, 1)) {
+		if d := b.CreatedAt.Truncate(time.Millisecond); d.Before(from) || !d.Before(to.AddDate(0, 0, 1)) {
 			continue
 		}
-		out.Transfers = append(out.Transfers, batchSummary{Stage: b.Stage, Date: b.Date, Reference: b.Reference, FileName: b.FileName})
+		out.Transfers = append(out.Transfers, batchSummary{Stage: b.Stage, Date: wireTime(b.CreatedAt), Reference: b.Reference, FileName: b.FileName})
 	}
 	return out, nil
 }
@@ -368,14 +261,9 @@ func (s *Server) batchItemsGet(ctx context.Context, c *call, p *service.Principa
 	if err := missing("reference", req.Reference); err != nil {
 		return nil, err
 	}
-	batches, err := s.loadBatches(ctx, p)
+	b, err := s.svc.Batch(ctx, p, req.Reference)
 	if err != nil {
 		return nil, err
 	}
-	for i := range batches {
-		if batches[i].Reference == req.Reference {
-			return &batchItemsResponse{envelope: done(req.Reference), Transfers: &batches[i]}, nil
-		}
-	}
-	return nil, bankgate.Errorf(bankgate.ParameterError, "No batch of this connection has that reference.")
+	return &batchItemsResponse{envelope: done(req.Reference), Transfers: toBatchRecord(b)}, nil
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/service"
 )
 
@@ -33,17 +32,25 @@ func (s *Server) registerDataRoutes() {
 	s.handle("/operation/get", s.operationStatus)
 }
 
-// serveRead runs a read of connector capability C through the service's
-// MFA handling and renders its value.
-func serveRead[C, V any](s *Server, ctx context.Context, c *call, p *service.Principal, base *baseRequest,
-	read func(C, context.Context, *bank.Call) (V, *bank.Challenge, error), render func(envelope, V) any) (any, error) {
-	r, err := service.Capability[C](s.svc, p)
-	if err != nil {
-		return nil, err
+// callOpts are the service call options of a request: the route names
+// the operation; operationID and userInputs resume one.
+func callOpts(c *call, base *baseRequest) service.CallOptions {
+	return service.CallOptions{Endpoint: c.route.name, OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs),
+		IdempotencyKey: c.idempotencyKey}
+}
+
+// respond renders a service call's outcome: a prompt for user input as
+// Dapi's user_input_required envelope, a done value through render.
+func respond[V any](o *service.Outcome[V], err error) func(render func(env envelope, v V) any) (any, error) {
+	return func(render func(env envelope, v V) any) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		if o.Prompting() {
+			return &envelope{Success: true, Status: o.Status, OperationID: o.OperationID, UserInputs: toWireInputs(o.Inputs)}, nil
+		}
+		return render(done(o.OperationID), o.Value), nil
 	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return read(r, ctx, call)
-	}, func(env envelope, v any) any { return render(env, v.(V)) })
 }
 
 type balanceRequest struct {
@@ -68,24 +75,11 @@ func (s *Server) balanceGet(ctx context.Context, c *call, p *service.Principal, 
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"accountID\" (or \"cardID\") is required.")
 	}
 	if req.CardID != "" {
-		r, err := service.Capability[bank.CardsReader](s.svc, p)
-		if err != nil {
-			return nil, err
-		}
-		return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-			return r.CardBalance(ctx, call, req.CardID)
-		}, func(env envelope, v any) any {
-			return &cardBalanceResponse{envelope: env, Balance: toWireCardBalance(v.(*bankgate.CardBalance))}
+		return respond(s.svc.CardBalance(ctx, p, callOpts(c, base), req.CardID))(func(env envelope, v *bankgate.CardBalance) any {
+			return &cardBalanceResponse{envelope: env, Balance: toWireCardBalance(v)}
 		})
 	}
-	r, err := service.Capability[bank.BalanceReader](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.Balance(ctx, call, req.AccountID)
-	}, func(env envelope, v any) any {
-		a := v.(*bankgate.Account)
+	return respond(s.svc.Balance(ctx, p, callOpts(c, base), req.AccountID))(func(env envelope, a *bankgate.Account) any {
 		return &accountBalanceResponse{envelope: env, Balance: wireBalance{Amount: a.Balance.Float(), Currency: toWireCurrency(a.Currency), AccountNumber: a.Number}}
 	})
 }
@@ -125,25 +119,13 @@ func (s *Server) transactionsGet(detail txDetail) func(ctx context.Context, c *c
 				return nil, bankgate.Errorf(bankgate.InvalidDateRange, "toDate is before fromDate.")
 			}
 		}
-		render := func(env envelope, v any) any {
-			return &transactionsResponse{envelope: env, Transactions: toWireTransactions(v.([]bankgate.Transaction), detail)}
+		render := func(env envelope, v []bankgate.Transaction) any {
+			return &transactionsResponse{envelope: env, Transactions: toWireTransactions(v, detail)}
 		}
 		if req.CardID != "" {
-			r, err := service.Capability[bank.CardsReader](s.svc, p)
-			if err != nil {
-				return nil, err
-			}
-			return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-				return r.CardTransactions(ctx, call, req.CardID, from, to)
-			}, render)
+			return respond(s.svc.CardTransactions(ctx, p, callOpts(c, base), req.CardID, from, to))(render)
 		}
-		r, err := service.Capability[bank.TransactionsReader](s.svc, p)
-		if err != nil {
-			return nil, err
-		}
-		return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-			return r.Transactions(ctx, call, req.AccountID, from, to)
-		}, render)
+		return respond(s.svc.Transactions(ctx, p, callOpts(c, base), req.AccountID, from, to))(render)
 	}
 }
 
@@ -153,7 +135,7 @@ type cardsResponse struct {
 }
 
 func (s *Server) cardsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	return serveRead(s, ctx, c, p, base, bank.CardsReader.Cards, func(env envelope, v []bankgate.Card) any {
+	return respond(s.svc.Cards(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Card) any {
 		return &cardsResponse{envelope: env, Cards: toWireCards(v)}
 	})
 }
@@ -164,15 +146,8 @@ type metadataResponse struct {
 }
 
 func (s *Server) metadataGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	r, err := service.Capability[bank.MetadataReader](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, c, p, base, func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		m, err := r.Metadata(ctx, call)
-		return m, nil, err
-	}, func(env envelope, v any) any {
-		return &metadataResponse{envelope: env, AccountsMetadata: toWireMetadata(v.(*bankgate.AccountsMetadata))}
+	return respond(s.svc.Metadata(ctx, p, callOpts(c, base)))(func(env envelope, v *bankgate.AccountsMetadata) any {
+		return &metadataResponse{envelope: env, AccountsMetadata: toWireMetadata(v)}
 	})
 }
 
@@ -182,30 +157,12 @@ type beneficiariesResponse struct {
 }
 
 func (s *Server) beneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	return serveRead(s, ctx, c, p, base, bank.Payer.Beneficiaries, func(env envelope, v []bankgate.Beneficiary) any {
+	return respond(s.svc.Beneficiaries(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Beneficiary) any {
 		return &beneficiariesResponse{envelope: env, Beneficiaries: toWireBeneficiaries(v)}
 	})
 }
 
-// servePay runs a payment through capability C with the payment call
-// options (recorded for operation/status, idempotency key passed on).
-func servePay[C any](s *Server, ctx context.Context, c *call, p *service.Principal, base *baseRequest,
-	pay func(C, context.Context, *bank.Call) (any, *bank.Challenge, error), render func(envelope, any) any) (any, error) {
-	r, err := service.Capability[C](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	return s.runOpts(ctx, c, p, payOpts(c, base), func(ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return pay(r, ctx, call)
-	}, render)
-}
-
-// payOpts are the call options of a payment: recorded for operation/status.
-func payOpts(c *call, base *baseRequest) service.CallOptions {
-	return service.CallOptions{OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs), Record: true, IdempotencyKey: c.idempotencyKey}
-}
-
-func envOnly(env envelope, _ any) any { return &env }
+func envOnly(env envelope, _ service.Done) any { return &env }
 
 // beneficiaryCreateRequest is the body of payment/beneficiaries/create:
 // the beneficiary's fields flattened into it.
@@ -231,10 +188,7 @@ func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *service.Prin
 		}
 	}
 	b := req.domain()
-	return servePay(s, ctx, c, p, base, func(r bank.Payer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		ch, err := r.CreateBeneficiary(ctx, call, b)
-		return nil, ch, err
-	}, envOnly)
+	return respond(s.svc.CreateBeneficiary(ctx, p, callOpts(c, base), b))(envOnly)
 }
 
 type transferCreateRequest struct {
@@ -255,8 +209,7 @@ type transferResponse struct {
 	CoolDownPeriod *wirePeriod `json:"coolDownPeriod,omitempty"`
 }
 
-func renderTransfer(env envelope, v any) any {
-	res := v.(*bankgate.TransferResult)
+func renderTransfer(env envelope, res *bankgate.TransferResult) any {
 	out := &transferResponse{envelope: env, Reference: res.Reference}
 	if res.CoolDown != nil {
 		out.CoolDownPeriod = &wirePeriod{Value: res.CoolDown.Value, Unit: res.CoolDown.Unit}
@@ -290,9 +243,7 @@ func (s *Server) transferCreate(ctx context.Context, c *call, p *service.Princip
 	}
 	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, ReceiverID: req.ReceiverID, Name: req.Name,
 		IBAN: req.IBAN, AccountNumber: req.AccountNumber, Remark: req.Remark, Nickname: req.Nickname}
-	return servePay(s, ctx, c, p, base, func(r bank.Payer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.Transfer(ctx, call, tr)
-	}, renderTransfer)
+	return respond(s.svc.Transfer(ctx, p, callOpts(c, base), tr))(renderTransfer)
 }
 
 type autoflowRequest struct {
@@ -318,9 +269,7 @@ func (s *Server) transferAutoflow(ctx context.Context, c *call, p *service.Princ
 	if req.Beneficiary != nil {
 		tr.Beneficiary = req.Beneficiary.domain()
 	}
-	return servePay(s, ctx, c, p, base, func(r bank.Payer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.TransferAutoflow(ctx, call, tr)
-	}, renderTransfer)
+	return respond(s.svc.TransferAutoflow(ctx, p, callOpts(c, base), tr))(renderTransfer)
 }
 
 type wireBeneficiariesResponse struct {
@@ -329,7 +278,7 @@ type wireBeneficiariesResponse struct {
 }
 
 func (s *Server) wireBeneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	return serveRead(s, ctx, c, p, base, bank.WirePayer.WireBeneficiaries, func(env envelope, v []bankgate.WireBeneficiary) any {
+	return respond(s.svc.WireBeneficiaries(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.WireBeneficiary) any {
 		return &wireBeneficiariesResponse{envelope: env, Beneficiaries: toWireWireBeneficiaries(v)}
 	})
 }
@@ -342,10 +291,7 @@ func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *service.
 		}
 	}
 	b := req.domain()
-	return servePay(s, ctx, c, p, base, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		ch, err := r.CreateWireBeneficiary(ctx, call, b)
-		return nil, ch, err
-	}, envOnly)
+	return respond(s.svc.CreateWireBeneficiary(ctx, p, callOpts(c, base), b))(envOnly)
 }
 
 type wireTransferRequest struct {
@@ -368,9 +314,7 @@ func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Pri
 		}
 	}
 	tr := &bankgate.TransferRequest{SenderID: req.SenderID, Amount: req.Amount.v, ReceiverID: req.ReceiverID, Remark: req.Remark}
-	return servePay(s, ctx, c, p, base, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.WireTransfer(ctx, call, tr)
-	}, renderTransfer)
+	return respond(s.svc.WireTransfer(ctx, p, callOpts(c, base), tr))(renderTransfer)
 }
 
 func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.Principal, req *wireTransferRequest) (any, error) {
@@ -387,9 +331,7 @@ func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.P
 	if req.Beneficiary != nil {
 		tr.Wire = req.Beneficiary.domain()
 	}
-	return servePay(s, ctx, c, p, base, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		return r.WireTransferAutoflow(ctx, call, tr)
-	}, renderTransfer)
+	return respond(s.svc.WireTransferAutoflow(ctx, p, callOpts(c, base), tr))(renderTransfer)
 }
 
 type achCreateRequest struct {
@@ -415,10 +357,7 @@ func (s *Server) achPullCreate(ctx context.Context, c *call, p *service.Principa
 	if req.Transfer != nil {
 		ar = bankgate.ACHPullRequest{SenderID: req.Transfer.SenderID, Amount: req.Transfer.Amount.v, Description: req.Transfer.Description}
 	}
-	return servePay(s, ctx, c, p, base, func(r bank.ACHPuller, ctx context.Context, call *bank.Call) (any, *bank.Challenge, error) {
-		ch, err := r.CreateACHPull(ctx, call, &ar)
-		return nil, ch, err
-	}, envOnly)
+	return respond(s.svc.CreateACHPull(ctx, p, callOpts(c, base), &ar))(envOnly)
 }
 
 type achGetResponse struct {
@@ -436,11 +375,7 @@ func (s *Server) achPullGet(ctx context.Context, c *call, p *service.Principal, 
 	if base.OperationID == "" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"operationID\" (of the ACH pull) is required.")
 	}
-	r, err := service.Capability[bank.ACHPuller](s.svc, p)
-	if err != nil {
-		return nil, err
-	}
-	pull, err := r.ACHPull(ctx, &bank.Call{Session: p.Session, Now: p.Now, OperationID: base.OperationID}, base.OperationID)
+	pull, err := s.svc.ACHPull(ctx, p, base.OperationID)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/service"
 )
 
@@ -264,31 +263,13 @@ func bearerOf[T any, PT interface {
 	}
 }
 
-// run performs a connector call through the service's MFA handling and
-// renders a prompt or passes the done value to render.
-func (s *Server) run(ctx context.Context, c *call, p *service.Principal, base *baseRequest, fn service.CallFunc, render func(env envelope, v any) any) (any, error) {
-	return s.runOpts(ctx, c, p, service.CallOptions{OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs)}, fn, render)
-}
-
-// runOpts is run with explicit call options.
-func (s *Server) runOpts(ctx context.Context, c *call, p *service.Principal, opts service.CallOptions, fn service.CallFunc, render func(env envelope, v any) any) (any, error) {
-	res, err := s.svc.Call(ctx, p, c.route.name, opts, fn)
-	if err != nil {
-		return nil, err
-	}
-	if res.Status == bankgate.StatusUserInputRequired {
-		return &envelope{Success: true, Status: res.Status, OperationID: res.OperationID, UserInputs: toWireInputs(res.Inputs)}, nil
-	}
-	return render(done(res.OperationID), res.Value), nil
-}
-
 type identityResponse struct {
 	envelope
 	Identity *wireIdentity `json:"identity"`
 }
 
 func (s *Server) identityGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	return serveRead(s, ctx, c, p, base, bank.AccountsReader.Identity, func(env envelope, v *bankgate.Identity) any {
+	return respond(s.svc.Identity(ctx, p, callOpts(c, base)))(func(env envelope, v *bankgate.Identity) any {
 		return &identityResponse{envelope: env, Identity: toWireIdentity(v)}
 	})
 }
@@ -299,7 +280,7 @@ type accountsResponse struct {
 }
 
 func (s *Server) accountsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
-	return serveRead(s, ctx, c, p, base, bank.AccountsReader.Accounts, func(env envelope, v []bankgate.Account) any {
+	return respond(s.svc.Accounts(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Account) any {
 		return &accountsResponse{envelope: env, Accounts: toWireAccounts(v)}
 	})
 }

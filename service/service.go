@@ -85,6 +85,8 @@ type Service struct {
 	bankList  []bankgate.Bank
 	bankIndex map[string]bankgate.Bank
 
+	batchSeq batchSeqs
+
 	mu     sync.RWMutex
 	grants map[string]*grantEntry // by token digest
 	apps   map[string]*appEntry   // by app ID
@@ -122,6 +124,7 @@ func New(cfg Config) *Service {
 		bankIndex: map[string]bankgate.Bank{},
 		grants:    map[string]*grantEntry{},
 		apps:      map[string]*appEntry{},
+		batchSeq:  batchSeqs{m: map[string]int64{}},
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -1,0 +1,155 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+)
+
+// Outcome is the result of a connector call: done with a value, or a
+// prompt for user input (Status StatusUserInputRequired, Inputs set, the
+// zero Value). OperationID is the operation's, kept through every step.
+type Outcome[V any] struct {
+	OperationID string
+	Status      string
+	Inputs      []bankgate.UserInput
+	Value       V
+}
+
+// Prompting reports whether the outcome asks for user input.
+func (o *Outcome[V]) Prompting() bool { return o.Status == bankgate.StatusUserInputRequired }
+
+// CallOptions qualify a connector call.
+type CallOptions struct {
+	// Endpoint names the operation (the API route, e.g.
+	// "/data/balance/get"); a resume must come to the same endpoint.
+	Endpoint string
+	// OperationID and Answers resume a call that asked for user input.
+	OperationID string
+	Answers     []bankgate.UserInput
+	// Record stores the operation and its outcome even when no user input
+	// was needed, so that operation/status can report it (payments).
+	Record bool
+	// IdempotencyKey is passed to the connector.
+	IdempotencyKey string
+}
+
+// run is the one path from the service to a connector: it finds the
+// principal's connector as capability C (NotImplemented when its bank
+// does not offer it) and calls fn with it, handling MFA: a challenge
+// becomes a stored pending operation; a call carrying an operationID
+// resumes it with the answers, which are good for that operation and
+// endpoint only.
+func run[C, V any](s *Service, ctx context.Context, p *Principal, opts CallOptions,
+	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*Outcome[V], error) {
+	c, err := Capability[C](s, p)
+	if err != nil {
+		return nil, err
+	}
+	return runCall(s, ctx, p, opts, func(ctx context.Context, call *bank.Call) (V, *bank.Challenge, error) {
+		return fn(c, ctx, call)
+	})
+}
+
+// runCall is run without the capability lookup, for calls that make
+// several connector calls (a batch).
+func runCall[V any](s *Service, ctx context.Context, p *Principal, opts CallOptions,
+	fn func(ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*Outcome[V], error) {
+	call := &bank.Call{Session: p.Session, Now: p.Now, IdempotencyKey: opts.IdempotencyKey}
+	var op *bankgate.Operation
+	if opts.OperationID != "" {
+		var state []byte
+		var err error
+		op, state, err = s.claimOperation(ctx, opts.OperationID, p.AppID, p.ConnectionID, opts.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		call.State, call.Answers, call.OperationID = state, opts.Answers, op.ID
+		if call.State == nil {
+			call.State = []byte{}
+		}
+	} else {
+		call.OperationID = s.newOperationID(p.BankID)
+	}
+	v, ch, err := fn(ctx, call)
+	if ch != nil && err == nil {
+		if op != nil {
+			if err := s.reprompt(ctx, op, ch); err != nil {
+				return nil, fmt.Errorf("%s: %w", opts.Endpoint, err)
+			}
+		} else if err := s.createPrompt(ctx, call.OperationID, p.AppID, p.ConnectionID, p.BankID, opts.Endpoint, ch); err != nil {
+			return nil, fmt.Errorf("%s: %w", opts.Endpoint, err)
+		}
+		return &Outcome[V]{OperationID: call.OperationID, Status: bankgate.StatusUserInputRequired, Inputs: ch.Inputs}, nil
+	}
+	switch {
+	case op != nil:
+		s.finishOperation(ctx, op, err)
+	case opts.Record:
+		s.recordOperation(ctx, call.OperationID, p, opts.Endpoint, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome[V]{OperationID: call.OperationID, Status: bankgate.StatusDone, Value: v}, nil
+}
+
+// single adapts a connector method that never asks for input.
+func single[V any](v V, err error) (V, *bank.Challenge, error) { return v, nil, err }
+
+// reprompt puts a resumed operation back to waiting for input, with the
+// connector's new state.
+func (s *Service) reprompt(ctx context.Context, op *bankgate.Operation, ch *bank.Challenge) error {
+	sealed, err := s.sealState(op.ID, ch.State)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	next := *op
+	next.Status, next.State, next.UpdatedAt, next.ExpiresAt = bankgate.StatusUserInputRequired, sealed, now, now.Add(s.opTTL)
+	return s.store.UpdateOperation(ctx, &next, bankgate.StatusInitialized)
+}
+
+// recordOperation stores a finished operation that needed no input.
+// Failures to record are logged: the call's result stands.
+func (s *Service) recordOperation(ctx context.Context, opID string, p *Principal, endpoint string, callErr error) {
+	now := s.Now()
+	op := &bankgate.Operation{ID: opID, AppID: p.AppID, ConnectionID: p.ConnectionID, BankID: p.BankID, Endpoint: endpoint,
+		Status: bankgate.StatusDone, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(recordTTL)}
+	if callErr != nil {
+		op.Status, op.ErrorType = bankgate.StatusFailed, string(bankgate.ErrorCode(callErr))
+	}
+	if err := s.store.CreateOperation(ctx, op); err != nil {
+		s.log.Warn("record operation", "operationID", opID, "err", err)
+	}
+}
+
+// recordTTL is how long finished operations stay queryable.
+const recordTTL = 7 * 24 * time.Hour
+
+// connector returns the connector serving the principal's bank.
+func (s *Service) connector(p *Principal) (bank.Connector, error) {
+	c, ok := s.banks[p.BankID]
+	if !ok {
+		return nil, bankgate.Errorf(bankgate.UnableToConnectToBank, "The bank of this connection is not available.")
+	}
+	return c, nil
+}
+
+// Capability returns the principal's connector as the capability T, or
+// NotImplemented when its bank does not offer it.
+func Capability[T any](s *Service, p *Principal) (T, error) {
+	var zero T
+	c, err := s.connector(p)
+	if err != nil {
+		return zero, err
+	}
+	r, ok := c.(T)
+	if !ok {
+		return zero, bankgate.Errorf(bankgate.NotImplemented, "This bank does not offer this service.")
+	}
+	return r, nil
+}
