@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/service"
 )
 
 type clockRequest struct {
@@ -74,7 +74,7 @@ type sandboxUsersResponse struct {
 	Users []wireSandboxUser `json:"users"`
 }
 
-func toWireSandboxUser(u bank.TestUser) wireSandboxUser {
+func toWireSandboxUser(u service.SandboxUser) wireSandboxUser {
 	return wireSandboxUser{BankID: u.BankID, Username: u.Username, Accounts: u.Accounts, MFA: u.MFA}
 }
 

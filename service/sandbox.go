@@ -10,6 +10,9 @@ import (
 	"github.com/bankgate/bankgate/bank"
 )
 
+// SandboxUser is a sandbox user an app made for itself.
+type SandboxUser = bank.TestUser
+
 // testUsers returns the connector serving bankID as bank.TestUsers, or
 // InvalidBankID when no connector serving it lets apps make test users.
 func (s *Service) testUsers(bankID string) (bank.TestUsers, error) {
@@ -29,7 +32,7 @@ func (s *Service) testUsers(bankID string) (bank.TestUsers, error) {
 // InvalidAppCredentials for a bad appSecret, ParameterMissing without a
 // bankID or fixture, InvalidBankID for a bank without sandbox users, and
 // ParameterError for a fixture the bank refuses.
-func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID string, fixture []byte) (*bank.TestUser, error) {
+func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID string, fixture []byte) (*SandboxUser, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
@@ -53,7 +56,7 @@ func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID strin
 
 // SandboxUsers lists the sandbox users the calling app made, by bank and
 // username.
-func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]bank.TestUser, error) {
+func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]SandboxUser, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
