@@ -237,9 +237,11 @@ type Store interface {
 	// fromStatus, and returns Conflict otherwise, so that one resume of an
 	// operation wins.
 	UpdateOperation(ctx context.Context, op *Operation, fromStatus string) error
-	// DeleteExpired removes operations and access codes that expired
-	// before now and returns how many rows went.
-	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+	// DeleteExpired removes operations and unused access codes that
+	// expired before now, the connections whose code expired unused (an
+	// abandoned login: no token was ever issued for it), and audit events
+	// from before auditBefore; it returns how many rows went.
+	DeleteExpired(ctx context.Context, now, auditBefore time.Time) (int, error)
 
 	// Audit returns the app's audit events, oldest first, at most limit.
 	Audit(ctx context.Context, appID string, limit int) ([]AuditEvent, error)

@@ -919,15 +919,20 @@ func (s *Store) UpdateOperation(ctx context.Context, op *bankgate.Operation, fro
 }
 
 // DeleteExpired implements bankgate.Store.
-func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+func (s *Store) DeleteExpired(ctx context.Context, now, auditBefore time.Time) (int, error) {
 	var total int64
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		total = 0
-		for _, q := range []string{
-			`DELETE FROM operations WHERE expires_at < $1`,
-			`DELETE FROM access_codes WHERE expires_at < $1 AND used_at = 0`,
+		for _, q := range []struct {
+			sql string
+			at  time.Time
+		}{
+			{`DELETE FROM operations WHERE expires_at < $1`, now},
+			{`DELETE FROM connections WHERE id IN (SELECT connection_id FROM access_codes WHERE expires_at < $1 AND used_at = 0)`, now},
+			{`DELETE FROM access_codes WHERE expires_at < $1 AND used_at = 0`, now},
+			{`DELETE FROM audit WHERE at < $1`, auditBefore},
 		} {
-			tag, err := tx.Exec(ctx, q, nanos(now))
+			tag, err := tx.Exec(ctx, q.sql, nanos(q.at))
 			if err != nil {
 				return fmt.Errorf("delete expired: %w", err)
 			}

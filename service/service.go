@@ -105,6 +105,9 @@ type appEntry struct {
 	fetched time.Time
 }
 
+// AuditRetention is how long audit events are kept.
+const AuditRetention = 400 * 24 * time.Hour
+
 // maxCacheEntries caps each in-memory cache; past it, the cache is cleared
 // and refills from the store.
 const maxCacheEntries = 200_000
@@ -510,8 +513,13 @@ func (s *Service) createPrompt(ctx context.Context, opID, appID, connID, bankID,
 }
 
 // Sweep deletes expired operations and access codes.
+//
+// Connections whose access code expired unexchanged go too (an abandoned
+// or scripted login costs no lasting storage), and audit events older
+// than AuditRetention.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	return s.store.DeleteExpired(ctx, s.Now().Add(-time.Hour))
+	now := s.Now()
+	return s.store.DeleteExpired(ctx, now.Add(-time.Hour), now.Add(-AuditRetention))
 }
 
 // unsafeString converts a byte slice nobody else holds to a string

@@ -571,12 +571,36 @@ func testDeleteExpired(t *testing.T, s bankgate.Store) {
 	live.ExpiresAt = t0.Add(time.Hour)
 	s.CreateOperation(ctx, live)
 	f := mustConnect(t, s, a, time.Minute)
-	n, err := s.DeleteExpired(ctx, t0.Add(10*time.Minute))
+	kept := mustConnect(t, s, a, time.Minute) // exchanged: stays
+	if _, err := exchange(s, kept, t0); err != nil {
+		t.Fatal(err)
+	}
+	live2 := mustConnect(t, s, a, time.Hour) // not expired: stays
+	audit, _ := s.Audit(ctx, a.ID, 1000)
+	n, err := s.DeleteExpired(ctx, t0.Add(10*time.Minute), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 {
-		t.Fatalf("DeleteExpired removed %d rows, want 2", n)
+	if n != 3 {
+		t.Fatalf("DeleteExpired removed %d rows, want 3 (operation, code, abandoned connection)", n)
+	}
+	if _, err := s.Connection(ctx, f.conn.ID); !bankgate.IsCode(err, bankgate.NotFound) {
+		t.Fatalf("connection whose code expired unused is still there: %v", err)
+	}
+	for _, c := range []fixture{kept, live2} {
+		if _, err := s.Connection(ctx, c.conn.ID); err != nil {
+			t.Fatalf("connection %s removed: %v", c.conn.ID, err)
+		}
+	}
+	if again, _ := s.Audit(ctx, a.ID, 1000); len(again) != len(audit) {
+		t.Fatalf("audit events at the cutoff removed: %d -> %d", len(audit), len(again))
+	}
+	// Audit events before the cutoff go.
+	if _, err := s.DeleteExpired(ctx, t0.Add(10*time.Minute), t0.Add(time.Nanosecond)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Audit(ctx, a.ID, 1000); len(again) != 0 {
+		t.Fatalf("%d audit events from before the cutoff kept", len(again))
 	}
 	if _, err := s.Operation(ctx, op.ID); !bankgate.IsCode(err, bankgate.NotFound) {
 		t.Fatalf("expired operation still there: %v", err)
