@@ -46,7 +46,6 @@ func TestChangeFeedKeepsReadsOffTheStore(t *testing.T) {
 	ids := make([]string, users)
 	for i := range sess {
 		sess[i] = MustLogin(t, b1, enbd, "feed_user_"+strconv.Itoa(i))
-		sess[i].AppID = "app-1"
 		ids[i] = mustAccounts(t, b1, sess[i])[0].ID
 	}
 	// Far past the read staleness on the sandbox clock: without the feed

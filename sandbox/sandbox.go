@@ -250,7 +250,7 @@ func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginRes
 	switch {
 	case fx != nil:
 		if len(fx.MFA) == 0 {
-			return loggedIn(bi.bank.ID, user)
+			return b.loggedIn(ctx, req.AppID, bi, user, now)
 		}
 		inputs, step = fx.inputs(), "fixture"
 	case user == UserMFA:
@@ -258,7 +258,7 @@ func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginRes
 	case user == UserMultiMFA:
 		inputs, step = multiInputs, "multi"
 	default:
-		return loggedIn(bi.bank.ID, user)
+		return b.loggedIn(ctx, req.AppID, bi, user, now)
 	}
 	state, err := json.Marshal(loginState{Bank: bi.bank.ID, User: user, Step: step})
 	if err != nil {
@@ -267,8 +267,22 @@ func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginRes
 	return &bank.LoginResult{Challenge: &bank.Challenge{Inputs: slices.Clone(inputs), State: state}}, nil
 }
 
-func loggedIn(bankID, user string) (*bank.LoginResult, error) {
-	s, err := json.Marshal(sessionData{Bank: bankID, User: user})
+// loggedIn finishes a login: it brings the user's state in the app's
+// world up to date, which on the user's first login there registers its
+// IBANs (so that other users of the world can pay them) and leaves the
+// state warm for the reads that follow, and returns the session.
+func (b *Bank) loggedIn(ctx context.Context, app string, bi *bankInfo, user string, now time.Time) (*bank.LoginResult, error) {
+	st := b.cache.get(app, bi, user)
+	st.mu.Lock()
+	var err error
+	if !b.fresh(st, now) {
+		err = b.sync(ctx, st, now)
+	}
+	st.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s, err := json.Marshal(sessionData{Bank: bi.bank.ID, User: user})
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +321,7 @@ func (b *Bank) resume(ctx context.Context, req bank.LoginRequest) (*bank.LoginRe
 	if !ok {
 		return nil, errInvalidMFA()
 	}
-	return loggedIn(st.Bank, st.User)
+	return b.loggedIn(ctx, req.AppID, bankByID[st.Bank], st.User, b.clock(req.Now))
 }
 
 // answer returns the trimmed answer to input q: the answer with q's ID, or
