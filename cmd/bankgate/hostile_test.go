@@ -28,6 +28,7 @@ func hostileCases(token, appKey, appSecret, userSecret string) []hostileCase {
 		"/v2/payment/beneficiaries/create", "/v2/payment/transfer/create",
 		"/v2/payment/transfer/autoflow", "/v2/wire/transfer/create", "/v2/ach/pull/create", "/v2/ach/pull/get",
 		"/v2/operation/status", "/v2/sdk/apps/configs/get", "/",
+		"/v2/sandbox/users/create", "/v2/sandbox/users/delete", "/v2/batch/transfers/create", "/v2/batch/file/create",
 	}
 	auth := `"appSecret":"` + appSecret + `","userSecret":"` + userSecret + `","appKey":"` + appKey + `"`
 	payloads := []struct{ name, body string }{
