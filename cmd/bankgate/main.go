@@ -261,6 +261,12 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if hooks != nil {
 		now = hooks.Now
 	}
+	// Rate limits run on real time: the base clock, never the sandbox's
+	// virtual one.
+	realNow := now
+	if realNow == nil {
+		realNow = time.Now
+	}
 	a, err := open(ctx, cfg, log, now)
 	if err != nil {
 		return err
@@ -293,7 +299,8 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 
 	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store), Clock: a.virtual,
-		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies})
+		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies,
+		RealNow: realNow})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
