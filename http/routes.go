@@ -136,23 +136,46 @@ func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
 	} else if len(req.UserInputs) == 0 {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"userInputs\" is required to resume an operation.")
 	}
-	now := s.svc.Now()
-	if ok, wait := s.limits.loginFailIP.check(c.ip, now); !ok {
+	// Bank logins are guessable (human passwords), so their limits are
+	// checked before the attempt and refuse every attempt while spent.
+	// Nothing the client sent becomes a limiter key before it is
+	// validated: the app must exist, the bank must be one this server
+	// serves, and the username at most 256 characters; keys are digests.
+	app, err := s.svc.AppByKey(ctx, req.AppKey)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.svc.Bank(req.BankID); !ok {
+		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
+	}
+	if len(req.Username) > 256 || len(req.Password) > 256 || len(req.ClientUserID) > 256 {
+		return nil, bankgate.Errorf(bankgate.ParameterError, "username, password and clientUserID must be at most 256 characters.")
+	}
+	// Each attempt holds a token of its address and of its user while it
+	// runs (so concurrent attempts cannot exceed the limits) and spends
+	// it only if the login fails: a team's CI may log the same user in as
+	// often as it likes.
+	now := s.limits.now()
+	ipTry, ok, wait := s.limits.loginFailIP.begin(c.client, now)
+	if !ok {
 		return nil, limited(wait)
 	}
+	var userTry attempt
 	if req.OperationID == "" {
-		if ok, wait := s.limits.loginUser.allow(req.BankID+"\x00"+strings.ToLower(req.Username), now); !ok {
+		userTry, ok, wait = s.limits.loginUser.begin(digestKey(app.ID, req.BankID, strings.ToLower(req.Username)), now)
+		if !ok {
+			ipTry.end(now, false)
 			return nil, limited(wait)
 		}
 	}
+	failed := false
+	defer func() { ipTry.end(now, failed); userTry.end(now, failed) }()
 	res, err := s.svc.Login(ctx, service.LoginRequest{
 		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
 		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
 	})
 	if err != nil {
-		if loginFailure(err) {
-			s.limits.loginFailIP.spend(c.ip, now)
-		}
+		failed = loginFailure(err)
 		return nil, err
 	}
 	if res.Connected == nil {
@@ -187,20 +210,13 @@ func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
 	if req.AppSecret == "" {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
 	}
-	now := s.svc.Now()
-	if ok, wait := s.limits.authFailIP.check(c.ip, now); !ok {
-		return nil, limited(wait)
-	}
-	if ok, wait := s.limits.exchangeFail.check(req.AppSecret, now); !ok {
-		return nil, limited(wait)
-	}
 	ex, err := s.svc.ExchangeToken(ctx, req.AppSecret, req.AccessCode, req.ConnectionID)
 	if err != nil {
-		if guessing(err) {
-			s.limits.authFailIP.spend(c.ip, now)
-			if !bankgate.IsCode(err, bankgate.InvalidAppCredentials) {
-				s.limits.exchangeFail.spend(req.AppSecret, now)
-			}
+		// A wrong access code for a valid app counts against the app (its
+		// secret's digest keys it). Failures per client address are
+		// counted by dispatch, as for every route.
+		if bankgate.IsCode(err, bankgate.InvalidAccessCode) {
+			return nil, s.refuseFailure(s.limits.exchangeFail, digestKey("app-secret", req.AppSecret), err)
 		}
 		return nil, err
 	}
@@ -239,10 +255,6 @@ func bearerOf[T any, PT interface {
 			}
 		}
 		base := req.base()
-		now := s.svc.Now()
-		if ok, wait := s.limits.authFailIP.check(c.ip, now); !ok {
-			return nil, limited(wait)
-		}
 		var p *service.Principal
 		var err error
 		if c.forwarded && c.bearer == "" {
@@ -251,10 +263,7 @@ func bearerOf[T any, PT interface {
 			p, err = s.svc.Authenticate(ctx, c.bearer, base.AppSecret, base.UserSecret)
 		}
 		if err != nil {
-			if guessing(err) {
-				s.limits.authFailIP.spend(c.ip, now)
-			}
-			return nil, err
+			return nil, err // failures are counted by dispatch
 		}
 		if c.idempotencyKey != "" && base.OperationID == "" && idempotentRoutes[c.route.name] {
 			return s.idempotent(ctx, c, p, func() (any, error) { return h(ctx, c, p, req) })

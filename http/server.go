@@ -46,6 +46,10 @@ type Config struct {
 	Metrics *Metrics
 	// Limits are the rate limits; nil means DefaultLimits.
 	Limits *Limits
+	// RealNow is the real-time clock the rate limits run on (the
+	// server's base clock, never a sandbox's virtual clock); nil means
+	// time.Now.
+	RealNow func() time.Time
 	// Pages, when set, serves GET and HEAD requests under /connect (the
 	// Connect page, connect.js and their assets).
 	Pages http.Handler
@@ -65,7 +69,10 @@ type Server struct {
 	proxies     []netip.Prefix
 	routes      map[string]*route
 	reqSeq      atomic.Uint64
-	bufs        sync.Pool
+	// xffWarned is set once a request with X-Forwarded-For arrived while
+	// no proxy is trusted, so the warning is logged once per process.
+	xffWarned atomic.Bool
+	bufs      sync.Pool
 }
 
 // route is one API endpoint.
@@ -87,8 +94,9 @@ type call struct {
 	// forwarded marks a call that came through the SDK-forwarding
 	// endpoint.
 	forwarded bool
-	// ip is the client's address, for rate limits.
-	ip string
+	// client keys the client's address (IPv4, or IPv6 /64) for per-IP
+	// rate limits.
+	client limitKey
 }
 
 // New returns a Server.
@@ -102,7 +110,7 @@ func New(cfg Config) *Server {
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
 	}
-	s.limits = newLimiters(lim)
+	s.limits = newLimiters(lim, cfg.RealNow)
 	s.registerRoutes()
 	return s
 }
@@ -270,7 +278,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."), "")
 		return
 	}
-	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt, ip: s.clientIP(r)}
+	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(s.clientIP(r))}
 	if k := r.Header.Get("Idempotency-Key"); len(k) <= 255 {
 		c.idempotencyKey = k
 	}
@@ -325,6 +333,14 @@ func (s *Server) capture(v any, err error) *rawResponse {
 }
 
 // dispatch validates the body as a JSON object and runs the route.
+//
+// It is also the one place failed checks of high-entropy credentials
+// (access token, appSecret, userSecret, access code) are counted per
+// client address, on every route: the handler checks the credentials
+// first, so a request whose credentials are valid is never refused
+// because of others' failures at its address, and one whose credentials
+// fail is answered 429 instead of 401 once the address has no failures
+// left.
 func (s *Server) dispatch(ctx context.Context, c *call) (any, error) {
 	// Handlers decode (and so fully validate) the body; this only turns
 	// away what is not a JSON object at all.
@@ -332,7 +348,11 @@ func (s *Server) dispatch(ctx context.Context, c *call) (any, error) {
 	if len(body) == 0 || body[0] != '{' {
 		return nil, bankgate.Errorf(bankgate.ParameterError, "The request body must be a JSON object.")
 	}
-	return c.route.handler(ctx, c)
+	v, err := c.route.handler(ctx, c)
+	if err != nil && guessing(failure(err)) {
+		return nil, s.refuseFailure(s.limits.authFailIP, c.client, err)
+	}
+	return v, err
 }
 
 func (s *Server) writeJSON(w *statusWriter, status int, v any) {
@@ -469,7 +489,13 @@ func (s *Server) clientIP(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	if len(s.proxies) == 0 || !s.trusted(host) {
+	if len(s.proxies) == 0 {
+		if _, ok := r.Header["X-Forwarded-For"]; ok && !s.xffWarned.Load() && s.xffWarned.CompareAndSwap(false, true) {
+			s.log.Warn("a request came with X-Forwarded-For but --trusted-proxies is empty: per-IP rate limits key on the peer address (the proxy's, if there is one); set --trusted-proxies to the proxies' CIDRs", "peer", host)
+		}
+		return host
+	}
+	if !s.trusted(host) {
 		return host
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	bghttp "github.com/bankgate/bankgate/http"
 	"github.com/bankgate/bankgate/secret"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	// TrustedProxies is a comma-separated list of CIDRs of load balancers
 	// whose X-Forwarded-For is believed for per-IP rate limits.
 	TrustedProxies string
+	// RateLimits is "off", "default", or a list of NAME=N/DURATION items
+	// (see bghttp.ParseLimits).
+	RateLimits string
 }
 
 // setting describes one configuration field for flags, environment and
@@ -64,6 +68,9 @@ var settings = []setting{
 	{"trusted-proxies", "BANKGATE_TRUSTED_PROXIES", "comma-separated CIDRs of load balancers whose X-Forwarded-For names the client for per-IP rate limits (default: none; the peer address is the client)", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.TrustedProxies, "trusted-proxies", def, "")
 	}},
+	{"rate-limits", "BANKGATE_RATE_LIMITS", "rate limits: off, default, or a comma list of NAME=N/DURATION (N events per duration, burst N; N/DURATION/B for a burst of B; NAME=off disables one; unnamed limits keep their defaults). login-user: failed bank logins per app, bank and username; login-ip: failed bank logins per client IP (while either is spent every login is refused); exchange-app: failed ExchangeToken calls (wrong access code) per app; auth-ip: failed token/appSecret/userSecret/access-code checks per client IP (only failing requests are refused). Defaults: " + bghttp.DefaultLimits.String(), func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.RateLimits, "rate-limits", def, "")
+	}},
 	{"no-sandbox", "BANKGATE_NO_SANDBOX", "serve no sandbox banks (a production server): banks/get lists none, logins and sandbox endpoints refuse them", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.BoolVar(&c.NoSandbox, "no-sandbox", def == "true" || def == "1", "")
 	}},
@@ -80,6 +87,7 @@ var defaults = map[string]string{
 	"sandbox-clock":    "real",
 	"sandbox-fixtures": "",
 	"trusted-proxies":  "",
+	"rate-limits":      "default",
 	"no-sandbox":       "false",
 }
 
@@ -216,6 +224,15 @@ func (c *Config) loadKey() ([]byte, error) {
 		return secret.ParseKey(string(b))
 	}
 	return key, nil
+}
+
+// limits parses RateLimits; the error names the flag and the bad item.
+func (c *Config) limits() (bghttp.Limits, error) {
+	l, err := bghttp.ParseLimits(c.RateLimits)
+	if err != nil {
+		return l, fmt.Errorf("--rate-limits (or BANKGATE_RATE_LIMITS): %w", err)
+	}
+	return l, nil
 }
 
 // proxies parses TrustedProxies.

@@ -244,7 +244,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "no-sandbox", "trusted-proxies", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "no-sandbox", "trusted-proxies", "rate-limits", "log-level")
 	if err != nil {
 		return err
 	}
@@ -253,6 +253,10 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	limits, err := cfg.limits()
+	if err != nil {
+		return err
 	}
 	log, err := newLogger(cfg.LogLevel, stderr)
 	if err != nil {
@@ -265,6 +269,12 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	var now func() time.Time
 	if hooks != nil {
 		now = hooks.Now
+	}
+	// Rate limits run on real time: the base clock, never the sandbox's
+	// virtual one.
+	realNow := now
+	if realNow == nil {
+		realNow = time.Now
 	}
 	a, err := open(ctx, cfg, log, now)
 	if err != nil {
@@ -298,7 +308,8 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 
 	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store),
-		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies})
+		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies,
+		Limits: &limits, RealNow: realNow})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -10,7 +10,9 @@ import (
 
 // TestRateLimits: guessing is answered 429 RATE_LIMIT_EXCEEDED with
 // Retry-After, per bank user, per client IP and per app, and the limits
-// refill with time.
+// refill with time. Bank logins (low entropy) are refused while their
+// limit is spent, right password or not; a request with valid
+// high-entropy credentials is always served.
 func TestRateLimits(t *testing.T) {
 	ts := startServer(t, serverOpts{})
 	appKey, appSecret := ts.newApp("limits")
@@ -22,18 +24,23 @@ func TestRateLimits(t *testing.T) {
 		}
 	}
 
-	t.Run("login attempts per bank user", func(t *testing.T) {
-		login := func() *resp {
-			return ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": "busy_user", "password": "pass_good"})
+	t.Run("failed logins per bank user", func(t *testing.T) {
+		login := func(password string) *resp {
+			return ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": "busy_user", "password": password})
 		}
 		for i := 0; i < 10; i++ {
-			wantOK(t, login())
+			// The sandbox bank locks the user after 5 failures.
+			if r := login("wrong"); r.Status != 401 && r.Status != 403 {
+				t.Fatalf("failure %d: %d %s", i, r.Status, r.Raw)
+			}
 		}
-		wantRetry(t, login())
+		wantRetry(t, login("wrong"))
+		wantRetry(t, login("pass_good"))
 		// Another user is not affected.
 		wantOK(t, ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": "calm_user", "password": "pass_good"}))
-		ts.Clock.Advance(time.Minute)
-		wantOK(t, login())
+		// After the limit refills and the sandbox's 15-minute lockout ends.
+		ts.Clock.Advance(16 * time.Minute)
+		wantOK(t, login("pass_good"))
 	})
 
 	t.Run("failed logins per client IP", func(t *testing.T) {
@@ -62,10 +69,10 @@ func TestRateLimits(t *testing.T) {
 			wantFail(t, last, 401, "INVALID_TOKEN")
 		}
 		wantRetry(t, last)
-		// While limited, even good calls from that address wait.
-		wantRetry(t, ts.data("/v2/data/accounts/get", appSecret, u, nil))
-		ts.Clock.Advance(3 * time.Minute)
+		// Valid credentials from that address are served all along.
 		wantOK(t, ts.data("/v2/data/accounts/get", appSecret, u, nil))
+		ts.Clock.Advance(3 * time.Minute)
+		wantFail(t, ts.post("/v2/data/accounts/get", "bgat_"+strings.Repeat("9", 43), map[string]any{"appSecret": appSecret, "userSecret": u.UserSecret}), 401, "INVALID_TOKEN")
 	})
 
 	t.Run("failed exchanges per app", func(t *testing.T) {
