@@ -35,6 +35,13 @@ type Limits struct {
 	// address (auth-ip). Only requests whose credentials fail are
 	// refused; a valid caller at the same address is served.
 	AuthFailuresPerIP Limit
+	// LoginsPerIP and LoginsPerApp bound successful bank logins (new
+	// connections) per client address (login-ok-ip) and per app
+	// (login-ok-app), so that the public appKey alone cannot make
+	// connections without end. While one is spent, new logins are
+	// refused; answering an MFA prompt is not a new login.
+	LoginsPerIP  Limit
+	LoginsPerApp Limit
 }
 
 // Limit is a token bucket: Events per Per on average, with Burst at
@@ -92,11 +99,13 @@ var DefaultLimits = Limits{
 	LoginFailuresPerIP:     PerDuration(30, time.Minute),
 	ExchangeFailuresPerApp: Limit{Events: 120, Per: time.Minute, Burst: 200},
 	AuthFailuresPerIP:      Limit{Events: 60, Per: time.Minute, Burst: 100},
+	LoginsPerIP:            PerDuration(600, time.Minute),
+	LoginsPerApp:           PerDuration(6000, time.Minute),
 }
 
 // limitNames are the names ParseLimits accepts, in the order they are
 // listed.
-var limitNames = []string{"login-user", "login-ip", "exchange-app", "auth-ip"}
+var limitNames = []string{"login-user", "login-ip", "exchange-app", "auth-ip", "login-ok-ip", "login-ok-app"}
 
 func (l *Limits) byName(name string) *Limit {
 	switch name {
@@ -108,6 +117,10 @@ func (l *Limits) byName(name string) *Limit {
 		return &l.ExchangeFailuresPerApp
 	case "auth-ip":
 		return &l.AuthFailuresPerIP
+	case "login-ok-ip":
+		return &l.LoginsPerIP
+	case "login-ok-app":
+		return &l.LoginsPerApp
 	}
 	return nil
 }
@@ -405,6 +418,8 @@ type limiters struct {
 	loginFailIP  *keyedLimiter
 	exchangeFail *keyedLimiter
 	authFailIP   *keyedLimiter
+	loginIP      *keyedLimiter
+	loginApp     *keyedLimiter
 }
 
 func newLimiters(l Limits, now func() time.Time) *limiters {
@@ -417,6 +432,8 @@ func newLimiters(l Limits, now func() time.Time) *limiters {
 		loginFailIP:  newKeyedLimiter(l.LoginFailuresPerIP, maxLimiterKeys),
 		exchangeFail: newKeyedLimiter(l.ExchangeFailuresPerApp, maxLimiterKeys),
 		authFailIP:   newKeyedLimiter(l.AuthFailuresPerIP, maxLimiterKeys),
+		loginIP:      newKeyedLimiter(l.LoginsPerIP, maxLimiterKeys),
+		loginApp:     newKeyedLimiter(l.LoginsPerApp, maxLimiterKeys),
 	}
 }
 

@@ -19,11 +19,12 @@ func TestParseLimits(t *testing.T) {
 		{"", DefaultLimits},
 		{"default", DefaultLimits},
 		{" off ", Limits{}},
-		{"login-user=10/1m,login-ip=30/1m,exchange-app=120/1m/200,auth-ip=60/1m/100", DefaultLimits},
+		{"login-user=10/1m,login-ip=30/1m,exchange-app=120/1m/200,auth-ip=60/1m/100,login-ok-ip=600/1m,login-ok-app=6000/1m", DefaultLimits},
 		{"exchange-app=120/60s/200", DefaultLimits},
 		{"auth-ip=3/1m,login-user=off", custom},
 		{"auth-ip = 3/m , login-user=off,", custom},
-		{"login-ip=5/10s", Limits{LoginPerUser: DefaultLimits.LoginPerUser, LoginFailuresPerIP: Limit{Events: 5, Per: 10 * time.Second, Burst: 5}, ExchangeFailuresPerApp: DefaultLimits.ExchangeFailuresPerApp, AuthFailuresPerIP: DefaultLimits.AuthFailuresPerIP}},
+		{"login-ip=5/10s", Limits{LoginPerUser: DefaultLimits.LoginPerUser, LoginFailuresPerIP: Limit{Events: 5, Per: 10 * time.Second, Burst: 5}, ExchangeFailuresPerApp: DefaultLimits.ExchangeFailuresPerApp, AuthFailuresPerIP: DefaultLimits.AuthFailuresPerIP,
+			LoginsPerIP: DefaultLimits.LoginsPerIP, LoginsPerApp: DefaultLimits.LoginsPerApp}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -51,11 +52,11 @@ func TestParseLimits(t *testing.T) {
 }
 
 func TestLimitsString(t *testing.T) {
-	const want = "login-user=10/1m,login-ip=30/1m,exchange-app=120/1m/200,auth-ip=60/1m/100"
+	const want = "login-user=10/1m,login-ip=30/1m,exchange-app=120/1m/200,auth-ip=60/1m/100,login-ok-ip=600/1m,login-ok-app=6000/1m"
 	if got := DefaultLimits.String(); got != want {
 		t.Fatalf("DefaultLimits.String() = %q, want %q", got, want)
 	}
-	if got := (Limits{}).String(); got != "login-user=off,login-ip=off,exchange-app=off,auth-ip=off" {
+	if got := (Limits{}).String(); got != "login-user=off,login-ip=off,exchange-app=off,auth-ip=off,login-ok-ip=off,login-ok-app=off" {
 		t.Fatalf("Limits{}.String() = %q", got)
 	}
 	back, err := ParseLimits(want)

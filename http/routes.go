@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/bankgate/bankgate"
@@ -15,6 +16,9 @@ import (
 func (s *Server) registerRoutes() {
 	s.handle("/connect/banks/get", s.banksGet)
 	s.handle("/connect/login", s.connectLogin)
+	for _, p := range []string{"/connect/banks/get", "/connect/login"} {
+		s.routes[normalizePath(p)].connect = true
+	}
 	s.handle("/auth/ExchangeToken", s.exchangeToken)
 
 	s.handle("/data/identity/get", s.bearer(s.identityGet))
@@ -94,6 +98,15 @@ func (s *Server) banksGet(ctx context.Context, c *call) (any, error) {
 	if err := missing("appKey", req.AppKey); err != nil {
 		return nil, err
 	}
+	if c.crossSite {
+		app, err := s.svc.AppByKey(ctx, req.AppKey)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkCrossSite(c, app); err != nil {
+			return nil, err
+		}
+	}
 	banks, err := s.svc.Banks(ctx, req.AppKey, req.Countries)
 	if err != nil {
 		return nil, err
@@ -145,6 +158,9 @@ func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCrossSite(c, app); err != nil {
+		return nil, err
+	}
 	if _, ok := s.svc.Bank(req.BankID); !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
 	}
@@ -170,6 +186,19 @@ func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
 	}
 	failed := false
 	defer func() { ipTry.end(now, failed); userTry.end(now, failed) }()
+	// New connections are bounded per address and per app; a resume is
+	// counted when it connects.
+	appKey := digestKey("app", app.ID)
+	if req.OperationID == "" {
+		for _, l := range []struct {
+			k   *keyedLimiter
+			key limitKey
+		}{{s.limits.loginIP, c.client}, {s.limits.loginApp, appKey}} {
+			if ok, wait := l.k.check(l.key, now); !ok {
+				return nil, limited(wait)
+			}
+		}
+	}
 	res, err := s.svc.Login(ctx, service.LoginRequest{
 		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
 		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
@@ -181,6 +210,8 @@ func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
 	if res.Connected == nil {
 		return &loginResponse{envelope: envelope{Success: true, Status: bankgate.StatusUserInputRequired, OperationID: res.OperationID, UserInputs: toWireInputs(res.Inputs)}}, nil
 	}
+	s.limits.loginIP.take(c.client, now)
+	s.limits.loginApp.take(appKey, now)
 	cn := res.Connected
 	return &loginResponse{envelope: done(res.OperationID), AccessCode: cn.AccessCode, UserSecret: cn.UserSecret,
 		ConnectionID: cn.ConnectionID, UserID: cn.UserID, TokenID: cn.TokenID, BankID: cn.BankID}, nil
@@ -301,6 +332,19 @@ func (s *Server) delink(ctx context.Context, c *call, p *service.Principal, base
 	return &envelope{Success: true, Status: bankgate.StatusDone, OperationID: ""}, nil
 }
 
+// checkCrossSite refuses a Connect call that a browser made from another
+// site unless its Origin is one the app registered: any web page could
+// otherwise make its visitors' browsers submit logins.
+func checkCrossSite(c *call, app *bankgate.App) error {
+	if !c.crossSite {
+		return nil
+	}
+	if o, err := service.NormalizeOrigin(c.origin); err == nil && slices.Contains(app.AllowedOrigins, o) {
+		return nil
+	}
+	return bankgate.Errorf(bankgate.BadRequest, "Cross-site requests to the Connect API must come from an origin the app registered (bankgate apps set --allowed-origin).")
+}
+
 // idempotentRoutes accept an Idempotency-Key header.
 var idempotentRoutes = map[string]bool{
 	"/payment/beneficiaries/create": true,
@@ -310,6 +354,8 @@ var idempotentRoutes = map[string]bool{
 	"/wire/transfer/create":         true,
 	"/wire/transfer/autoflow":       true,
 	"/ach/pull/create":              true,
+	"/batch/transfers/create":       true,
+	"/batch/file/create":            true,
 }
 
 // idempotent runs a payment request at most once per Idempotency-Key: a

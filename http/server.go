@@ -79,6 +79,8 @@ type Server struct {
 type route struct {
 	name    string // normalised path without /v2, e.g. "/data/accounts/get"
 	handler handlerFunc
+	// connect marks the Connect layer's routes, which browsers call.
+	connect bool
 }
 
 // handlerFunc handles one API call and returns the response value (a
@@ -97,6 +99,18 @@ type call struct {
 	// client keys the client's address (IPv4, or IPv6 /64) for per-IP
 	// rate limits.
 	client limitKey
+	// crossSite is set when a browser said the request comes from another
+	// site (Sec-Fetch-Site: cross-site), and origin is its Origin; only
+	// read on Connect routes.
+	crossSite bool
+	origin    string
+}
+
+// isJSONContentType reports whether a Content-Type is application/json,
+// with or without parameters (Java's OkHttp adds "; charset=utf-8").
+func isJSONContentType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
 }
 
 // New returns a Server.
@@ -262,6 +276,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, bankgate.Errorf(bankgate.MethodNotAllowed, "Use POST with a JSON body."), "")
 		return
 	}
+	// JSON only: a body of another type is what a cross-site form or
+	// text/plain "simple request" sends, which needs no CORS preflight.
+	if !isJSONContentType(r.Header.Get("Content-Type")) {
+		s.writeErrorStatus(sw, http.StatusUnsupportedMediaType,
+			bankgate.Errorf(bankgate.ParameterError, "The Content-Type must be application/json."))
+		return
+	}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -279,8 +300,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(s.clientIP(r))}
-	if k := r.Header.Get("Idempotency-Key"); len(k) <= 255 {
+	if k := r.Header.Get("Idempotency-Key"); k != "" && idempotentRoutes[rt.name] {
+		// A key that is not valid is refused before anything runs: were it
+		// dropped, a retry would run the payment again.
+		if !service.IdempotencyKeyValid(k) {
+			s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters."), "")
+			return
+		}
 		c.idempotencyKey = k
+	}
+	if rt.connect {
+		c.crossSite = r.Header.Get("Sec-Fetch-Site") == "cross-site"
+		c.origin = r.Header.Get("Origin")
 	}
 	v, err := s.dispatch(r.Context(), c)
 	if err != nil {

@@ -179,6 +179,7 @@ func TestAuthChecksInOrder(t *testing.T) {
 	}
 	// An empty Authorization value, as dapi-go sends without a token.
 	req, _ := http.NewRequest("POST", ts.URL+"/v2/data/accounts/get", strings.NewReader(`{"appSecret":"`+appSecret+`","userSecret":"`+u.UserSecret+`"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "")
 	wantFail(t, do(t, req), 401, "INVALID_TOKEN")
 }

@@ -12,6 +12,7 @@ func (ts *testServer) postKey(t *testing.T, path, token, key string, body map[st
 	t.Helper()
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", ts.URL+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Idempotency-Key", key)
 	return do(t, req)

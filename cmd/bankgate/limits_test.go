@@ -58,6 +58,7 @@ func TestLoginHugeValuesKeepMemory(t *testing.T) {
 	client := &http.Client{}
 	send := func(body []byte) int {
 		req, _ := http.NewRequest("POST", ts.URL+"/v2/connect/login", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -305,6 +306,7 @@ func TestForwardedForWarning(t *testing.T) {
 	ts := startServer(t, serverOpts{})
 	for i := 0; i < 3; i++ {
 		req, _ := http.NewRequest("POST", ts.URL+"/v2/operation/status", strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(i))
 		do(t, req)
 	}

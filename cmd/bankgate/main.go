@@ -377,23 +377,24 @@ Created the first app, "demo". Its appSecret is shown only this once; keep it sa
 Try the whole flow with curl (paste into a POSIX shell):
 
 BG=http://%s
+JSON='Content-Type: application/json'
 APP_KEY=%s
 APP_SECRET=%s
 field() { printf '%%s' "$1" | grep -o "\"$2\":\"[^\"]*\"" | cut -d'"' -f4; }
 # 1. list the sandbox banks
-curl -s $BG/v2/connect/banks/get -d '{"appKey":"'$APP_KEY'"}'; echo
+curl -s -H "$JSON" $BG/v2/connect/banks/get -d '{"appKey":"'$APP_KEY'"}'; echo
 # 2. log a sandbox user in (user_good / pass_good; user_mfa asks for OTP 123456)
-LOGIN=$(curl -s $BG/v2/connect/login -d '{"appKey":"'$APP_KEY'","bankID":"%s","username":"user_good","password":"pass_good"}'); echo "$LOGIN"
+LOGIN=$(curl -s -H "$JSON" $BG/v2/connect/login -d '{"appKey":"'$APP_KEY'","bankID":"%s","username":"user_good","password":"pass_good"}'); echo "$LOGIN"
 CODE=$(field "$LOGIN" accessCode); CONN=$(field "$LOGIN" connectionID); USER_SECRET=$(field "$LOGIN" userSecret)
 # 3. exchange the access code for an access token
-EX=$(curl -s $BG/v2/auth/ExchangeToken -d '{"appSecret":"'$APP_SECRET'","accessCode":"'$CODE'","connectionID":"'$CONN'"}'); echo "$EX"
+EX=$(curl -s -H "$JSON" $BG/v2/auth/ExchangeToken -d '{"appSecret":"'$APP_SECRET'","accessCode":"'$CODE'","connectionID":"'$CONN'"}'); echo "$EX"
 TOKEN=$(field "$EX" accessToken)
 # 4. read the user's identity and accounts
-curl -s $BG/v2/data/identity/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
-curl -s $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+curl -s -H "$JSON" $BG/v2/data/identity/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+curl -s -H "$JSON" $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
 # 5. delink the user; the token stops working
-curl -s $BG/v2/users/DelinkUser -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
-curl -s $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+curl -s -H "$JSON" $BG/v2/users/DelinkUser -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
+curl -s -H "$JSON" $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
 
 `, demo.App.Key, demo.Secret, addr, demo.App.Key, demo.Secret, bankID)
 }

@@ -99,6 +99,7 @@ func TestTrustedProxies(t *testing.T) {
 	login := func(xff, user, pass string) *resp {
 		b := `{"appKey":"` + appKey + `","bankID":"` + sandboxBank + `","username":"` + user + `","password":"` + pass + `"}`
 		req, _ := http.NewRequest("POST", ts.URL+"/v2/connect/login", strings.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", xff)
 		return do(t, req)
 	}
@@ -114,6 +115,7 @@ func TestTrustedProxies(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		b := `{"appKey":"` + key2 + `","bankID":"` + sandboxBank + `","username":"g` + strconv.Itoa(i) + `","password":"wrong"}`
 		req, _ := http.NewRequest("POST", plain.URL+"/v2/connect/login", strings.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(i)) // spoofed, ignored
 		last = do(t, req)
 	}
