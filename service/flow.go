@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -292,9 +293,12 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 			return e, nil
 		}
 	}
-	g, err := s.store.Grant(ctx, digest)
+	// The store may keep what it is given: a copy lets the caller's
+	// digest buffer stay on its stack on the cached path.
+	d := slices.Clone(digest)
+	g, err := s.store.Grant(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
-		g, err = s.olderGrant(ctx, token, digest)
+		g, err = s.olderGrant(ctx, token, d)
 	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
@@ -305,13 +309,13 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 	e := &grantEntry{grant: *g, fetched: now}
 	if s.cacheTTL > 0 {
 		s.mu.Lock()
-		if old := s.grants[string(digest)]; old != nil && old.session != nil && secret.Equal(old.grant.Connection.Sealed, g.Connection.Sealed) {
+		if old := s.grants[string(d)]; old != nil && old.session != nil && secret.Equal(old.grant.Connection.Sealed, g.Connection.Sealed) {
 			e.session = old.session
 		}
 		if len(s.grants) >= maxCacheEntries {
 			clear(s.grants)
 		}
-		e.key = string(digest)
+		e.key = string(d)
 		s.grants[e.key] = e
 		s.mu.Unlock()
 	}
