@@ -46,13 +46,20 @@ type Key struct {
 	// Retired keys verify and open nothing; the original key stays in the
 	// keyring after retirement only to derive stable identifiers.
 	Retired bool
+	// Staged keys are newer than the primary and only verify: during a
+	// rollout to several instances, what an instance that already made
+	// the key primary stored is valid everywhere, and is never re-digested
+	// back to the older primary.
+	Staged bool
 }
 
-// Keyring holds the server keys used for digests and sealing: the primary
-// key makes every new digest and sealed value; older keys only verify and
-// open what they made. It is safe for concurrent use.
+// Keyring holds the server keys used for digests and sealing, newest
+// first: the primary key makes every new digest and sealed value; the
+// other keys that are not retired only verify and open what they made.
+// It is safe for concurrent use.
 type Keyring struct {
-	keys    []*ringKey // every key, primary first, retired ones last
+	all     []*ringKey // every key, newest first
+	keys    []*ringKey // the keys that verify, newest first
 	primary *ringKey
 	id      *ringKey // derives stable identifiers (the original key)
 }
@@ -60,7 +67,10 @@ type Keyring struct {
 type ringKey struct {
 	Key
 	prefix []byte // "" for the original key, else ID + "."
-	pool   sync.Pool
+	// stale: older than the primary, so what it made is re-digested
+	// under the primary on use.
+	stale bool
+	pool  sync.Pool
 }
 
 // digester is a reusable HMAC with scratch space, so digests allocate
@@ -72,7 +82,7 @@ type digester struct {
 }
 
 func newRingKey(k Key) *ringKey {
-	rk := &ringKey{Key: Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...), Retired: k.Retired}}
+	rk := &ringKey{Key: Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...), Retired: k.Retired, Staged: k.Staged}}
 	if k.ID != OriginalKeyID {
 		rk.prefix = []byte(k.ID + ".")
 	}
@@ -101,13 +111,13 @@ func ValidKeyID(id string) bool {
 	return true
 }
 
-// NewKeyringOf returns a keyring of keys. The first key that is not
-// retired is the primary; the original key (OriginalKeyID) must be among
-// them, retired or not, because it derives stable identifiers.
+// NewKeyringOf returns a keyring of keys, newest first. The first key
+// that is neither staged nor retired is the primary; the original key
+// (OriginalKeyID) must be among them, retired or not, because it derives
+// stable identifiers.
 func NewKeyringOf(keys []Key) (*Keyring, error) {
 	k := &Keyring{}
 	seen := map[string]bool{}
-	var retired []*ringKey
 	for _, key := range keys {
 		if !ValidKeyID(key.ID) {
 			return nil, fmt.Errorf("secret: %q is not a key ID (1 to 8 characters a-z, 0-9)", key.ID)
@@ -120,34 +130,36 @@ func NewKeyringOf(keys []Key) (*Keyring, error) {
 			return nil, fmt.Errorf("secret: server key %s must be %d bytes, got %d", key.ID, KeySize, len(key.Secret))
 		}
 		rk := newRingKey(key)
+		k.all = append(k.all, rk)
 		if key.ID == OriginalKeyID {
 			k.id = rk
 		}
 		if key.Retired {
-			retired = append(retired, rk)
 			continue
+		}
+		rk.stale = k.primary != nil
+		if k.primary == nil && !key.Staged {
+			k.primary = rk
 		}
 		k.keys = append(k.keys, rk)
 	}
-	if len(k.keys) == 0 {
-		return nil, errors.New("secret: no server key that is not retired")
+	if k.primary == nil {
+		return nil, errors.New("secret: no server key that is neither staged nor retired, so no primary key")
 	}
 	if k.id == nil {
 		return nil, fmt.Errorf("secret: the original key %s is missing; it derives userIDs and must stay (retired if need be)", OriginalKeyID)
 	}
-	k.primary = k.keys[0]
-	k.keys = append(k.keys, retired...)
 	return k, nil
 }
 
 // Primary returns the primary key's ID.
 func (k *Keyring) Primary() string { return k.primary.ID }
 
-// Keys returns the keyring's keys, primary first.
+// Keys returns the keyring's keys, newest first.
 func (k *Keyring) Keys() []Key {
-	out := make([]Key, len(k.keys))
-	for i, rk := range k.keys {
-		out[i] = Key{ID: rk.ID, Secret: append([]byte(nil), rk.Secret...), Retired: rk.Retired}
+	out := make([]Key, len(k.all))
+	for i, rk := range k.all {
+		out[i] = Key{ID: rk.ID, Secret: append([]byte(nil), rk.Secret...), Retired: rk.Retired, Staged: rk.Staged}
 	}
 	return out
 }
@@ -155,7 +167,7 @@ func (k *Keyring) Keys() []Key {
 // Multi reports whether the keyring has more than one key that verifies,
 // that is whether a lookup that misses under the primary key is worth
 // trying again.
-func (k *Keyring) Multi() bool { return len(k.keys) > 1 && !k.keys[1].Retired }
+func (k *Keyring) Multi() bool { return len(k.keys) > 1 }
 
 // NewKey returns a new random server key.
 func NewKey() []byte {
@@ -180,9 +192,10 @@ func ParseKey(s string) ([]byte, error) {
 //
 //   - one key as 64 hex characters (optionally "hex:" before them): the
 //     original key, k1, alone; this is the file every earlier build wrote;
-//   - one key per line as "ID HEX" or "ID HEX retired"; blank lines and
-//     lines starting with # are ignored. The first key that is not retired
-//     is the primary: it makes every new digest and sealed value.
+//   - one key per line, newest first, as "ID HEX", "ID HEX staged" or
+//     "ID HEX retired"; blank lines and lines starting with # are
+//     ignored. The first key that is neither staged nor retired is the
+//     primary: it makes every new digest and sealed value.
 func ParseKeys(s string) ([]Key, error) {
 	var lines []string
 	for _, l := range strings.Split(s, "\n") {
@@ -203,28 +216,31 @@ func ParseKeys(s string) ([]Key, error) {
 	var keys []Key
 	for i, l := range lines {
 		f := strings.Fields(l)
-		if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "retired") || !ValidKeyID(f[0]) {
-			return nil, fmt.Errorf("secret: key file line %d: want \"ID HEX\" or \"ID HEX retired\"", i+1)
+		if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "retired" && f[2] != "staged") || !ValidKeyID(f[0]) {
+			return nil, fmt.Errorf("secret: key file line %d: want \"ID HEX\", \"ID HEX staged\" or \"ID HEX retired\"", i+1)
 		}
 		b, err := ParseKey(f[1])
 		if err != nil {
 			return nil, fmt.Errorf("secret: key file line %d (%s): %w", i+1, f[0], err)
 		}
-		keys = append(keys, Key{ID: f[0], Secret: b, Retired: len(f) == 3})
+		keys = append(keys, Key{ID: f[0], Secret: b, Retired: len(f) == 3 && f[2] == "retired", Staged: len(f) == 3 && f[2] == "staged"})
 	}
 	return keys, nil
 }
 
 // FormatKeys writes keys in the key file format ParseKeys reads, in the
-// given order (the first key that is not retired is the primary).
+// given order (newest first).
 func FormatKeys(keys []Key) string {
 	var b strings.Builder
-	b.WriteString("# bankgate server keys: \"ID HEX\" per line; the first key not marked retired is the primary.\n")
+	b.WriteString("# bankgate server keys, newest first: \"ID HEX [staged|retired]\"; the first key not marked is the primary.\n")
 	b.WriteString("# Written by `bankgate keys`; keep this file mode 0600 and out of the data directory's backups.\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "%s %x", k.ID, k.Secret)
-		if k.Retired {
+		switch {
+		case k.Retired:
 			b.WriteString(" retired")
+		case k.Staged:
+			b.WriteString(" staged")
 		}
 		b.WriteByte('\n')
 	}
@@ -256,9 +272,6 @@ func DigestSelector(id string) (prefix []byte, size int) {
 // the original key is retired).
 func (k *Keyring) keyOf(v []byte) *ringKey {
 	for _, rk := range k.keys {
-		if rk.Retired {
-			break
-		}
 		if len(rk.prefix) > 0 && len(v) > len(rk.prefix) && string(v[:len(rk.prefix)]) == string(rk.prefix) {
 			return rk
 		}
@@ -291,18 +304,25 @@ func (k *Keyring) AppendDigest(dst []byte, domain, value string) []byte {
 	return k.primary.appendDigest(dst, domain, value)
 }
 
-// OlderDigests returns the digests of value under every verifying key
+// OtherDigests returns the digests of value under every verifying key
 // but the primary, newest first: what to look up when a lookup under the
 // primary key missed.
-func (k *Keyring) OlderDigests(domain, value string) [][]byte {
+func (k *Keyring) OtherDigests(domain, value string) [][]byte {
 	var out [][]byte
-	for _, rk := range k.keys[1:] {
-		if rk.Retired {
-			break
+	for _, rk := range k.keys {
+		if rk != k.primary {
+			out = append(out, rk.appendDigest(nil, domain, value))
 		}
-		out = append(out, rk.appendDigest(nil, domain, value))
 	}
 	return out
+}
+
+// Stale reports whether a stored digest or sealed value was made by a key
+// older than the primary (and should be made again under the primary). A
+// staged key's values are not stale.
+func (k *Keyring) Stale(v []byte) bool {
+	rk := k.keyOf(v)
+	return rk != nil && rk.stale
 }
 
 // IDDigest returns the unprefixed digest of value under the original
@@ -314,16 +334,17 @@ func (k *Keyring) IDDigest(domain, value string) []byte {
 
 // Verify reports whether stored is the digest of value within domain,
 // under whichever verifying key made it (read from its prefix), and
-// whether that key is the primary (if not, the caller re-digests the
-// value under the primary). It allocates nothing.
-func (k *Keyring) Verify(domain, value string, stored []byte) (ok, primary bool) {
+// whether that key is current: the primary or a newer, staged one (if
+// not, the caller re-digests the value under the primary). It allocates
+// nothing.
+func (k *Keyring) Verify(domain, value string, stored []byte) (ok, current bool) {
 	rk := k.keyOf(stored)
 	if rk == nil || len(stored) != len(rk.prefix)+sha256.Size {
 		return false, false
 	}
 	var buf [sha256.Size]byte
 	ok = hmac.Equal(rk.mac(buf[:0], domain, value), stored[len(rk.prefix):])
-	return ok, ok && rk == k.primary
+	return ok, ok && !rk.stale
 }
 
 func (rk *ringKey) appendDigest(dst []byte, domain, value string) []byte {
@@ -422,13 +443,14 @@ func (k *Keyring) Open(material, context string, sealed []byte) ([]byte, error) 
 	return out, err
 }
 
-// OpenCurrent is Open that also reports whether the primary key sealed
-// the value (if not, the caller seals it again under the primary).
-func (k *Keyring) OpenCurrent(material, context string, sealed []byte) (plaintext []byte, primary bool, err error) {
+// OpenCurrent is Open that also reports whether the value was sealed by a
+// current key (the primary or a staged one; if not, the caller seals it
+// again under the primary).
+func (k *Keyring) OpenCurrent(material, context string, sealed []byte) (plaintext []byte, current bool, err error) {
 	rk := k.keyOf(sealed)
 	if rk != nil && rk.prefix != nil {
 		if out, err := rk.open(material, context, sealed[len(rk.prefix):]); err == nil {
-			return out, rk == k.primary, nil
+			return out, !rk.stale, nil
 		}
 		// A value sealed by the original key whose random nonce happens
 		// to start like a key prefix: try the original key below.
@@ -444,7 +466,7 @@ func (k *Keyring) OpenCurrent(material, context string, sealed []byte) (plaintex
 	if err != nil {
 		return nil, false, err
 	}
-	return out, rk == k.primary, nil
+	return out, !rk.stale, nil
 }
 
 func (rk *ringKey) open(material, context string, sealed []byte) ([]byte, error) {

@@ -128,8 +128,8 @@ func TestRotation(t *testing.T) {
 	if ok, _ := old.Verify("d", "v", d2); ok {
 		t.Fatal("a keyring without k2 verified a k2 digest")
 	}
-	if got := rotated.OlderDigests("d", "v"); len(got) != 1 || !bytes.Equal(got[0], d1) {
-		t.Fatalf("OlderDigests = %x, want [%x]", got, d1)
+	if got := rotated.OtherDigests("d", "v"); len(got) != 1 || !bytes.Equal(got[0], d1) {
+		t.Fatalf("OtherDigests = %x, want [%x]", got, d1)
 	}
 	if !bytes.Equal(rotated.IDDigest("u", "x"), old.Digest("u", "x")) {
 		t.Fatal("IDDigest changed with rotation")
@@ -197,5 +197,34 @@ func BenchmarkVerify(b *testing.B) {
 		if ok, _ := k.Verify("token", tok, d); !ok {
 			b.Fatal("not verified")
 		}
+	}
+}
+
+// TestStaged: a staged key verifies, and what it made is current (never
+// moved back to the older primary), while the older keys' values are
+// stale.
+func TestStaged(t *testing.T) {
+	staged := testKeys(t, "k2", "k1")
+	keys := staged.Keys()
+	keys[0].Staged = true
+	k, err := NewKeyringOf(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Primary() != "k1" || !k.Multi() {
+		t.Fatalf("primary = %s", k.Primary())
+	}
+	d2, d1 := staged.Digest("d", "v"), k.Digest("d", "v")
+	if ok, current := k.Verify("d", "v", d2); !ok || !current || k.Stale(d2) {
+		t.Fatal("a staged key's digest is not current")
+	}
+	if ok, current := staged.Verify("d", "v", d1); !ok || current || !staged.Stale(d1) {
+		t.Fatal("the older key's digest is current after promotion")
+	}
+	if got, err := ParseKeys(FormatKeys(keys)); err != nil || !got[0].Staged || got[1].Staged {
+		t.Fatalf("staged round trip = %v, %v", got, err)
+	}
+	if _, err := NewKeyringOf([]Key{{ID: "k1", Secret: make([]byte, 32), Staged: true}}); err == nil {
+		t.Fatal("a keyring with only a staged key was accepted")
 	}
 }

@@ -165,7 +165,7 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 		s.forgetCode(ex.CodeDigest)
 		// A code issued before a key rotation has its digest under an
 		// older key: try that (a reuse of it revokes as usual).
-		for _, od := range s.keys.OlderDigests(domainCode, accessCode) {
+		for _, od := range s.keys.OtherDigests(domainCode, accessCode) {
 			ex.CodeDigest, ex.Token = od, bankgate.Token{Digest: ex.Token.Digest}
 			if err = s.store.ExchangeAccessCode(ctx, ex); !bankgate.IsCode(err, bankgate.InvalidAccessCode) {
 				break
@@ -325,10 +325,12 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 	return e, nil
 }
 
-// olderGrant looks a token up under the older server keys. A token found
-// there, still valid, is stored again under the primary key's digest d.
+// olderGrant looks a token up under the server keys other than the
+// primary. A valid token found under an older key is stored again under
+// the primary key's digest d (one found under a newer, staged key stays:
+// an instance that already made that key primary issued it).
 func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bankgate.Grant, error) {
-	for _, od := range s.keys.OlderDigests(domainToken, token) {
+	for _, od := range s.keys.OtherDigests(domainToken, token) {
 		g, err := s.store.Grant(ctx, od)
 		if bankgate.IsCode(err, bankgate.NotFound) {
 			continue
@@ -336,7 +338,7 @@ func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bank
 		if err != nil {
 			return nil, err
 		}
-		if !g.Token.Revoked() {
+		if !g.Token.Revoked() && s.keys.Stale(od) {
 			if _, err := s.store.RedigestToken(ctx, od, d); err != nil {
 				s.log.Warn("re-digest token under the primary key", "tokenID", g.Token.ID, "err", err)
 			}

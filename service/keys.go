@@ -75,6 +75,7 @@ func CheckKeys(ctx context.Context, store bankgate.Store, keys *secret.Keyring, 
 type KeyStatus struct {
 	ID        string
 	Primary   bool
+	Staged    bool // newer than the primary, verifying only
 	Retired   bool // in the store (or marked so in the key file)
 	InKeyring bool
 	CreatedAt time.Time
@@ -86,8 +87,8 @@ func selector(id string) bankgate.KeySelector {
 	return bankgate.KeySelector{Prefix: p, Size: n}
 }
 
-// KeysStatus returns every server key of the keyring and the store, the
-// primary first, with how many stored values each still protects.
+// KeysStatus returns every server key of the keyring (newest first) and
+// then those only the store knows, with how many stored values each still protects.
 func KeysStatus(ctx context.Context, store bankgate.Store, keys *secret.Keyring, now time.Time) ([]KeyStatus, error) {
 	known, err := store.ServerKeys(ctx)
 	if err != nil {
@@ -97,7 +98,7 @@ func KeysStatus(ctx context.Context, store bankgate.Store, keys *secret.Keyring,
 	index := map[string]int{}
 	for _, k := range keys.Keys() {
 		index[k.ID] = len(out)
-		out = append(out, KeyStatus{ID: k.ID, Primary: k.ID == keys.Primary(), Retired: k.Retired, InKeyring: true})
+		out = append(out, KeyStatus{ID: k.ID, Primary: k.ID == keys.Primary(), Staged: k.Staged, Retired: k.Retired, InKeyring: true})
 	}
 	for _, k := range known {
 		i, ok := index[k.ID]

@@ -347,10 +347,11 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 	return app, err
 }
 
-// olderApp looks an appSecret up under the older server keys, and stores
-// its digest under the primary key (d) when found.
+// olderApp looks an appSecret up under the server keys other than the
+// primary; found under an older key, its digest is stored again under the
+// primary (d).
 func (s *Service) olderApp(ctx context.Context, appSecret string, d []byte) (*bankgate.App, error) {
-	for _, od := range s.keys.OlderDigests(domainAppSecret, appSecret) {
+	for _, od := range s.keys.OtherDigests(domainAppSecret, appSecret) {
 		app, err := s.store.AppBySecret(ctx, od)
 		if bankgate.IsCode(err, bankgate.NotFound) {
 			continue
@@ -358,8 +359,10 @@ func (s *Service) olderApp(ctx context.Context, appSecret string, d []byte) (*ba
 		if err != nil {
 			return nil, err
 		}
-		s.redigestApp(ctx, app.ID, od, d)
-		app.SecretDigest = d
+		if s.keys.Stale(od) {
+			s.redigestApp(ctx, app.ID, od, d)
+			app.SecretDigest = d
+		}
 		return app, nil
 	}
 	return nil, bankgate.Errorf(bankgate.NotFound, "app not found")

@@ -75,6 +75,8 @@ func cmdKeysStatus(ctx context.Context, args []string, env func(string) string, 
 		switch {
 		case k.Primary:
 			role = "primary"
+		case k.Staged:
+			role = "staged"
 		case k.Retired && k.ID == secret.OriginalKeyID && k.InKeyring:
 			role = "retired (derives userIDs)"
 		case k.Retired:
@@ -98,7 +100,7 @@ func cmdKeysStatus(ctx context.Context, args []string, env func(string) string, 
 
 func cmdKeysRotate(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	var cfg Config
-	fs, err := newFlagSet("keys rotate [--staged]", "Make a new server key, record its check value in the store and write it to the key file as the\nprimary: new digests and sealed values use it; older keys keep verifying, and what they protect\nmoves to the new key on its next use. Restart the server(s) with the new key file.\nWith --staged the new key is added second, verifying only: give every instance the file first,\nthen make it primary with keys promote (see docs/security.md).", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
+	fs, err := newFlagSet("keys rotate [--staged]", "Make a new server key, record its check value in the store and write it to the key file as the\nprimary: new digests and sealed values use it; older keys keep verifying, and what they protect\nmoves to the new key on its next use. Restart the server(s) with the new key file.\nWith --staged the new key is added marked staged, verifying only: give every instance the file\nfirst, then make it primary with keys promote (see docs/security.md).", &cfg, env, stderr, "data-dir", "database-url", "secret-key-file")
 	if err != nil {
 		return err
 	}
@@ -116,13 +118,14 @@ func cmdKeysRotate(ctx context.Context, args []string, env func(string) string, 
 	if err != nil {
 		return fmt.Errorf("keys rotate: %w", err)
 	}
-	nk := secret.Key{ID: id, Secret: secret.NewKey()}
+	nk := secret.Key{ID: id, Secret: secret.NewKey(), Staged: *staged}
 	keys := a.keys.Keys()
-	if *staged {
-		keys = slices.Insert(keys, 1, nk)
-	} else {
-		keys = slices.Insert(keys, 0, nk)
+	if !*staged {
+		for i := range keys {
+			keys[i].Staged = false
+		}
 	}
+	keys = slices.Insert(keys, 0, nk) // newest first
 	// The file first: a key the store knows but no file holds would stop
 	// every server from starting.
 	if err := writeKeyFile(path, keys); err != nil {
@@ -169,8 +172,11 @@ func cmdKeysPromote(ctx context.Context, args []string, env func(string) string,
 	if i < 0 {
 		return fmt.Errorf("keys promote: no key %q in use in %s", id, path)
 	}
-	k := keys[i]
-	keys = slices.Insert(slices.Delete(keys, i, i+1), 0, k)
+	// The file lists keys newest first; keys newer than the new primary
+	// become staged (they keep verifying, and what they made stays).
+	for j := range keys {
+		keys[j].Staged = j < i && !keys[j].Retired
+	}
 	if err := writeKeyFile(path, keys); err != nil {
 		return fmt.Errorf("keys promote: %w", err)
 	}

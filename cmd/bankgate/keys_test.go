@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,66 @@ func TestGroupReadableKeyFileRefused(t *testing.T) {
 	os.Chmod(filepath.Join(dataDir, "server.key"), 0o644)
 	if err := serveFails(t, "--data-dir", dataDir); !strings.Contains(err.Error(), "open to group or others") {
 		t.Fatalf("group-readable server.key: %v", err)
+	}
+}
+
+// TestPostgresKeyRotationStaged follows the several-instances runbook of
+// docs/security.md on PostgreSQL: stage the new key everywhere, promote
+// it, retire the old one; at every step both instances accept every
+// token, appSecret and userSecret, whichever instance made it.
+func TestPostgresKeyRotationStaged(t *testing.T) {
+	dbURL := pgSchemaURL(t)
+	keyFile := newKeyFile(t)
+	original, _ := os.ReadFile(keyFile)
+	pg := func(args ...string) string {
+		return pgCLI(t, args, dbURL, t.TempDir(), keyFile)
+	}
+	serve := func() *testServer {
+		return startRealClockServer(t, "--database-url", dbURL, "--secret-key-file", keyFile)
+	}
+	appKey, appSecret := pgNewApp(t, "staged", dbURL, t.TempDir(), keyFile)
+	a, b := serve(), serve()
+	old := a.login(appKey, "user_good")
+	a.exchange(appSecret, old)
+
+	pg("keys", "rotate", "--staged")
+	a.Stop()
+	b.Stop()
+	a, b = serve(), serve()
+	for _, ts := range []*testServer{a, b} {
+		wantOK(t, ts.data("/v2/data/accounts/get", appSecret, old, nil))
+	}
+
+	pg("keys", "promote", "k2")
+	a.Stop()
+	a = serve() // b still has k2 as a verifying key only
+	fresh := a.login(appKey, "user_empty")
+	a.exchange(appSecret, fresh)
+	for _, ts := range []*testServer{a, b} {
+		for _, u := range []*user{old, fresh} {
+			wantOK(t, ts.data("/v2/data/identity/get", appSecret, u, nil))
+		}
+	}
+	b.Stop()
+	b = serve()
+	wantOK(t, b.data("/v2/data/identity/get", appSecret, old, nil))
+
+	// An instance left on the original key file refuses to start.
+	stale := filepath.Join(t.TempDir(), "stale.key")
+	os.WriteFile(stale, original, 0o600)
+	if err := serveFails(t, "--data-dir", t.TempDir(), "--database-url", dbURL, "--secret-key-file", stale); !strings.Contains(err.Error(), "has server key k2, which the key file lacks") {
+		t.Fatalf("instance on the old key file: %v", err)
+	}
+
+	// Everything was used under k2, so k1 retires without --force.
+	if st := pg("keys", "status"); !regexp.MustCompile(`k1\s+verifies\s+\S+\s+0\s+0\s+0\s+0`).MatchString(st) {
+		t.Fatalf("keys status:\n%s", st)
+	}
+	pg("keys", "retire", "k1")
+	a.Stop()
+	b.Stop()
+	a = serve()
+	for _, u := range []*user{old, fresh} {
+		wantOK(t, a.data("/v2/data/accounts/get", appSecret, u, nil))
 	}
 }
