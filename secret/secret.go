@@ -1,7 +1,8 @@
 // Package secret makes and keeps bankgate's secrets: random tokens with a
-// type prefix, keyed digests (HMAC-SHA-256 with the server key) under which
-// they are stored, constant-time comparison, and AES-GCM sealing of data
-// with keys derived from a userSecret.
+// type prefix, keyed digests (HMAC-SHA-256 with a server key) under which
+// they are stored, constant-time comparison, AES-GCM sealing of data with
+// keys derived from a userSecret, and the keyring of server keys (with
+// IDs, so that keys can be rotated) and its file format.
 package secret
 
 import (

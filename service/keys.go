@@ -25,6 +25,10 @@ var ErrKeyMismatch = errors.New("server keys do not match the store")
 // knows a key in use that the keyring lacks (values made with it would be
 // refused).
 func CheckKeys(ctx context.Context, store bankgate.Store, keys *secret.Keyring, now time.Time) error {
+	return checkKeys(ctx, store, keys, now, 3)
+}
+
+func checkKeys(ctx context.Context, store bankgate.Store, keys *secret.Keyring, now time.Time, tries int) error {
 	known, err := store.ServerKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("read server keys: %w", err)
@@ -42,9 +46,9 @@ func CheckKeys(ctx context.Context, store bankgate.Store, keys *secret.Keyring, 
 				sk.RetiredAt = now
 			}
 			err := store.AddServerKey(ctx, sk)
-			if bankgate.IsCode(err, bankgate.Conflict) {
+			if bankgate.IsCode(err, bankgate.Conflict) && tries > 1 {
 				// Another instance recorded it first: compare with its row.
-				return CheckKeys(ctx, store, keys, now)
+				return checkKeys(ctx, store, keys, now, tries-1)
 			}
 			if err != nil {
 				return fmt.Errorf("record server key %s: %w", k.ID, err)
