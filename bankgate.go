@@ -88,8 +88,9 @@ type AccessCode struct {
 
 // Revocation reasons recorded on a token.
 const (
-	RevokedDelinked  = "delinked"
-	RevokedCodeReuse = "code_reused"
+	RevokedDelinked   = "delinked"
+	RevokedCodeReuse  = "code_reused"
+	RevokedKeyRetired = "key_retired"
 )
 
 // Token is an access token grant. Only its keyed digest is stored.
@@ -152,6 +153,10 @@ const (
 	AuditTokenRevoked      = "token_revoked"
 	AuditUserDelinked      = "user_delinked"
 	AuditClockAdvanced     = "clock_advanced"
+	// AuditKeyRetired records that an app's secret stopped working
+	// because the server key its digest was made with was retired by
+	// force.
+	AuditKeyRetired = "key_retired"
 )
 
 // AuditEvent is one entry in the audit trail. Detail never holds a secret.
@@ -175,6 +180,37 @@ type Exchange struct {
 	// connection's), AppID, ConnectionID, CodeDigest and CreatedAt.
 	Token Token
 }
+
+// ServerKey is a server key as a store knows it: its ID and check value
+// (a digest under the key of a fixed string, see secret.CheckValue), never
+// the key itself. Starting with a key whose check value differs from the
+// store's fails.
+type ServerKey struct {
+	ID        string
+	Check     []byte
+	CreatedAt time.Time
+	RetiredAt time.Time // zero while the key is in use
+}
+
+// KeySelector picks the stored digests one server key made: exactly Size
+// bytes long, starting with Prefix (empty for a store's original key,
+// whose digests are unprefixed). A connection's sealed session is always
+// sealed under the key of its userSecret digest.
+type KeySelector struct {
+	Prefix []byte
+	Size   int
+}
+
+// KeyUsage counts the live stored values one server key protects.
+type KeyUsage struct {
+	Apps        int // apps whose secret digest it made
+	Connections int // linked connections whose userSecret digest and sealed session it made
+	Tokens      int // unrevoked tokens whose digest it made
+	Codes       int // unused, unexpired access codes whose digest it made
+}
+
+// Total is the number of values in u.
+func (u KeyUsage) Total() int { return u.Apps + u.Connections + u.Tokens + u.Codes }
 
 // Store is the persistence contract every backend implements and the
 // storetest conformance suite checks. Methods return an *Error with code
@@ -265,6 +301,39 @@ type Store interface {
 	// LastChange returns the greatest position in the change feed that is
 	// visible now, 0 when the store has no events.
 	LastChange(ctx context.Context) (int64, error)
+
+	// ServerKeys returns the server keys the store knows, ordered by ID.
+	ServerKeys(ctx context.Context) ([]ServerKey, error)
+	// AddServerKey records a server key's check value; Conflict if the
+	// store already knows a key with that ID.
+	AddServerKey(ctx context.Context, k *ServerKey) error
+	// KeyUsage counts the live values made with the key that sel selects,
+	// at now.
+	KeyUsage(ctx context.Context, sel KeySelector, now time.Time) (KeyUsage, error)
+	// RetireServerKey marks the key id retired (NotFound if unknown) and
+	// returns what depended on it (KeyUsage). If anything does, it returns
+	// Conflict and changes nothing unless force; with force, in the same
+	// transaction, it delinks the connections (audits user_delinked with
+	// reason=key_retired), revokes the remaining tokens (reason
+	// RevokedKeyRetired, audits token_revoked), expires the unused
+	// access codes, and replaces each app's secret digest with a value no
+	// secret matches (audits key_retired; the operator gives the app a new
+	// secret with apps rotate-secret).
+	RetireServerKey(ctx context.Context, id string, sel KeySelector, now time.Time, force bool) (KeyUsage, error)
+
+	// Re-digesting: a secret presented under an older server key is
+	// stored again under the primary on its next successful use. Each is
+	// a compare-and-swap: it changes the row only while it still holds
+	// old, and reports whether it did; of concurrent calls one wins and
+	// the others change nothing and report false.
+
+	// RedigestApp replaces the app's secret digest old with new.
+	RedigestApp(ctx context.Context, appID string, old, new []byte) (bool, error)
+	// RedigestToken replaces a token's digest old with new.
+	RedigestToken(ctx context.Context, old, new []byte) (bool, error)
+	// RedigestConnection replaces the connection's userSecret digest
+	// oldDigest with newDigest and its sealed session with sealed.
+	RedigestConnection(ctx context.Context, connID string, oldDigest, newDigest, sealed []byte) (bool, error)
 }
 
 // Change is one appended event in the store's change feed.

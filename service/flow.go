@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,9 +160,21 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 		Now:          s.Now(),
 		Token:        bankgate.Token{Digest: s.keys.Digest(domainToken, token)},
 	}
-	if err := s.store.ExchangeAccessCode(ctx, ex); err != nil {
+	err = s.store.ExchangeAccessCode(ctx, ex)
+	if bankgate.IsCode(err, bankgate.InvalidAccessCode) {
+		s.forgetCode(ex.CodeDigest)
+		// A code issued before a key rotation has its digest under an
+		// older key: try that (a reuse of it revokes as usual).
+		for _, od := range s.keys.OtherDigests(domainCode, accessCode) {
+			ex.CodeDigest, ex.Token = od, bankgate.Token{Digest: ex.Token.Digest}
+			if err = s.store.ExchangeAccessCode(ctx, ex); !bankgate.IsCode(err, bankgate.InvalidAccessCode) {
+				break
+			}
+			s.forgetCode(od)
+		}
+	}
+	if err != nil {
 		if bankgate.IsCode(err, bankgate.InvalidAccessCode) {
-			s.forgetCode(ex.CodeDigest)
 			return nil, badCode
 		}
 		return nil, fmt.Errorf("exchange token: %w", err)
@@ -225,9 +238,9 @@ func (s *Service) Authenticate(ctx context.Context, token, appSecret, userSecret
 	if !secret.WellFormed(token, secret.PrefixAccessToken, TokenBytes) {
 		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
 	}
-	var buf [32]byte
+	var buf [48]byte // a digest with its key-ID prefix fits
 	d := s.keys.AppendDigest(buf[:0], domainToken, token)
-	e, err := s.grant(ctx, d)
+	e, err := s.grant(ctx, d, token)
 	if err != nil {
 		return nil, err
 	}
@@ -264,9 +277,10 @@ func checkGrant(g *bankgate.Grant) error {
 	return nil
 }
 
-// grant returns the cache entry for a token digest, reading the store when
-// the entry is missing or stale.
-func (s *Service) grant(ctx context.Context, digest []byte) (*grantEntry, error) {
+// grant returns the cache entry for a token digest (under the primary
+// key), reading the store when the entry is missing or stale; a token the
+// store holds under an older key is found there and re-digested.
+func (s *Service) grant(ctx context.Context, digest []byte, token string) (*grantEntry, error) {
 	now := s.Now()
 	if s.cacheTTL > 0 {
 		s.mu.RLock()
@@ -279,7 +293,13 @@ func (s *Service) grant(ctx context.Context, digest []byte) (*grantEntry, error)
 			return e, nil
 		}
 	}
-	g, err := s.store.Grant(ctx, digest)
+	// The store may keep what it is given: a copy lets the caller's
+	// digest buffer stay on its stack on the cached path.
+	d := slices.Clone(digest)
+	g, err := s.store.Grant(ctx, d)
+	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
+		g, err = s.olderGrant(ctx, token, d)
+	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
 	}
@@ -289,13 +309,14 @@ func (s *Service) grant(ctx context.Context, digest []byte) (*grantEntry, error)
 	e := &grantEntry{grant: *g, fetched: now}
 	if s.cacheTTL > 0 {
 		s.mu.Lock()
-		if old := s.grants[string(digest)]; old != nil && old.session != nil && secret.Equal(old.grant.Connection.Sealed, g.Connection.Sealed) {
+		if old := s.grants[string(d)]; old != nil && old.session != nil && secret.Equal(old.grant.Connection.Sealed, g.Connection.Sealed) {
 			e.session = old.session
 		}
 		if len(s.grants) >= maxCacheEntries {
 			clear(s.grants)
 		}
-		s.grants[string(digest)] = e
+		e.key = string(d)
+		s.grants[e.key] = e
 		s.mu.Unlock()
 	}
 	if err := checkGrant(g); err != nil {
@@ -304,26 +325,62 @@ func (s *Service) grant(ctx context.Context, digest []byte) (*grantEntry, error)
 	return e, nil
 }
 
+// olderGrant looks a token up under the server keys other than the
+// primary. A valid token found under an older key is stored again under
+// the primary key's digest d (one found under a newer, staged key stays:
+// an instance that already made that key primary issued it).
+func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bankgate.Grant, error) {
+	for _, od := range s.keys.OtherDigests(domainToken, token) {
+		g, err := s.store.Grant(ctx, od)
+		if bankgate.IsCode(err, bankgate.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !g.Token.Revoked() && s.keys.Stale(od) {
+			if _, err := s.store.RedigestToken(ctx, od, d); err != nil {
+				s.log.Warn("re-digest token under the primary key", "tokenID", g.Token.ID, "err", err)
+			}
+		}
+		return g, nil
+	}
+	return nil, bankgate.Errorf(bankgate.NotFound, "token not found")
+}
+
 func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userSecret string) (*Principal, error) {
 	g := &e.grant
 	app, err := s.cachedApp(ctx, g.Token.AppID, s.Now())
 	if err != nil {
 		return nil, err
 	}
-	var buf [32]byte
-	if appSecret == "" || len(appSecret) > 256 || !secret.Equal(s.keys.AppendDigest(buf[:0], domainAppSecret, appSecret), app.SecretDigest) {
+	if appSecret == "" || len(appSecret) > 256 {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid for this access token.")
 	}
-	if userSecret == "" || len(userSecret) > 256 || !secret.Equal(s.keys.AppendDigest(buf[:0], domainUserSecret, userSecret), g.Connection.UserSecretDigest) {
+	ok, current := s.keys.Verify(domainAppSecret, appSecret, app.SecretDigest)
+	if !ok {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid for this access token.")
+	}
+	if !current {
+		s.redigestApp(ctx, app.ID, app.SecretDigest, s.keys.Digest(domainAppSecret, appSecret))
+	}
+	if userSecret == "" || len(userSecret) > 256 {
+		return nil, bankgate.Errorf(bankgate.InvalidUserSecret, "The userSecret does not match this access token.")
+	}
+	ok, current = s.keys.Verify(domainUserSecret, userSecret, g.Connection.UserSecretDigest)
+	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidUserSecret, "The userSecret does not match this access token.")
 	}
 	sess := e.session
-	if sess == nil {
-		sess, err = s.keys.Open(userSecret, g.Connection.ID, g.Connection.Sealed)
+	if sess == nil || !current {
+		var sealedCurrent bool
+		sess, sealedCurrent, err = s.keys.OpenCurrent(userSecret, g.Connection.ID, g.Connection.Sealed)
 		if err != nil {
 			return nil, fmt.Errorf("open connection session: %w", err)
 		}
-		if s.cacheTTL > 0 {
+		if !current || !sealedCurrent {
+			s.redigestConnection(ctx, e, userSecret, sess)
+		} else if s.cacheTTL > 0 {
 			s.mu.Lock()
 			e.session = sess
 			s.mu.Unlock()
@@ -334,6 +391,28 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 		Session: bank.Session{AppID: g.Token.AppID, BankID: g.Connection.BankID, ConnectionID: g.Connection.ID, Data: sess},
 		Now:     s.AppNow(app),
 	}, nil
+}
+
+// redigestConnection stores a connection's userSecret digest and sealed
+// session again under the primary key, after the userSecret was proven
+// under an older one. A failure is logged, not returned: the next use
+// tries again.
+func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSecret string, session []byte) {
+	c := &e.grant.Connection
+	sealed, err := s.keys.Seal(userSecret, c.ID, session)
+	if err == nil {
+		_, err = s.store.RedigestConnection(ctx, c.ID, c.UserSecretDigest, s.keys.Digest(domainUserSecret, userSecret), sealed)
+	}
+	if err != nil {
+		s.log.Warn("re-digest connection under the primary key", "connectionID", c.ID, "err", err)
+	}
+	if e.key != "" {
+		s.mu.Lock()
+		if s.grants[e.key] == e {
+			delete(s.grants, e.key)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Delink ends the principal's connection: every token of it is revoked and

@@ -63,7 +63,7 @@ var errInProgress = bankgate.Errorf(bankgate.RequestInProgress, "A request with 
 // first request runs; and (nil, nil) when the caller should run the
 // request and then call FinishIdempotent.
 func (s *Service) BeginIdempotent(ctx context.Context, p *Principal, key, endpoint string, body []byte) (*StoredResponse, error) {
-	fp := hex.EncodeToString(s.keys.Digest(domainIdempotency, endpoint+"\x00"+string(body)))
+	fp := hex.EncodeToString(s.keys.IDDigest(domainIdempotency, endpoint+"\x00"+string(body)))
 	stream := s.idemStream(p, key)
 	for attempt := 0; attempt < 3; attempt++ {
 		events, err := s.store.Events(ctx, stream, 0)

@@ -93,6 +93,7 @@ type Service struct {
 }
 
 type grantEntry struct {
+	key     string // the token digest it is cached under, "" if not cached
 	grant   bankgate.Grant
 	fetched time.Time
 	// session is the unsealed connector session, kept after the first
@@ -335,11 +336,48 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 	if !secret.WellFormed(appSecret, secret.PrefixAppSecret, AppSecretBytes) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
-	app, err := s.store.AppBySecret(ctx, s.keys.Digest(domainAppSecret, appSecret))
+	d := s.keys.Digest(domainAppSecret, appSecret)
+	app, err := s.store.AppBySecret(ctx, d)
+	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
+		app, err = s.olderApp(ctx, appSecret, d)
+	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
 	return app, err
+}
+
+// olderApp looks an appSecret up under the server keys other than the
+// primary; found under an older key, its digest is stored again under the
+// primary (d).
+func (s *Service) olderApp(ctx context.Context, appSecret string, d []byte) (*bankgate.App, error) {
+	for _, od := range s.keys.OtherDigests(domainAppSecret, appSecret) {
+		app, err := s.store.AppBySecret(ctx, od)
+		if bankgate.IsCode(err, bankgate.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.keys.Stale(od) {
+			s.redigestApp(ctx, app.ID, od, d)
+			app.SecretDigest = d
+		}
+		return app, nil
+	}
+	return nil, bankgate.Errorf(bankgate.NotFound, "app not found")
+}
+
+// redigestApp stores an app's secret digest under the primary key. A
+// failure is logged, not returned: the secret was proven, and the next use
+// tries again.
+func (s *Service) redigestApp(ctx context.Context, appID string, old, d []byte) {
+	if _, err := s.store.RedigestApp(ctx, appID, old, d); err != nil {
+		s.log.Warn("re-digest app secret under the primary key", "appID", appID, "err", err)
+	}
+	s.mu.Lock()
+	delete(s.apps, appID)
+	s.mu.Unlock()
 }
 
 // cachedApp returns the app with the given ID, from the cache when fresh.
@@ -412,7 +450,9 @@ func (s *Service) Bank(id string) (bankgate.Bank, bool) {
 }
 
 func (s *Service) userID(appID, bankID, userKey string) string {
-	d := s.keys.Digest(domainUserID, appID+"\x00"+bankID+"\x00"+userKey)
+	// The original server key derives userIDs for the store's whole life,
+	// so an end user keeps one userID across key rotations.
+	d := s.keys.IDDigest(domainUserID, appID+"\x00"+bankID+"\x00"+userKey)
 	return base64.RawURLEncoding.EncodeToString(d[:24])
 }
 

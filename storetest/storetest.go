@@ -43,6 +43,10 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 		{"Events", testEvents},
 		{"ConcurrentEvents", testConcurrentEvents},
 		{"Changes", testChanges},
+		{"ServerKeys", testServerKeys},
+		{"KeyUsageAndRetire", testKeyUsageAndRetire},
+		{"Redigest", testRedigest},
+		{"ConcurrentRedigest", testConcurrentRedigest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -702,5 +706,226 @@ func testChanges(t *testing.T, s bankgate.Store) {
 	}
 	if last, err := s.LastChange(ctx); err != nil || last != got[3].Pos {
 		t.Fatalf("LastChange = %d, %v; want %d", last, err, got[3].Pos)
+	}
+}
+
+func testServerKeys(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	if ks, err := s.ServerKeys(ctx); err != nil || len(ks) != 0 {
+		t.Fatalf("ServerKeys on an empty store = %v, %v", ks, err)
+	}
+	k2 := &bankgate.ServerKey{ID: "k2", Check: randBytes(32), CreatedAt: t0.Add(time.Hour)}
+	k1 := &bankgate.ServerKey{ID: "k1", Check: randBytes(32), CreatedAt: t0}
+	for _, k := range []*bankgate.ServerKey{k2, k1} {
+		if err := s.AddServerKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, s.AddServerKey(ctx, &bankgate.ServerKey{ID: "k1", Check: randBytes(32), CreatedAt: t0}), bankgate.Conflict)
+	ks, err := s.ServerKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]bankgate.ServerKey{*k1, *k2}, ks, cmpTime); diff != "" {
+		t.Fatalf("ServerKeys (-want +got):\n%s", diff)
+	}
+	wantCode(t, func() error { _, err := s.RetireServerKey(ctx, "k9", k1Sel, t0, false); return err }(), bankgate.NotFound)
+}
+
+var (
+	k1Sel = bankgate.KeySelector{Size: 32}
+	k2Sel = bankgate.KeySelector{Prefix: []byte("k2."), Size: 35}
+)
+
+func k2Digest() []byte { return append([]byte("k2."), randBytes(32)...) }
+
+func testKeyUsageAndRetire(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	now := t0.Add(time.Minute)
+	for _, k := range []string{"k1", "k2"} {
+		if err := s.AddServerKey(ctx, &bankgate.ServerKey{ID: k, Check: randBytes(32), CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Under k1 (unprefixed): an app, its connection with an exchanged
+	// token, and a second connection with an unused code.
+	a1 := MustCreateApp(t, s, "old")
+	f1 := mustConnect(t, s, a1, 30*time.Minute)
+	ex1, err := exchange(s, f1, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustConnect(t, s, a1, 30*time.Minute)
+	// Under k2: an app, its connection, a token.
+	a2 := &bankgate.App{ID: newID(), Name: "new", Key: fmt.Sprintf("%x", randBytes(32)), SecretDigest: k2Digest(), CreatedAt: t0, Environment: bankgate.EnvSandbox}
+	if err := s.CreateApp(ctx, a2); err != nil {
+		t.Fatal(err)
+	}
+	c2 := &bankgate.Connection{ID: fmt.Sprintf("%x", randBytes(20)), AppID: a2.ID, BankID: "B", UserID: "u2", UserSecretDigest: k2Digest(), Sealed: randBytes(40), CreatedAt: t0}
+	code2 := &bankgate.AccessCode{Digest: k2Digest(), AppID: a2.ID, ConnectionID: c2.ID, TokenID: newID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateConnection(ctx, c2, code2); err != nil {
+		t.Fatal(err)
+	}
+	ex2 := &bankgate.Exchange{CodeDigest: code2.Digest, AppID: a2.ID, ConnectionID: c2.ID, Now: now, Token: bankgate.Token{Digest: k2Digest()}}
+	if err := s.ExchangeAccessCode(ctx, ex2); err != nil {
+		t.Fatal(err)
+	}
+	// A k1 token on the k2 connection (issued before the connection's
+	// userSecret was re-digested, say).
+	for sel, want := range map[*bankgate.KeySelector]bankgate.KeyUsage{
+		&k1Sel: {Apps: 1, Connections: 2, Tokens: 1, Codes: 1},
+		&k2Sel: {Apps: 1, Connections: 1, Tokens: 1},
+	} {
+		got, err := s.KeyUsage(ctx, *sel, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("KeyUsage(%q) = %+v, want %+v", sel.Prefix, got, want)
+		}
+	}
+
+	u, err := s.RetireServerKey(ctx, "k1", k1Sel, now, false)
+	wantCode(t, err, bankgate.Conflict)
+	if u.Total() != 5 {
+		t.Fatalf("refused retirement reported %+v", u)
+	}
+	if g, err := s.Grant(ctx, ex1.Token.Digest); err != nil || g.Token.Revoked() {
+		t.Fatalf("refused retirement changed the token: %+v, %v", g, err)
+	}
+	if ks, _ := s.ServerKeys(ctx); !ks[0].RetiredAt.IsZero() {
+		t.Fatal("refused retirement marked the key retired")
+	}
+
+	later := now.Add(time.Minute)
+	if _, err := s.RetireServerKey(ctx, "k1", k1Sel, later, true); err != nil {
+		t.Fatalf("forced retirement: %v", err)
+	}
+	if got, _ := s.KeyUsage(ctx, k1Sel, later); got.Total() != 0 {
+		t.Fatalf("after forced retirement k1 still protects %+v", got)
+	}
+	if got, _ := s.KeyUsage(ctx, k2Sel, later); got != (bankgate.KeyUsage{Apps: 1, Connections: 1, Tokens: 1}) {
+		t.Fatalf("forced retirement of k1 touched k2's values: %+v", got)
+	}
+	g, err := s.Grant(ctx, ex1.Token.Digest)
+	if err != nil || !g.Token.Revoked() || !g.Connection.Delinked() {
+		t.Fatalf("k1 grant after forced retirement = %+v, %v", g, err)
+	}
+	if _, err := s.AppBySecret(ctx, a1.SecretDigest); !bankgate.IsCode(err, bankgate.NotFound) {
+		t.Fatalf("k1 app secret still found: %v", err)
+	}
+	if g, err := s.Grant(ctx, ex2.Token.Digest); err != nil || g.Token.Revoked() {
+		t.Fatalf("k2 grant after retiring k1 = %+v, %v", g, err)
+	}
+	ks, _ := s.ServerKeys(ctx)
+	if !ks[0].RetiredAt.Equal(later) || !ks[1].RetiredAt.IsZero() {
+		t.Fatalf("server keys after retirement = %+v", ks)
+	}
+	ev, _ := s.Audit(ctx, a1.ID, 100)
+	kinds := map[string]int{}
+	for _, e := range ev {
+		kinds[e.Kind]++
+	}
+	if kinds[bankgate.AuditKeyRetired] != 1 || kinds[bankgate.AuditUserDelinked] != 2 {
+		t.Fatalf("audit after forced retirement: %v", kinds)
+	}
+	// Retiring again is not an error.
+	if _, err := s.RetireServerKey(ctx, "k1", k1Sel, later, false); err != nil {
+		t.Fatalf("second retirement: %v", err)
+	}
+}
+
+func testRedigest(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "r")
+	f := mustConnect(t, s, a, 30*time.Minute)
+	ex, err := exchange(s, f, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newApp, newTok, newUS, sealed := k2Digest(), k2Digest(), k2Digest(), randBytes(44)
+	if ok, err := s.RedigestApp(ctx, a.ID, randBytes(32), newApp); err != nil || ok {
+		t.Fatalf("RedigestApp with a wrong old digest = %v, %v", ok, err)
+	}
+	if ok, err := s.RedigestApp(ctx, a.ID, a.SecretDigest, newApp); err != nil || !ok {
+		t.Fatalf("RedigestApp = %v, %v", ok, err)
+	}
+	if got, err := s.AppBySecret(ctx, newApp); err != nil || got.ID != a.ID {
+		t.Fatalf("AppBySecret(new) = %v, %v", got, err)
+	}
+	if _, err := s.AppBySecret(ctx, a.SecretDigest); !bankgate.IsCode(err, bankgate.NotFound) {
+		t.Fatalf("AppBySecret(old) = %v", err)
+	}
+	if ok, err := s.RedigestToken(ctx, ex.Token.Digest, newTok); err != nil || !ok {
+		t.Fatalf("RedigestToken = %v, %v", ok, err)
+	}
+	if ok, err := s.RedigestToken(ctx, ex.Token.Digest, k2Digest()); err != nil || ok {
+		t.Fatalf("second RedigestToken = %v, %v", ok, err)
+	}
+	if ok, err := s.RedigestConnection(ctx, f.conn.ID, f.conn.UserSecretDigest, newUS, sealed); err != nil || !ok {
+		t.Fatalf("RedigestConnection = %v, %v", ok, err)
+	}
+	if ok, err := s.RedigestConnection(ctx, f.conn.ID, f.conn.UserSecretDigest, k2Digest(), randBytes(44)); err != nil || ok {
+		t.Fatalf("second RedigestConnection = %v, %v", ok, err)
+	}
+	g, err := s.Grant(ctx, newTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Token.ID != ex.Token.ID || !bytes.Equal(g.Connection.UserSecretDigest, newUS) || !bytes.Equal(g.Connection.Sealed, sealed) {
+		t.Fatalf("grant after re-digest = %+v", g)
+	}
+	if _, err := s.Grant(ctx, ex.Token.Digest); !bankgate.IsCode(err, bankgate.NotFound) {
+		t.Fatalf("Grant(old digest) = %v", err)
+	}
+	// A reused code still revokes the re-digested token: it is found by
+	// its code, which keeps its digest.
+	if _, err := exchange(s, f, t0.Add(time.Minute)); !bankgate.IsCode(err, bankgate.InvalidAccessCode) {
+		t.Fatalf("reuse = %v", err)
+	}
+	if g, _ := s.Grant(ctx, newTok); !g.Token.Revoked() {
+		t.Fatal("code reuse did not revoke the re-digested token")
+	}
+}
+
+// testConcurrentRedigest: instances that see the same old token at once
+// all try to re-digest it; exactly one wins and the token stays whole.
+func testConcurrentRedigest(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "cr")
+	f := mustConnect(t, s, a, 30*time.Minute)
+	ex, err := exchange(s, f, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTok, newUS := k2Digest(), k2Digest()
+	var wins, connWins atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.RedigestToken(ctx, ex.Token.Digest, newTok)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+			ok, err = s.RedigestConnection(ctx, f.conn.ID, f.conn.UserSecretDigest, newUS, randBytes(44))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				connWins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || connWins.Load() != 1 {
+		t.Fatalf("%d token and %d connection re-digests won, want 1 each", wins.Load(), connWins.Load())
+	}
+	if g, err := s.Grant(ctx, newTok); err != nil || !bytes.Equal(g.Connection.UserSecretDigest, newUS) {
+		t.Fatalf("Grant(new) = %+v, %v", g, err)
 	}
 }

@@ -59,7 +59,7 @@ var settings = []setting{
 		d, _ := time.ParseDuration(def)
 		fs.DurationVar(&c.AccessCodeTTL, "access-code-ttl", d, "")
 	}},
-	{"secret-key-file", "BANKGATE_SECRET_KEY", "server key for digests and sealing: a file holding 64 hex characters, or inline as hex:<64 hex>; default <data-dir>/server.key, generated on first start", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SecretKey, "secret-key-file", def, "") }},
+	{"secret-key-file", "BANKGATE_SECRET_KEY", "server keys for digests and sealing: a file (mode 0600) holding 64 hex characters, or one \"ID HEX\" line per key with the primary first (see bankgate keys); or inline as hex:<64 hex>. Default <data-dir>/server.key, generated on first start; in production keep it outside the data dir", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SecretKey, "secret-key-file", def, "") }},
 	{"database-url", "BANKGATE_DATABASE_URL", "PostgreSQL URL (postgres://user@host:5432/db); selects the PostgreSQL store instead of the embedded SQLite one", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.DatabaseURL, "database-url", def, "") }},
 	{"sandbox-clock", "BANKGATE_SANDBOX_CLOCK", "where every app's sandbox test clock starts: real, or a virtual clock (now, an RFC 3339 time or YYYY-MM-DD to start from); each app moves its own with POST /v2/sandbox/clock {appSecret, advance:\"36h\"}", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.SandboxClock, "sandbox-clock", def, "") }},
 	{"sandbox-fixtures", "BANKGATE_SANDBOX_FIXTURES", "directory of sandbox user fixtures (*.json) to load on start", func(fs *flag.FlagSet, c *Config, def string) {
@@ -169,26 +169,83 @@ func (c *Config) ensureDataDir() error {
 	return nil
 }
 
-// loadKey returns the server key: inline, from the configured file, or
-// from <data-dir>/server.key, generating that file (0600) if it does not
-// exist yet.
-func (c *Config) loadKey() ([]byte, error) {
+// loadKeys returns the server keys: inline, from the configured key file,
+// or from <data-dir>/server.key, generating that file (0600) if it does
+// not exist yet. It also returns the key file's path ("" for an inline
+// key). A key file readable or writable by group or others is refused.
+func (c *Config) loadKeys() ([]secret.Key, string, error) {
 	if strings.HasPrefix(c.SecretKey, "hex:") {
-		return secret.ParseKey(c.SecretKey)
+		keys, err := secret.ParseKeys(c.SecretKey)
+		return keys, "", err
 	}
-	if c.SecretKey != "" {
-		b, err := os.ReadFile(c.SecretKey)
-		if err != nil {
-			return nil, fmt.Errorf("read server key: %w", err)
+	path := c.SecretKey
+	if path == "" {
+		path = filepath.Join(c.DataDir, "server.key")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			key, err := c.generateKey(path)
+			if err != nil {
+				return nil, "", err
+			}
+			return []secret.Key{{ID: secret.OriginalKeyID, Secret: key}}, path, nil
 		}
-		return secret.ParseKey(string(b))
 	}
-	path := filepath.Join(c.DataDir, "server.key")
-	if b, err := os.ReadFile(path); err == nil {
-		return secret.ParseKey(string(b))
-	} else if !errors.Is(err, os.ErrNotExist) {
+	keys, err := readKeyFile(path)
+	return keys, path, err
+}
+
+// readKeyFile reads a key file after checking that only its owner may
+// read or write it.
+func readKeyFile(path string) ([]secret.Key, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, fmt.Errorf("read server key: %w", err)
 	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("server key file %s is open to group or others (mode %04o): whoever reads it can forge and open what the server keeps; run chmod 600 %s", path, perm, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read server key: %w", err)
+	}
+	keys, err := secret.ParseKeys(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("server key file %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// writeKeyFile replaces the key file at path with keys, atomically (a
+// 0600 file beside it, renamed into place).
+func writeKeyFile(path string, keys []secret.Key) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".server.key-*")
+	if err != nil {
+		return fmt.Errorf("write server key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.WriteString(secret.FormatKeys(keys)); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write server key file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("install server key file: %w", err)
+	}
+	return nil
+}
+
+// generateKey makes the original server key and writes it to path, unless
+// another process won the race to do so (then it reads that one).
+func (c *Config) generateKey(path string) ([]byte, error) {
 	// Write the new key beside its final name, then link it into place:
 	// the link fails if another process won the race, and nobody ever
 	// reads a half-written key.

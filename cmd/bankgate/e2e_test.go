@@ -523,8 +523,8 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
-// TestSecretKeyFile: a configured key file is used; a wrong key cannot
-// read the store's secrets (tokens stop matching).
+// TestSecretKeyFile: a configured key file is used; a server given a
+// wrong key refuses to start (it used to start and refuse every token).
 func TestSecretKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(t.TempDir(), "key")
@@ -538,8 +538,11 @@ func TestSecretKeyFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "server.key")); err == nil {
 		t.Fatal("server.key generated although a key file was given")
 	}
-	ts2 := startServer(t, serverOpts{dataDir: dir, clock: clock, args: []string{"--secret-key-file", "hex:" + strings.Repeat("cd", 32)}})
-	wantFail(t, ts2.data("/v2/data/accounts/get", appSecret, u, nil), 401, "INVALID_TOKEN")
+	if err := serveFails(t, "--data-dir", dir, "--secret-key-file", "hex:"+strings.Repeat("cd", 32)); !strings.Contains(err.Error(), "do not match the store") {
+		t.Fatalf("start with a wrong key: %v", err)
+	}
+	ts2 := startServer(t, serverOpts{dataDir: dir, clock: clock, args: []string{"--secret-key-file", keyFile}})
+	wantOK(t, ts2.data("/v2/data/accounts/get", appSecret, u, nil))
 }
 
 func (ts *testServer) newAppWithEnv(name string, env map[string]string) (string, string) {

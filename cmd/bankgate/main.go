@@ -6,6 +6,7 @@
 //	bankgate apps list             list apps
 //	bankgate apps rotate-secret    give an app a new secret
 //	bankgate audit --app-key K     print an app's audit trail
+//	bankgate keys status|rotate|promote|retire  manage the server keys
 package main
 
 import (
@@ -63,6 +64,10 @@ Usage:
   bankgate apps set --app-key KEY [--allowed-origin O] [--redirect-uri U] [--bundle-id B] [--server-url S]
                                                  register where the Connect page may hand results and SDK settings
   bankgate audit --app-key KEY [--limit N]       print an app's audit trail
+  bankgate keys status                           show the server keys and how many stored values each protects
+  bankgate keys rotate [--staged]                make a new primary server key; older keys keep verifying
+  bankgate keys promote ID                       make a staged key the primary
+  bankgate keys retire ID [--force]              stop trusting an older key (--force revokes what still depends on it)
   bankgate migrate --database-url URL            apply the PostgreSQL schema migrations without serving
   bankgate sandbox users add --bank B --file F   add (or replace) a sandbox user from a JSON fixture
 
@@ -96,6 +101,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return fmt.Errorf("apps: unknown subcommand %q", args[1])
 	case "audit":
 		return cmdAudit(ctx, args[1:], env, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, args[1:], env, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args[1:], env, stdout, stderr)
 	case "sandbox":
@@ -121,6 +128,8 @@ type app struct {
 	virtual *clock.Virtual // nil on real time
 	sandbox *sandbox.Bank
 	log     *slog.Logger
+	keys    *secret.Keyring
+	keyFile string // "" for an inline key
 }
 
 func (a *app) Close() error { return a.store.Close() }
@@ -141,11 +150,11 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	if err := cfg.ensureDataDir(); err != nil {
 		return nil, err
 	}
-	key, err := cfg.loadKey()
+	keyList, keyFile, err := cfg.loadKeys()
 	if err != nil {
 		return nil, err
 	}
-	keys, err := secret.NewKeyring(key)
+	keys, err := secret.NewKeyringOf(keyList)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +165,13 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	base := now
 	if base == nil {
 		base = time.Now
+	}
+	if err := service.CheckKeys(ctx, store, keys, base().UTC()); err != nil {
+		store.Close()
+		if keyFile == "" {
+			keyFile = "the inline key"
+		}
+		return nil, fmt.Errorf("%w (key file: %s)", err, keyFile)
 	}
 	virtual, err := clock.Parse(cfg.SandboxClock, base)
 	if err != nil {
@@ -186,7 +202,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 		AccessCodeTTL: cfg.AccessCodeTTL,
 		Logger:        log,
 	})
-	return &app{cfg: cfg, store: store, svc: svc, clock: clk, virtual: virtual, sandbox: sb, log: log}, nil
+	return &app{cfg: cfg, store: store, svc: svc, clock: clk, virtual: virtual, sandbox: sb, log: log, keys: keys, keyFile: keyFile}, nil
 }
 
 // openStore opens the configured store: PostgreSQL when a database URL
