@@ -35,9 +35,7 @@ func TestIdempotencyKeyRefusedNotDropped(t *testing.T) {
 			"address": map[string]any{"line1": "x", "line2": "y", "line3": "z"}, "country": "AE", "branchAddress": "b", "branchName": "b"}}
 	for _, key := range []string{strings.Repeat("k", 256), "has space", "tab\there", "ümlaut"} {
 		for range 2 { // a retry is refused the same way
-			r := ts.rawPost(t, "/v2/payment/transfer/autoflow", body, map[string]string{"Content-Type": "application/json",
-				"Authorization": "Bearer " + u.Token, "Idempotency-Key": key})
-			wantFail(t, r, 400, "PARAMETER_ERROR")
+			wantFail(t, ts.postKey(t, "/v2/payment/transfer/autoflow", u.Token, key, body), 400, "PARAMETER_ERROR")
 		}
 	}
 	if got := ts.balance(t, appSecret, u, acct); got != before {
@@ -46,8 +44,7 @@ func TestIdempotencyKeyRefusedNotDropped(t *testing.T) {
 	// A valid key of 255 characters works, once.
 	key := strings.Repeat("k", 255)
 	for range 2 {
-		wantOK(t, ts.rawPost(t, "/v2/payment/transfer/autoflow", body, map[string]string{"Content-Type": "application/json",
-			"Authorization": "Bearer " + u.Token, "Idempotency-Key": key}))
+		wantOK(t, ts.postKey(t, "/v2/payment/transfer/autoflow", u.Token, key, body))
 	}
 	if got := ts.balance(t, appSecret, u, acct); got != before-10 {
 		t.Fatalf("balance %v after one transfer retried, want %v", got, before-10)

@@ -1,21 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"net/http"
 	"sync"
 	"testing"
 )
 
 func (ts *testServer) postKey(t *testing.T, path, token, key string, body map[string]any) *resp {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", ts.URL+path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Idempotency-Key", key)
-	return do(t, req)
+	return ts.rawPost(t, path, body, map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + token, "Idempotency-Key": key})
 }
 
 // TestIdempotentPayments: a retried transfer with the same Idempotency-Key
