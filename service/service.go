@@ -81,6 +81,9 @@ type Service struct {
 	mu     sync.RWMutex
 	grants map[string]*grantEntry // by token digest
 	apps   map[string]*appEntry   // by app ID
+	// appsBySecret are apps by their secret's digest, for ExchangeToken
+	// and other calls an app makes with its secret alone.
+	appsBySecret map[string]*appEntry
 }
 
 type grantEntry struct {
@@ -114,6 +117,8 @@ func New(cfg Config) *Service {
 		bankIndex: map[string]bankgate.Bank{},
 		grants:    map[string]*grantEntry{},
 		apps:      map[string]*appEntry{},
+
+		appsBySecret: map[string]*appEntry{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -198,6 +203,11 @@ func (s *Service) RotateAppSecret(ctx context.Context, appKey string) (string, e
 	}
 	s.mu.Lock()
 	delete(s.apps, app.ID)
+	for k, e := range s.appsBySecret {
+		if e.app.ID == app.ID {
+			delete(s.appsBySecret, k)
+		}
+	}
 	s.mu.Unlock()
 	return sec, nil
 }
@@ -216,16 +226,40 @@ func (s *Service) AppByKey(ctx context.Context, appKey string) (*bankgate.App, e
 }
 
 // AppBySecret authenticates an app by its secret; it returns
-// InvalidAppCredentials when no app has it.
+// InvalidAppCredentials when no app has it. A secret found is remembered
+// for the cache TTL, like the apps behind tokens, so that a rotation on
+// another instance takes effect here within it (at once on this one).
 func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.App, error) {
 	if !secret.WellFormed(appSecret, secret.PrefixAppSecret, AppSecretBytes) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
-	app, err := s.store.AppBySecret(ctx, s.keys.Digest(domainAppSecret, appSecret))
+	var buf [32]byte
+	d := s.keys.AppendDigest(buf[:0], domainAppSecret, appSecret)
+	now := s.Now()
+	if s.cacheTTL > 0 {
+		s.mu.RLock()
+		e := s.appsBySecret[string(d)]
+		s.mu.RUnlock()
+		if e != nil && now.Sub(e.fetched) < s.cacheTTL && now.Sub(e.fetched) >= 0 {
+			return &e.app, nil
+		}
+	}
+	app, err := s.store.AppBySecret(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
-	return app, err
+	if err != nil {
+		return nil, err
+	}
+	if s.cacheTTL > 0 {
+		s.mu.Lock()
+		if len(s.appsBySecret) >= maxCacheEntries {
+			clear(s.appsBySecret)
+		}
+		s.appsBySecret[string(d)] = &appEntry{app: *app, fetched: now}
+		s.mu.Unlock()
+	}
+	return app, nil
 }
 
 // cachedApp returns the app with the given ID, from the cache when fresh.
