@@ -48,10 +48,12 @@ type Store struct {
 
 // Hot statements, prepared at Open on the writer (w:) or reader (r:) pool.
 const (
-	sqlAudit        = `INSERT INTO audit (id, at, kind, app_id, connection_id, detail) VALUES (?, ?, ?, ?, ?, ?)`
-	sqlConsumeCode  = `UPDATE access_codes SET used_at = ? WHERE digest = ? AND app_id = ? AND connection_id = ? AND used_at = 0 AND expires_at > ? RETURNING token_id`
-	sqlConnUserID   = `SELECT user_id FROM connections WHERE id = ?`
-	sqlInsertToken  = `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlAudit       = `INSERT INTO audit (id, at, kind, app_id, connection_id, detail) VALUES (?, ?, ?, ?, ?, ?)`
+	sqlConsumeCode = `UPDATE access_codes SET used_at = ? WHERE digest = ? AND app_id = ? AND connection_id = ? AND used_at = 0 AND expires_at > ? RETURNING token_id`
+	// sqlIssueToken inserts a token with its connection's user id, and
+	// inserts nothing when the connection does not exist.
+	sqlIssueToken = `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at)
+		SELECT ?, ?, ?, id, user_id, ?, ? FROM connections WHERE id = ? RETURNING user_id`
 	sqlInsertConn   = `INSERT INTO connections (id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`
 	sqlInsertCode   = `INSERT INTO access_codes (digest, app_id, connection_id, token_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, 0)`
 	sqlAppendEvent  = `INSERT INTO events (stream, seq, at, body) VALUES (?, ?, ?, ?)`
@@ -64,7 +66,7 @@ const (
 	sqlRelease    = `RELEASE write`
 )
 
-var writeStmts = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlAudit, sqlConsumeCode, sqlConnUserID, sqlInsertToken, sqlInsertConn, sqlInsertCode, sqlAppendEvent}
+var writeStmts = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlAudit, sqlConsumeCode, sqlIssueToken, sqlInsertConn, sqlInsertCode, sqlAppendEvent}
 var readStmts = []string{sqlEvents, sqlGrantByToken, sqlAppBySecret}
 
 // stmt returns the prepared statement for query inside tx.
@@ -582,14 +584,11 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 		if err != nil {
 			return fmt.Errorf("consume access code: %w", err)
 		}
-		var userID string
-		if err := s.txStmt(ctx, tx, sqlConnUserID).QueryRowContext(ctx, ex.ConnectionID).Scan(&userID); err != nil {
-			return fmt.Errorf("read connection: %w", err)
-		}
 		t := &ex.Token
-		t.ID, t.UserID, t.AppID, t.ConnectionID, t.CodeDigest, t.CreatedAt = tokenID, userID, ex.AppID, ex.ConnectionID, ex.CodeDigest, ex.Now
-		if _, err := s.txStmt(ctx, tx, sqlInsertToken).ExecContext(ctx,
-			t.Digest, t.ID, t.AppID, t.ConnectionID, t.UserID, t.CodeDigest, nanos(t.CreatedAt)); err != nil {
+		t.ID, t.AppID, t.ConnectionID, t.CodeDigest, t.CreatedAt = tokenID, ex.AppID, ex.ConnectionID, ex.CodeDigest, ex.Now
+		err = s.txStmt(ctx, tx, sqlIssueToken).QueryRowContext(ctx,
+			t.Digest, t.ID, t.AppID, t.CodeDigest, nanos(t.CreatedAt), ex.ConnectionID).Scan(&t.UserID)
+		if err != nil { // sql.ErrNoRows: the connection does not exist
 			return fmt.Errorf("create token: %w", err)
 		}
 		return s.audit(ctx, tx, ex.Now, bankgate.AuditCodeExchanged, ex.AppID, ex.ConnectionID, "tokenID="+tokenID)
