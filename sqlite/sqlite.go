@@ -87,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// A group commit dirties a few pages per write, at random places in
 	// the indexes of digests; with SQLite's default 2 MiB page cache a
 	// group spills pages to the WAL before it commits and reads them back.
-	q.Add("_pragma", "cache_size(-32768)")
+	q.Add("_pragma", "cache_size(-16384)")
 	// Savepoints (one per write of a group) journal the pages they
 	// change; in memory that costs no system calls.
 	q.Add("_pragma", "temp_store(MEMORY)")
