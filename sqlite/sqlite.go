@@ -2,7 +2,9 @@
 // through modernc.org/sqlite (no cgo). Writes go through a single connection
 // with immediate transactions, so concurrent writers (including the
 // `bankgate apps` commands in another process) serialise on the file lock;
-// reads use a pool of read-only connections.
+// writes that wait for that connection commit together, each in its own
+// savepoint (group commit, one fsync per group). Reads use a pool of
+// read-only connections.
 package sqlite
 
 import (
