@@ -719,8 +719,44 @@ func (s *Store) Connection(ctx context.Context, id string) (*bankgate.Connection
 // conditional UPDATE; concurrent exchanges of one code queue on its row
 // lock, and all but the first find it used.
 func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) error {
+	// The common case, a fresh code, is one statement and one round trip:
+	// it consumes the code, issues the token and audits the exchange
+	// atomically (an autocommit statement is its own transaction, and its
+	// answer comes after the commit). Anything else (a used, unknown or
+	// expired code) takes the transaction below, which tries the code again
+	// and handles its reuse.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	t := ex.Token
+	t.AppID, t.ConnectionID, t.CodeDigest, t.CreatedAt = ex.AppID, ex.ConnectionID, ex.CodeDigest, ex.Now
+	auditID := uuid.Must(uuid.NewV7()).String()
+	var err error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if attempt > 0 {
+			backoff(wctx, attempt)
+		}
+		err = s.read1(wctx, func(ctx context.Context, c *pgxpool.Conn) error {
+			return c.QueryRow(ctx, sqlExchange, nanos(ex.Now), ex.CodeDigest, ex.AppID, ex.ConnectionID, t.Digest, auditID, bankgate.AuditCodeExchanged).
+				Scan(&t.ID, &t.UserID)
+		})
+		if err == nil || !retryable(err) || wctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		ex.Token = t
+		return nil
+	case isUnique(err):
+		return bankgate.Errorf(bankgate.Conflict, "token already exists")
+	case !errors.Is(err, pgx.ErrNoRows):
+		return classify(fmt.Errorf("exchange access code: %w", err))
+	}
 	var reused bool
-	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+	err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		reused = false
 		var tokenID string
 		err := tx.QueryRow(ctx, `UPDATE access_codes SET used_at = $1
@@ -760,6 +796,25 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 	}
 	return nil
 }
+
+// sqlExchange consumes a fresh access code ($2, of app $3 and connection
+// $4, at $1), issues its token (digest $5) and audits the exchange (audit
+// id $6, kind $7), in one statement. It returns the token's id and user id,
+// or no row when the code cannot be consumed. A connection that does not
+// exist fails the whole statement (user_id is NOT NULL).
+const sqlExchange = `WITH code AS (
+	UPDATE access_codes SET used_at = $1
+	WHERE digest = $2 AND app_id = $3 AND connection_id = $4 AND used_at = 0 AND expires_at > $1
+	RETURNING token_id
+), tok AS (
+	INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at)
+	SELECT $5, code.token_id, $3, $4, (SELECT user_id FROM connections WHERE id = $4), $2, $1 FROM code
+	RETURNING id, user_id
+), aud AS (
+	INSERT INTO audit (id, at, kind, app_id, connection_id, detail)
+	SELECT $6, $1, $7, $3, $4, 'tokenID=' || tok.id FROM tok
+)
+SELECT id, user_id FROM tok`
 
 // rejectCode handles a code that could not be consumed: when it was used
 // before by the same app, it revokes what the first exchange issued. It

@@ -86,8 +86,6 @@ func (s *Service) UpdateAppSettings(ctx context.Context, appKey string, set AppS
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	delete(s.apps, app.ID)
-	s.mu.Unlock()
+	s.forgetApp(app.ID)
 	return out, nil
 }

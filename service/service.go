@@ -90,6 +90,9 @@ type Service struct {
 	mu     sync.RWMutex
 	grants map[string]*grantEntry // by token digest
 	apps   map[string]*appEntry   // by app ID
+	// appsBySecret are apps by their secret's digest, for ExchangeToken
+	// and other calls an app makes with its secret alone.
+	appsBySecret map[string]*appEntry
 }
 
 type grantEntry struct {
@@ -129,6 +132,8 @@ func New(cfg Config) *Service {
 		grants:    map[string]*grantEntry{},
 		apps:      map[string]*appEntry{},
 		batchSeq:  batchSeqs{m: map[string]int64{}},
+
+		appsBySecret: map[string]*appEntry{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -243,9 +248,7 @@ func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (
 		if err != nil {
 			return nil, fmt.Errorf("advance clock: %w", err)
 		}
-		s.mu.Lock()
-		delete(s.apps, app.ID)
-		s.mu.Unlock()
+		s.forgetApp(app.ID)
 	}
 	return &Clock{Now: appNow(s.sbNow(), offset), Offset: offset}, nil
 }
@@ -311,10 +314,21 @@ func (s *Service) RotateAppSecret(ctx context.Context, appKey string) (string, e
 	if err := s.store.RotateAppSecret(ctx, app.ID, s.keys.Digest(domainAppSecret, sec), s.Now()); err != nil {
 		return "", fmt.Errorf("rotate app secret: %w", err)
 	}
-	s.mu.Lock()
-	delete(s.apps, app.ID)
-	s.mu.Unlock()
+	s.forgetApp(app.ID)
 	return sec, nil
+}
+
+// forgetApp drops the app from this instance's caches (by ID and by
+// secret), so that a change made here takes effect here at once.
+func (s *Service) forgetApp(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.apps, id)
+	for k, e := range s.appsBySecret {
+		if e.app.ID == id {
+			delete(s.appsBySecret, k)
+		}
+	}
 }
 
 // AppByKey returns the app with the given public key, or
@@ -331,12 +345,24 @@ func (s *Service) AppByKey(ctx context.Context, appKey string) (*bankgate.App, e
 }
 
 // AppBySecret authenticates an app by its secret; it returns
-// InvalidAppCredentials when no app has it.
+// InvalidAppCredentials when no app has it. A secret found is remembered
+// for the cache TTL, like the apps behind tokens, so that a rotation on
+// another instance takes effect here within it (at once on this one).
 func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.App, error) {
 	if !secret.WellFormed(appSecret, secret.PrefixAppSecret, AppSecretBytes) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
-	d := s.keys.Digest(domainAppSecret, appSecret)
+	var buf [64]byte
+	d := s.keys.AppendDigest(buf[:0], domainAppSecret, appSecret)
+	now := s.Now()
+	if s.cacheTTL > 0 {
+		s.mu.RLock()
+		e := s.appsBySecret[string(d)]
+		s.mu.RUnlock()
+		if e != nil && now.Sub(e.fetched) < s.cacheTTL && now.Sub(e.fetched) >= 0 {
+			return &e.app, nil
+		}
+	}
 	app, err := s.store.AppBySecret(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
 		app, err = s.olderApp(ctx, appSecret, d)
@@ -344,7 +370,18 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
 	}
-	return app, err
+	if err != nil {
+		return nil, err
+	}
+	if s.cacheTTL > 0 {
+		s.mu.Lock()
+		if len(s.appsBySecret) >= maxCacheEntries {
+			clear(s.appsBySecret)
+		}
+		s.appsBySecret[string(d)] = &appEntry{app: *app, fetched: now}
+		s.mu.Unlock()
+	}
+	return app, nil
 }
 
 // olderApp looks an appSecret up under the server keys other than the
@@ -375,9 +412,7 @@ func (s *Service) redigestApp(ctx context.Context, appID string, old, d []byte) 
 	if _, err := s.store.RedigestApp(ctx, appID, old, d); err != nil {
 		s.log.Warn("re-digest app secret under the primary key", "appID", appID, "err", err)
 	}
-	s.mu.Lock()
-	delete(s.apps, appID)
-	s.mu.Unlock()
+	s.forgetApp(appID)
 }
 
 // cachedApp returns the app with the given ID, from the cache when fresh.

@@ -70,21 +70,36 @@ func TestCacheBound(t *testing.T) {
 			t.Fatalf("fresh token refused: %v", err)
 		}
 	}
+	bySecret := func(s *service.Service, appSecret string) error {
+		_, err := s.AppBySecret(ctx, appSecret)
+		return err
+	}
+	for _, s := range []*service.Service{a, b} {
+		if err := bySecret(s, app.Secret); err != nil { // now cached
+			t.Fatalf("AppBySecret: %v", err)
+		}
+	}
 	// Rotate through b: b refuses the old secret at once; a within 500 ms.
 	keyApp, _ := b.AppByKey(ctx, app.App.Key)
 	newSecret, err := b.RotateAppSecret(ctx, keyApp.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bankgate.IsCode(auth(b, app.Secret), bankgate.InvalidAppCredentials) {
+	if !bankgate.IsCode(auth(b, app.Secret), bankgate.InvalidAppCredentials) || !bankgate.IsCode(bySecret(b, app.Secret), bankgate.InvalidAppCredentials) {
 		t.Fatal("the rotating instance still accepts the old secret")
 	}
 	if err := auth(a, app.Secret); err != nil {
 		t.Fatalf("within the bound the other instance may still accept it: %v", err)
 	}
+	if err := bySecret(a, app.Secret); err != nil {
+		t.Fatalf("within the bound the other instance may still accept it: %v", err)
+	}
 	clk.Advance(500 * time.Millisecond)
-	if !bankgate.IsCode(auth(a, app.Secret), bankgate.InvalidAppCredentials) {
+	if !bankgate.IsCode(auth(a, app.Secret), bankgate.InvalidAppCredentials) || !bankgate.IsCode(bySecret(a, app.Secret), bankgate.InvalidAppCredentials) {
 		t.Fatal("old secret accepted past the 500 ms bound")
+	}
+	if err := bySecret(a, newSecret); err != nil {
+		t.Fatalf("new secret: %v", err)
 	}
 	// Delink through a: a refuses at once; b within 500 ms.
 	if err := auth(b, newSecret); err != nil {

@@ -33,7 +33,7 @@ func (s *Store) ServerKeys(ctx context.Context) ([]bankgate.ServerKey, error) {
 
 // AddServerKey implements bankgate.Store.
 func (s *Store) AddServerKey(ctx context.Context, k *bankgate.ServerKey) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO server_keys (id, check_value, created_at, retired_at) VALUES (?, ?, ?, ?)`,
 			k.ID, k.Check, nanos(k.CreatedAt), nanos(k.RetiredAt))
 		if isUnique(err) {
@@ -89,7 +89,7 @@ func (s *Store) KeyUsage(ctx context.Context, sel bankgate.KeySelector, now time
 // RetireServerKey implements bankgate.Store.
 func (s *Store) RetireServerKey(ctx context.Context, id string, sel bankgate.KeySelector, now time.Time, force bool) (bankgate.KeyUsage, error) {
 	var u bankgate.KeyUsage
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var retired int64
 		err := tx.QueryRowContext(ctx, `SELECT retired_at FROM server_keys WHERE id = ?`, id).Scan(&retired)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -216,7 +216,7 @@ func triples(ctx context.Context, tx *sql.Tx, query string, args ...any) ([][3]s
 // row.
 func (s *Store) swap(ctx context.Context, what, query string, args ...any) (bool, error) {
 	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "%s digest already in use", what)

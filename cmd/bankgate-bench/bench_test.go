@@ -96,6 +96,96 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestSweep runs a tiny --users sweep: one row per size, each with the
+// ceiling, balance and transactions measured against that row's ceiling.
+func TestSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs bankgate; skipped with -short")
+	}
+	rep, stdout := runBench(t, 90*time.Second, "--users", "5,2", "--duration", "200ms", "--warmup", "0", "--conns", "3", "--setup-conns", "4")
+	t.Logf("%s", stdout)
+	if len(rep.Sweep) != 2 || rep.Sweep[0].Users != 2 || rep.Sweep[1].Users != 5 {
+		t.Fatalf("sweep = %+v, want rows for 2 and 5 users", rep.Sweep)
+	}
+	for _, row := range rep.Sweep {
+		if row.SetupPerSecond <= 0 || row.RSSAfterSetup <= 0 || row.MaxRSSBytes < row.RSSAfterSetup {
+			t.Errorf("users %d: setup %v/s, RSS %d after setup, max %d; want all measured", row.Users, row.SetupPerSecond, row.RSSAfterSetup, row.MaxRSSBytes)
+		}
+		for _, name := range sweepNames {
+			s := row.result(name)
+			if s == nil || s.Name != fmt.Sprintf("%s@%d", name, row.Users) {
+				t.Errorf("users %d: no %s result in %+v", row.Users, name, row.Results)
+				continue
+			}
+			if s.Requests == 0 || s.Errors != 0 || s.Ratio <= 0 || (name != "ceiling" && s.ServerRSSMax <= 0) {
+				t.Errorf("%s: requests %d, errors %d %v, ratio %v, RSS %d", s.Name, s.Requests, s.Errors, s.Kinds, s.Ratio, s.ServerRSSMax)
+			}
+		}
+	}
+	if len(rep.Scenarios) != 6 || len(rep.Targets) != 0 {
+		t.Errorf("%d scenarios, targets %+v; want the 6 results and no targets", len(rep.Scenarios), rep.Targets)
+	}
+	if !strings.Contains(stdout, "users sweep") {
+		t.Errorf("stdout has no sweep table:\n%s", stdout)
+	}
+}
+
+// TestSpread checks that the workers' walks start apart and together
+// cover every user: after about users/workers requests each, every user
+// has been asked for once or twice, and full passes are exactly even.
+func TestSpread(t *testing.T) {
+	for _, c := range []struct{ users, workers int }{{1000, 64}, {5, 64}, {64, 64}, {7, 3}} {
+		b := &bench{users: make([]*user, c.users)}
+		for i := range b.users {
+			b.users[i] = &user{connectionID: fmt.Sprint(i)}
+		}
+		walk := b.spread(c.workers)
+		short, full, first := map[*user]int{}, map[*user]int{}, map[*user]bool{}
+		steps := (c.users + c.workers - 1) / c.workers
+		for w := range c.workers {
+			next := walk(w)
+			for k := range c.users {
+				u := next()
+				if k == 0 {
+					first[u] = true
+				}
+				if k < steps {
+					short[u]++
+				}
+				full[u]++
+			}
+		}
+		if len(short) != c.users {
+			t.Errorf("%d users, %d workers: %d requests each reach %d users, want all", c.users, c.workers, steps, len(short))
+		}
+		for u, n := range short {
+			if c.users >= c.workers && n > 2 {
+				t.Errorf("%d users, %d workers: user %s asked for %d times in the first %d requests of each worker", c.users, c.workers, u.connectionID, n, steps)
+			}
+		}
+		for u, n := range full {
+			if n != c.workers {
+				t.Errorf("%d users, %d workers: user %s asked for %d times in full passes, want %d", c.users, c.workers, u.connectionID, n, c.workers)
+			}
+		}
+		if want := min(c.users, c.workers); len(first) != want {
+			t.Errorf("%d users, %d workers: workers start on %d distinct users, want %d", c.users, c.workers, len(first), want)
+		}
+	}
+}
+
+func TestParseSizes(t *testing.T) {
+	got, err := parseSizes("100_000, 64,1000,64")
+	if err != nil || fmt.Sprint(got) != "[64 1000 100000]" {
+		t.Errorf("parseSizes = %v, %v; want [64 1000 100000]", got, err)
+	}
+	for _, bad := range []string{"", "0", "x", "2000000", "5,-1"} {
+		if _, err := parseSizes(bad); err == nil {
+			t.Errorf("parseSizes(%q): no error", bad)
+		}
+	}
+}
+
 // TestCeilingProcess measures the ceiling in a child process.
 func TestCeilingProcess(t *testing.T) {
 	rep, _ := runBench(t, 30*time.Second, "--scenarios", "ceiling", "--ceiling-mode", "process", "--duration", "200ms", "--warmup", "0", "--conns", "2")
@@ -116,6 +206,11 @@ func TestFlags(t *testing.T) {
 		{"--duration", "0s"},
 		{"--client", "curl"},
 		{"extra"},
+		{"--users", "0"},
+		{"--users", "10", "--scenarios", "exchange"},
+		{"--users", "10", "--scale", "100"},
+		{"--users", "10", "--connections-users", "5"},
+		{"--setup-conns", "0"},
 	} {
 		out.Reset()
 		if err := run(context.Background(), args, &out, &out); err == nil {

@@ -58,6 +58,9 @@ type options struct {
 	warmup        time.Duration
 	conns         int
 	users         int
+	usersList     string
+	sweep         []int // the --users sizes, ascending
+	setupConns    int
 	scenarios     string
 	out           string
 	svg           string
@@ -83,13 +86,17 @@ In one run it
      on a fresh store: a new temporary --data-dir, and with --database-url a new schema bench_<random>
      (created with pgx, dropped at the end unless --keep);
   3. creates an app with "bankgate apps create --name bench --json" and --connections-users sandbox
-     connections (Connect login bench_<i>, ExchangeToken, accounts/get);
+     connections (Connect login bench_<i>, ExchangeToken, accounts/get), each its own sandbox user;
   4. drives each scenario with --conns keep-alive connections, each a goroutine that sends a request,
      waits for the answer and sends the next, for --warmup and then --duration;
   5. prints requests/s, p50, p99, errors (non-2xx or no "success":true) and the ratio to the
      ceiling, the CPU per request of the benchmark and of the server, the server's RSS and
      startup time, and PASS/MISS for each target; writes --out (JSON) and --svg.
 All traffic goes to 127.0.0.1. Ctrl-C stops the run and the server.
+
+With --users 64,1000,10000 it sweeps instead: for each size, smallest first, it grows the store to
+that many connections through the public API and measures the ceiling, balance and transactions
+(those of --scenarios) over all of them, printing one row per size.
 
 Scenarios (run in this order; the store grows as login, exchange and mixed create connections):
 `
@@ -111,7 +118,9 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured window of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each scenario's window")
 	fs.IntVar(&o.conns, "conns", 64, "concurrent keep-alive connections, one goroutine each, per scenario")
-	fs.IntVar(&o.users, "connections-users", 64, "sandbox connections (each with a token) that balance, transactions and mixed spread their requests over")
+	fs.IntVar(&o.users, "connections-users", 64, "sandbox connections (each with a token, each its own sandbox user) that balance, transactions and mixed spread their requests over, evenly")
+	fs.StringVar(&o.usersList, "users", "", "sweep: comma-separated numbers of connections (e.g. 64,1000,10000,100000); for each, smallest first, grow the store to that many connections through the public API and measure ceiling, balance and transactions over all of them, one row per size, with the server's RSS. Replaces --connections-users")
+	fs.IntVar(&o.setupConns, "setup-conns", 128, "concurrent connections that create sandbox connections, access codes and --scale connections through the API (the server commits concurrent writes together, so more than --conns is faster)")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "comma-separated scenarios to run: "+strings.Join(scenarioNames, ",")+" or all")
 	fs.StringVar(&o.out, "out", "", "write the results as JSON to this file")
 	fs.StringVar(&o.svg, "svg", "", "write a bar chart of req/s and ratio to the ceiling per scenario to this SVG file")
@@ -164,6 +173,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("--conns must be between 1 and 10000")
 	case o.users < 1 || o.users > 100000:
 		return errors.New("--connections-users must be between 1 and 100000")
+	case o.setupConns < 1 || o.setupConns > 10000:
+		return errors.New("--setup-conns must be between 1 and 10000")
 	case o.repeat < 1 || o.repeat > 100:
 		return errors.New("--repeat must be between 1 and 100")
 	case o.scale < 0 || o.exchangeCodes < 0:
@@ -172,6 +183,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("--client must be raw or http")
 	case o.ceilingMode != "inprocess" && o.ceilingMode != "process":
 		return errors.New("--ceiling-mode must be inprocess or process")
+	}
+	if o.usersList != "" {
+		if o.sweep, err = parseSizes(o.usersList); err != nil {
+			return err
+		}
+		if names, err = sweepScenarios(names, o.scenarios); err != nil {
+			return err
+		}
+		switch {
+		case o.scale > 0:
+			return errors.New("--users and --scale do not go together")
+		case explicit(fs, "connections-users"):
+			return errors.New("--users replaces --connections-users; give one of them")
+		}
+		o.users = o.sweep[0]
 	}
 	if o.perfDir != "" {
 		if err := os.MkdirAll(o.perfDir, 0o755); err != nil {
@@ -195,7 +221,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Machine: machine(),
 		Store:   "sqlite",
 		Config: Settings{Duration: o.duration.String(), Warmup: o.warmup.String(), Conns: o.conns, ConnectionUsers: o.users,
-			Client: o.client, CeilingMode: o.ceilingMode, Scale: o.scale, Repeat: o.repeat},
+			Users: o.sweep, SetupConns: o.setupConns, Client: o.client, CeilingMode: o.ceilingMode, Scale: o.scale, Repeat: o.repeat},
 	}
 	if o.databaseURL != "" {
 		rep.Store = "postgres"
@@ -214,7 +240,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if len(rep.Scenarios) > 0 {
-		rep.evaluate()
+		if rep.Sweep == nil {
+			rep.evaluate()
+		}
 		fmt.Fprintln(stdout)
 		rep.printTable(stdout)
 		if o.out != "" {
@@ -261,6 +289,10 @@ func measure(ctx context.Context, o *options, names []string, work string, rep *
 		if err != nil {
 			return err
 		}
+	}
+
+	if len(o.sweep) > 0 {
+		return measureSweep(ctx, o, names, b, srv, rep, stdout)
 	}
 
 	window := (o.warmup + o.duration).Seconds()
@@ -397,9 +429,9 @@ func setupBankgate(ctx context.Context, o *options, work string, rep *Report, st
 		return nil, srv, stop, err
 	}
 	info.AppCreateMs = ms(time.Since(t0))
-	b = &bench{addr: srv.addr, app: app, conns: o.conns}
+	b = &bench{addr: srv.addr, app: app, conns: o.conns, setupConns: o.setupConns}
 	t0 = time.Now()
-	if err := b.setupUsers(ctx, o.users, time.Now()); err != nil {
+	if err := b.addUsers(ctx, o.users, setupProgress(stdout, t0)); err != nil {
 		return nil, srv, stop, fmt.Errorf("set up sandbox connections: %w", err)
 	}
 	info.SetupMs = ms(time.Since(t0))

@@ -22,7 +22,10 @@ type Report struct {
 	Scenarios []*Result `json:"scenarios"`
 	Targets   []Target  `json:"targets"`
 	Scale     *Scale    `json:"scale,omitempty"`
-	Notes     []string  `json:"notes,omitempty"`
+	// Sweep is a --users run, one row per size; its results are also in
+	// Scenarios, named like "balance@1000".
+	Sweep []*SweepRow `json:"sweep,omitempty"`
+	Notes []string    `json:"notes,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -41,6 +44,8 @@ type Settings struct {
 	Warmup          string `json:"warmup"`
 	Conns           int    `json:"conns"`
 	ConnectionUsers int    `json:"connectionsUsers"`
+	Users           []int  `json:"users,omitempty"` // the --users sweep
+	SetupConns      int    `json:"setupConns"`
 	Client          string `json:"client"`
 	CeilingMode     string `json:"ceilingMode"`
 	ExchangeCodes   int    `json:"exchangeCodes"`
@@ -222,6 +227,7 @@ func (r *Report) printTable(w io.Writer) {
 			fmt.Fprintf(w, "  %s: CPU profile of the server in %s\n", s.Name, s.Profile)
 		}
 	}
+	r.printSweep(w)
 	if r.Server != nil {
 		log := "removed with the temporary directory (--keep keeps it)"
 		if r.Server.Log != "" {

@@ -30,7 +30,16 @@ type bench struct {
 	addr  string
 	app   *appCreds
 	conns int
+	// setupConns is how many connections create users, codes and --scale
+	// connections in parallel (more than conns: the server commits
+	// concurrent writes together).
+	setupConns int
+	// users are the sandbox connections with tokens; each is its own
+	// sandbox bank user. The read scenarios spread over all of them.
 	users []*user
+	// from and to are last month's first and last day, the range of the
+	// transactions requests.
+	from, to string
 	// logins counts the Connect logins the benchmark has sent, each of
 	// which creates a connection in the store.
 	logins atomic.Int64
@@ -155,13 +164,25 @@ func (b *bench) parallel(ctx context.Context, n, workers int, fn func(c client, 
 	return ctx.Err()
 }
 
-// setupUsers creates n sandbox connections (bench_0 … bench_<n-1>), each
-// logged in, exchanged for a token, and with an account id, and builds the
-// balance and transactions requests for each.
-func (b *bench) setupUsers(ctx context.Context, n int, now time.Time) error {
-	from, to := lastMonth(now)
-	b.users = make([]*user, n)
-	return b.parallel(ctx, n, b.conns, func(c client, i int) error {
+// addUsers grows b.users to n sandbox connections (bench_<i>), each
+// logged in through Connect, exchanged for a token, and with an account
+// id from accounts/get, and builds the balance and transactions requests
+// of each. progress, if set, is called about every 5 s.
+func (b *bench) addUsers(ctx context.Context, n int, progress func(done, total int)) error {
+	have := len(b.users)
+	if n <= have {
+		return nil
+	}
+	if b.from == "" {
+		b.from, b.to = lastMonth(time.Now())
+	}
+	b.users = append(b.users, make([]*user, n-have)...)
+	var report func(int)
+	if progress != nil {
+		report = func(done int) { progress(have+done, n) }
+	}
+	err := b.parallel(ctx, n-have, b.setupConns, func(c client, j int) error {
+		i := have + j
 		e, err := b.login(c, fmt.Sprintf("bench_%d", i))
 		if err != nil {
 			return fmt.Errorf("set up connection %d: %w", i, err)
@@ -192,10 +213,34 @@ func (b *bench) setupUsers(ctx context.Context, n int, now time.Time) error {
 			"appSecret": b.app.AppSecret, "userSecret": u.userSecret, "accountID": u.accountID})}
 		u.transactions = &request{path: pathTx, auth: u.token, body: mustJSON(map[string]string{
 			"appSecret": b.app.AppSecret, "userSecret": u.userSecret, "accountID": u.accountID,
-			"fromDate": from, "toDate": to})}
+			"fromDate": b.from, "toDate": b.to})}
 		b.users[i] = u
 		return nil
-	}, nil)
+	}, report)
+	if err != nil {
+		b.users = b.users[:have]
+	}
+	return err
+}
+
+// spread returns, for each of workers workers, a walk over all the users:
+// the workers walk one random permutation of b.users, each from its own
+// offset (worker i from i·n/workers), so every user gets the same share of
+// the requests and, while there are more users than workers, no two
+// workers ask for the same user at once.
+func (b *bench) spread(workers int) func(i int) func() *user {
+	n := len(b.users)
+	order := rand.New(rand.NewPCG(uint64(n), 0x7370726561640a)).Perm(n)
+	return func(i int) func() *user {
+		pos := i % workers * n / workers
+		return func() *user {
+			u := b.users[order[pos]]
+			if pos++; pos == n {
+				pos = 0
+			}
+			return u
+		}
+	}
 }
 
 // lastMonth returns the first and last day of the calendar month before
@@ -225,7 +270,7 @@ func (p *codePool) take() (*request, error) {
 // access codes as ExchangeToken requests.
 func (b *bench) newCodePool(ctx context.Context, n int, prefix string) (*codePool, error) {
 	p := &codePool{reqs: make([]*request, n)}
-	err := b.parallel(ctx, n, b.conns, func(c client, i int) error {
+	err := b.parallel(ctx, n, b.setupConns, func(c client, i int) error {
 		e, err := b.login(c, fmt.Sprintf("%s_%d", prefix, i))
 		if err != nil {
 			return fmt.Errorf("create access code %d: %w", i, err)
@@ -240,7 +285,7 @@ func (b *bench) newCodePool(ctx context.Context, n int, prefix string) (*codePoo
 // login and an ExchangeToken per connection, on conns connections.
 func (b *bench) scale(ctx context.Context, n int, log io.Writer) error {
 	start := time.Now()
-	return b.parallel(ctx, n, b.conns, func(c client, i int) error {
+	return b.parallel(ctx, n, b.setupConns, func(c client, i int) error {
 		e, err := b.login(c, fmt.Sprintf("scale_%d", i))
 		if err != nil {
 			return fmt.Errorf("scale: connection %d: %w", i, err)
@@ -263,11 +308,11 @@ var scenarioNames = []string{"ceiling", "balance", "transactions", "exchange", "
 
 var scenarioHelp = map[string]string{
 	"ceiling":      "a bare net/http JSON handler (decode the body, encode a balance-sized envelope): the ceiling the others are divided by",
-	"balance":      "POST /v2/data/balance/get, Bearer token, {appSecret,userSecret,accountID}; worker i uses connection i mod --connections-users",
-	"transactions": "POST /v2/data/transactions/get for last calendar month (fromDate/toDate YYYY-MM-DD)",
+	"balance":      "POST /v2/data/balance/get, Bearer token, {appSecret,userSecret,accountID}; the workers walk one random permutation of all --connections-users connections (each its own sandbox user) from evenly spaced offsets, so every connection gets an equal share",
+	"transactions": "POST /v2/data/transactions/get for last calendar month (fromDate/toDate YYYY-MM-DD), spread over all connections like balance",
 	"exchange":     "POST /v2/auth/ExchangeToken, each with a fresh access code made by Connect logins before the window (--exchange-codes)",
 	"login":        "POST /v2/connect/login on SANDBOX_AE_ENBD with password pass_good as a new username each time (the sandbox's user_good behaviour; a fresh name because the server allows 10 logins a minute per username); each creates a connection",
-	"mixed":        "70% balance, 20% transactions, 5% login, 5% exchange (fresh codes made before the window)",
+	"mixed":        "70% balance, 20% transactions (spread over all connections like balance), 5% login, 5% exchange (fresh codes made before the window)",
 }
 
 // generators returns worker i's generator for the named bankgate scenario.
@@ -275,14 +320,16 @@ var scenarioHelp = map[string]string{
 func (b *bench) generator(name string, pool *codePool) func(i int) generator {
 	switch name {
 	case "balance":
+		walk := b.spread(b.conns)
 		return func(i int) generator {
-			r := b.users[i%len(b.users)].balance
-			return func() (*request, error) { return r, nil }
+			next := walk(i)
+			return func() (*request, error) { return next().balance, nil }
 		}
 	case "transactions":
+		walk := b.spread(b.conns)
 		return func(i int) generator {
-			r := b.users[i%len(b.users)].transactions
-			return func() (*request, error) { return r, nil }
+			next := walk(i)
+			return func() (*request, error) { return next().transactions, nil }
 		}
 	case "login":
 		return func(i int) generator {
@@ -294,16 +341,17 @@ func (b *bench) generator(name string, pool *codePool) func(i int) generator {
 			return pool.take
 		}
 	case "mixed":
+		walk := b.spread(b.conns)
 		return func(i int) generator {
-			u := b.users[i%len(b.users)]
+			next := walk(i)
 			login := b.freshLogins(name, i)
 			rng := rand.New(rand.NewPCG(uint64(i), 0x62616e6b))
 			return func() (*request, error) {
 				switch k := rng.IntN(100); {
 				case k < 70:
-					return u.balance, nil
+					return next().balance, nil
 				case k < 90:
-					return u.transactions, nil
+					return next().transactions, nil
 				case k < 95:
 					return login(), nil
 				default:
