@@ -27,6 +27,10 @@ type App struct {
 	// ServerURL is the app backend's URL that mobile SDKs send forwarded
 	// calls to (Dapi's "App Server URL").
 	ServerURL string
+	// Forwarding allows SDK-forwarded calls (POST / with an action and a
+	// tokenID) for the app's tokens that were exchanged through
+	// forwarding. New apps allow it, as Dapi's mobile SDKs need it.
+	Forwarding bool
 	// Environment is EnvSandbox or EnvProduction, fixed when the app is
 	// created: a sandbox app reaches only sandbox banks, a production app
 	// only real ones.
@@ -104,6 +108,9 @@ type Token struct {
 	CreatedAt    time.Time
 	RevokedAt    time.Time // zero while valid
 	RevokeReason string
+	// Forwarded marks a token exchanged through SDK forwarding: it stays
+	// server-side, and only it may be named by its tokenID.
+	Forwarded bool
 }
 
 // Revoked reports whether the token was revoked.
@@ -177,8 +184,12 @@ type Exchange struct {
 	Now          time.Time
 	// Token is the token to create when the code is good. The store fills
 	// in ID (the tokenID the code was issued with), UserID (the
-	// connection's), AppID, ConnectionID, CodeDigest and CreatedAt.
+	// connection's), AppID, ConnectionID, CodeDigest and CreatedAt, and
+	// stores Forwarded as given.
 	Token Token
+	// ClientUserID is filled in by the store on success: the clientUserID
+	// the connection was made with, which the app checks is its user's.
+	ClientUserID string
 }
 
 // ServerKey is a server key as a store knows it: its ID and check value

@@ -50,6 +50,7 @@ var assetFS embed.FS
 const (
 	maxAppKey       = 256
 	maxClientUserID = 256
+	maxState        = 512
 	maxCountries    = 32
 )
 
@@ -170,6 +171,10 @@ type pageConfig struct {
 	Environment  string   `json:"environment"`
 	Countries    []string `json:"countries"`
 	ClientUserID string   `json:"clientUserID"`
+	// State is the app's opaque value, handed back with the result (the
+	// link message and the redirect fragment) so that the app can tell
+	// that the result answers a Connect session it started (login CSRF).
+	State string `json:"state"`
 	// RedirectURI is set only when it exactly matches one the app
 	// registered.
 	RedirectURI string `json:"redirectUri"`
@@ -309,6 +314,11 @@ func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig,
 	if len(cfg.ClientUserID) > maxClientUserID {
 		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
 			"The clientUserID parameter is longer than 256 characters.")
+	}
+	cfg.State = q.Get("state")
+	if len(cfg.State) > maxState {
+		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+			"The state parameter is longer than 512 characters.")
 	}
 	switch strings.ToLower(q.Get("isWebview")) {
 	case "true", "1":

@@ -105,7 +105,7 @@ func newTestServer(tb testing.TB) (*Server, string, string, *service.Connected) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ex, err := svc.ExchangeToken(context.Background(), app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID)
+	ex, err := svc.ExchangeToken(context.Background(), app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID, false)
 	if err != nil {
 		tb.Fatal(err)
 	}

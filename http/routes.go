@@ -228,6 +228,9 @@ type exchangeResponse struct {
 	AccessToken string `json:"accessToken,omitempty"`
 	TokenID     string `json:"tokenID"`
 	UserID      string `json:"userID"`
+	// ClientUserID is bankgate's addition: the clientUserID given at
+	// login, for the app to check against its own user (login CSRF).
+	ClientUserID string `json:"clientUserID,omitempty"`
 }
 
 func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
@@ -241,7 +244,7 @@ func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
 	if req.AppSecret == "" {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
 	}
-	ex, err := s.svc.ExchangeToken(ctx, req.AppSecret, req.AccessCode, req.ConnectionID)
+	ex, err := s.svc.ExchangeToken(ctx, req.AppSecret, req.AccessCode, req.ConnectionID, c.forwarded)
 	if err != nil {
 		// A wrong access code for a valid app counts against the app (its
 		// secret's digest keys it). Failures per client address are
@@ -251,7 +254,7 @@ func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
 		}
 		return nil, err
 	}
-	return &exchangeResponse{envelope: done(""), AccessToken: ex.AccessToken, TokenID: ex.TokenID, UserID: ex.UserID}, nil
+	return &exchangeResponse{envelope: done(""), AccessToken: ex.AccessToken, TokenID: ex.TokenID, UserID: ex.UserID, ClientUserID: ex.ClientUserID}, nil
 }
 
 // userHandler handles an authenticated per-user call.

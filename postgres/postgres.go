@@ -503,13 +503,20 @@ func parseList(s string) []string {
 
 // Apps.
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // CreateApp implements bankgate.Store.
 func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url, environment)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		_, err := tx.Exec(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url, environment, forwarding)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			app.ID, app.Name, app.Key, app.SecretDigest, nanos(app.CreatedAt), nanos(app.SecretRotatedAt), nanos(app.CreatedAt),
-			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL, app.Environment)
+			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL, app.Environment, boolInt(app.Forwarding))
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "app already exists")
 		}
@@ -520,13 +527,13 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment, forwarding`
 
 func scanApp(row pgx.Row) (*bankgate.App, error) {
 	var a bankgate.App
-	var created, rotated, offset int64
+	var created, rotated, offset, forwarding int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment, &forwarding); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, notFound("app")
 		}
@@ -534,7 +541,7 @@ func scanApp(row pgx.Row) (*bankgate.App, error) {
 	}
 	a.CreatedAt, a.SecretRotatedAt = fromNanos(created), fromNanos(rotated)
 	a.AllowedOrigins, a.RedirectURIs, a.BundleIDs = parseList(origins), parseList(uris), parseList(bundles)
-	a.ClockOffset = time.Duration(offset)
+	a.ClockOffset, a.Forwarding = time.Duration(offset), forwarding != 0
 	return &a, nil
 }
 
@@ -618,8 +625,8 @@ func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn f
 		if err := fn(a); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE apps SET name = $1, allowed_origins = $2, redirect_uris = $3, bundle_ids = $4, updated_at = $5, server_url = $6 WHERE id = $7`,
-			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), a.ServerURL, appID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE apps SET name = $1, allowed_origins = $2, redirect_uris = $3, bundle_ids = $4, updated_at = $5, server_url = $6, forwarding = $7 WHERE id = $8`,
+			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), a.ServerURL, boolInt(a.Forwarding), appID); err != nil {
 			return fmt.Errorf("update app: %w", err)
 		}
 		out = a
@@ -739,8 +746,8 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 			backoff(wctx, attempt)
 		}
 		err = s.read1(wctx, func(ctx context.Context, c *pgxpool.Conn) error {
-			return c.QueryRow(ctx, sqlExchange, nanos(ex.Now), ex.CodeDigest, ex.AppID, ex.ConnectionID, t.Digest, auditID, bankgate.AuditCodeExchanged).
-				Scan(&t.ID, &t.UserID)
+			return c.QueryRow(ctx, sqlExchange, nanos(ex.Now), ex.CodeDigest, ex.AppID, ex.ConnectionID, t.Digest, auditID, bankgate.AuditCodeExchanged, boolInt(t.Forwarded)).
+				Scan(&t.ID, &t.UserID, &ex.ClientUserID)
 		})
 		if err == nil || !retryable(err) || wctx.Err() != nil {
 			break
@@ -770,13 +777,13 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 			return fmt.Errorf("consume access code: %w", err)
 		}
 		var userID string
-		if err := tx.QueryRow(ctx, `SELECT user_id FROM connections WHERE id = $1`, ex.ConnectionID).Scan(&userID); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT user_id, client_user_id FROM connections WHERE id = $1`, ex.ConnectionID).Scan(&userID, &ex.ClientUserID); err != nil {
 			return fmt.Errorf("read connection: %w", err)
 		}
 		t := ex.Token
 		t.ID, t.UserID, t.AppID, t.ConnectionID, t.CodeDigest, t.CreatedAt = tokenID, userID, ex.AppID, ex.ConnectionID, ex.CodeDigest, ex.Now
-		if _, err := tx.Exec(ctx, `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			t.Digest, t.ID, t.AppID, t.ConnectionID, t.UserID, t.CodeDigest, nanos(t.CreatedAt)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at, forwarded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			t.Digest, t.ID, t.AppID, t.ConnectionID, t.UserID, t.CodeDigest, nanos(t.CreatedAt), boolInt(t.Forwarded)); err != nil {
 			if isUnique(err) {
 				return bankgate.Errorf(bankgate.Conflict, "token already exists")
 			}
@@ -798,23 +805,24 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 }
 
 // sqlExchange consumes a fresh access code ($2, of app $3 and connection
-// $4, at $1), issues its token (digest $5) and audits the exchange (audit
-// id $6, kind $7), in one statement. It returns the token's id and user id,
-// or no row when the code cannot be consumed. A connection that does not
-// exist fails the whole statement (user_id is NOT NULL).
+// $4, at $1), issues its token (digest $5, forwarded $8) and audits the
+// exchange (audit id $6, kind $7), in one statement. It returns the
+// token's id, user id and the connection's clientUserID, or no row when
+// the code cannot be consumed. A connection that does not exist fails the
+// whole statement (user_id is NOT NULL).
 const sqlExchange = `WITH code AS (
 	UPDATE access_codes SET used_at = $1
 	WHERE digest = $2 AND app_id = $3 AND connection_id = $4 AND used_at = 0 AND expires_at > $1
 	RETURNING token_id
 ), tok AS (
-	INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at)
-	SELECT $5, code.token_id, $3, $4, (SELECT user_id FROM connections WHERE id = $4), $2, $1 FROM code
+	INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at, forwarded)
+	SELECT $5, code.token_id, $3, $4, (SELECT user_id FROM connections WHERE id = $4), $2, $1, $8 FROM code
 	RETURNING id, user_id
 ), aud AS (
 	INSERT INTO audit (id, at, kind, app_id, connection_id, detail)
 	SELECT $6, $1, $7, $3, $4, 'tokenID=' || tok.id FROM tok
 )
-SELECT id, user_id FROM tok`
+SELECT tok.id, tok.user_id, (SELECT client_user_id FROM connections WHERE id = $4) FROM tok`
 
 // rejectCode handles a code that could not be consumed: when it was used
 // before by the same app, it revokes what the first exchange issued. It
@@ -850,7 +858,7 @@ func rejectCode(ctx context.Context, tx pgx.Tx, ex *bankgate.Exchange, reused *b
 	return nil
 }
 
-const grantQuery = `SELECT t.id, t.digest, t.app_id, t.connection_id, t.user_id, t.code_digest, t.created_at, t.revoked_at, t.revoke_reason,
+const grantQuery = `SELECT t.id, t.digest, t.app_id, t.connection_id, t.user_id, t.code_digest, t.created_at, t.revoked_at, t.revoke_reason, t.forwarded,
 	c.id, c.app_id, c.bank_id, c.user_id, c.client_user_id, c.user_secret_digest, c.sealed, c.created_at, c.delinked_at
 	FROM tokens t JOIN connections c ON c.id = t.connection_id `
 
@@ -859,9 +867,9 @@ func (s *Store) grantWhere(ctx context.Context, where string, arg any) (*bankgat
 	err := s.read(ctx, readTimeout, func(ctx context.Context, conn *pgxpool.Conn) error {
 		var g bankgate.Grant
 		t, c := &g.Token, &g.Connection
-		var tCreated, tRevoked, cCreated, cDelinked int64
+		var tCreated, tRevoked, cCreated, cDelinked, forwarded int64
 		err := conn.QueryRow(ctx, grantQuery+`WHERE `+where+` = $1`, arg).
-			Scan(&t.ID, &t.Digest, &t.AppID, &t.ConnectionID, &t.UserID, &t.CodeDigest, &tCreated, &tRevoked, &t.RevokeReason,
+			Scan(&t.ID, &t.Digest, &t.AppID, &t.ConnectionID, &t.UserID, &t.CodeDigest, &tCreated, &tRevoked, &t.RevokeReason, &forwarded,
 				&c.ID, &c.AppID, &c.BankID, &c.UserID, &c.ClientUserID, &c.UserSecretDigest, &c.Sealed, &cCreated, &cDelinked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("token")
@@ -869,7 +877,7 @@ func (s *Store) grantWhere(ctx context.Context, where string, arg any) (*bankgat
 		if err != nil {
 			return fmt.Errorf("read token: %w", err)
 		}
-		t.CreatedAt, t.RevokedAt = fromNanos(tCreated), fromNanos(tRevoked)
+		t.CreatedAt, t.RevokedAt, t.Forwarded = fromNanos(tCreated), fromNanos(tRevoked), forwarded != 0
 		c.CreatedAt, c.DelinkedAt = fromNanos(cCreated), fromNanos(cDelinked)
 		out = &g
 		return nil

@@ -16,7 +16,9 @@ type AppSettings struct {
 	RedirectURIs   []string
 	BundleIDs      []string
 	ServerURL      *string
-	Clear          bool
+	// Forwarding, when set, allows or refuses SDK-forwarded calls.
+	Forwarding *bool
+	Clear      bool
 }
 
 // NormalizeOrigin validates a web origin (scheme://host[:port]) and returns
@@ -80,6 +82,9 @@ func (s *Service) UpdateAppSettings(ctx context.Context, appKey string, set AppS
 		a.BundleIDs = add(a.BundleIDs, set.BundleIDs)
 		if set.ServerURL != nil {
 			a.ServerURL = *set.ServerURL
+		}
+		if set.Forwarding != nil {
+			a.Forwarding = *set.Forwarding
 		}
 		return nil
 	})

@@ -137,16 +137,27 @@ type Exchanged struct {
 	AccessToken string
 	TokenID     string
 	UserID      string
+	// ClientUserID is the one given at login: the app checks it is the
+	// user it opened Connect for (a login planted in another session has
+	// another).
+	ClientUserID string
 }
 
 // ExchangeToken trades an access code for an access token. The app is
 // authenticated by its secret (InvalidAppCredentials); the code must be
 // the app's, for the connection, unused and unexpired (InvalidAccessCode
 // otherwise, and a second exchange revokes the first one's token).
-func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string) (*Exchanged, error) {
+//
+// With forwarded set (an exchange through SDK forwarding, whose token
+// stays server-side), the token is marked so that later forwarded calls
+// may name it by tokenID; an app that refuses forwarding gets BadRequest.
+func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string, forwarded bool) (*Exchanged, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
+	}
+	if forwarded && !app.Forwarding {
+		return nil, bankgate.Errorf(bankgate.BadRequest, "This app does not allow SDK forwarding (bankgate apps set --forwarding on).")
 	}
 	badCode := bankgate.Errorf(bankgate.InvalidAccessCode, "The access code is invalid, expired or already used.")
 	if !secret.WellFormed(accessCode, secret.PrefixAccessCode, CodeBytes) || connectionID == "" || len(connectionID) > 128 {
@@ -158,7 +169,7 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 		AppID:        app.ID,
 		ConnectionID: connectionID,
 		Now:          s.Now(),
-		Token:        bankgate.Token{Digest: s.keys.Digest(domainToken, token)},
+		Token:        bankgate.Token{Digest: s.keys.Digest(domainToken, token), Forwarded: forwarded},
 	}
 	err = s.store.ExchangeAccessCode(ctx, ex)
 	if bankgate.IsCode(err, bankgate.InvalidAccessCode) {
@@ -166,7 +177,7 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 		// A code issued before a key rotation has its digest under an
 		// older key: try that (a reuse of it revokes as usual).
 		for _, od := range s.keys.OtherDigests(domainCode, accessCode) {
-			ex.CodeDigest, ex.Token = od, bankgate.Token{Digest: ex.Token.Digest}
+			ex.CodeDigest, ex.Token = od, bankgate.Token{Digest: ex.Token.Digest, Forwarded: forwarded}
 			if err = s.store.ExchangeAccessCode(ctx, ex); !bankgate.IsCode(err, bankgate.InvalidAccessCode) {
 				break
 			}
@@ -179,7 +190,7 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 		}
 		return nil, fmt.Errorf("exchange token: %w", err)
 	}
-	return &Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID}, nil
+	return &Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID, ClientUserID: ex.ClientUserID}, nil
 }
 
 // forgetCode drops cached grants issued for an access code, so that a
@@ -249,21 +260,33 @@ func (s *Service) Authenticate(ctx context.Context, token, appSecret, userSecret
 
 // AuthenticateTokenID is Authenticate for SDK-forwarded calls, which name
 // the grant by its tokenID instead of carrying the token.
+//
+// The tokenID is not a secret (the browser and the audit see it), so the
+// appSecret is checked first, before anything about the token is
+// revealed, and only tokens the app exchanged through forwarding, while
+// the app allows forwarding, can be named: every other case (unknown,
+// another app's, exchanged directly, revoked, delinked) answers the one
+// error InvalidToken.
 func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, userSecret string) (*Principal, error) {
-	if tokenID == "" || len(tokenID) > 64 {
-		return nil, bankgate.Errorf(bankgate.InvalidToken, "The tokenID is invalid.")
+	app, err := s.AppBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	bad := bankgate.Errorf(bankgate.InvalidToken, "The tokenID does not name a forwarded token of this app.")
+	if !app.Forwarding || tokenID == "" || len(tokenID) > 64 {
+		return nil, bad
 	}
 	g, err := s.store.GrantByTokenID(ctx, tokenID)
 	if bankgate.IsCode(err, bankgate.NotFound) {
-		return nil, bankgate.Errorf(bankgate.InvalidToken, "The tokenID is invalid.")
+		return nil, bad
 	}
 	if err != nil {
 		return nil, err
 	}
-	e := &grantEntry{grant: *g, fetched: s.Now()}
-	if err := checkGrant(g); err != nil {
-		return nil, err
+	if g.Token.AppID != app.ID || !g.Token.Forwarded || checkGrant(g) != nil {
+		return nil, bad
 	}
+	e := &grantEntry{grant: *g, fetched: s.Now()}
 	return s.authorize(ctx, e, appSecret, userSecret)
 }
 

@@ -64,7 +64,7 @@ func connect(tb testing.TB, s *service.Service, app *service.NewApp, username st
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ex, err := s.ExchangeToken(ctx, app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID)
+	ex, err := s.ExchangeToken(ctx, app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID, false)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -292,6 +292,7 @@ func (s *Service) CreateApp(ctx context.Context, name, environment string) (*New
 		SecretDigest: s.keys.Digest(domainAppSecret, sec),
 		CreatedAt:    s.Now(),
 		Environment:  environment,
+		Forwarding:   true,
 	}
 	if err := s.store.CreateApp(ctx, app); err != nil {
 		return nil, fmt.Errorf("create app: %w", err)

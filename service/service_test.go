@@ -57,7 +57,7 @@ func TestCacheBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := res.Connected
-	ex, err := a.ExchangeToken(ctx, app.Secret, c.AccessCode, c.ConnectionID)
+	ex, err := a.ExchangeToken(ctx, app.Secret, c.AccessCode, c.ConnectionID, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestAbandonedLoginsAreSwept(t *testing.T) {
 		abandoned = append(abandoned, login("random_"+strconv.Itoa(i)))
 	}
 	kept := login("user_good")
-	if _, err := a.ExchangeToken(ctx, app.Secret, kept.AccessCode, kept.ConnectionID); err != nil {
+	if _, err := a.ExchangeToken(ctx, app.Secret, kept.AccessCode, kept.ConnectionID, false); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(30*time.Minute + time.Hour + time.Second)

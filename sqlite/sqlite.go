@@ -54,8 +54,9 @@ const (
 	sqlConsumeCode = `UPDATE access_codes SET used_at = ? WHERE digest = ? AND app_id = ? AND connection_id = ? AND used_at = 0 AND expires_at > ? RETURNING token_id`
 	// sqlIssueToken inserts a token with its connection's user id, and
 	// inserts nothing when the connection does not exist.
-	sqlIssueToken = `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at)
-		SELECT ?, ?, ?, id, user_id, ?, ? FROM connections WHERE id = ? RETURNING user_id`
+	sqlIssueToken = `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at, forwarded)
+		SELECT ?, ?, ?, id, user_id, ?, ?, ? FROM connections WHERE id = ? RETURNING user_id`
+	sqlConnClientUserID = `SELECT client_user_id FROM connections WHERE id = ?`
 	sqlInsertConn   = `INSERT INTO connections (id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`
 	sqlInsertCode   = `INSERT INTO access_codes (digest, app_id, connection_id, token_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, 0)`
 	sqlAppendEvent  = `INSERT INTO events (stream, seq, at, body) VALUES (?, ?, ?, ?)`
@@ -68,7 +69,7 @@ const (
 	sqlRelease    = `RELEASE write`
 )
 
-var writeStmts = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlAudit, sqlConsumeCode, sqlIssueToken, sqlInsertConn, sqlInsertCode, sqlAppendEvent}
+var writeStmts = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlAudit, sqlConsumeCode, sqlIssueToken, sqlInsertConn, sqlInsertCode, sqlAppendEvent, sqlConnClientUserID}
 var readStmts = []string{sqlEvents, sqlGrantByToken, sqlAppBySecret}
 
 // stmt returns the prepared statement for query inside tx.
@@ -418,13 +419,20 @@ func parseList(s string) []string {
 	return v
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // CreateApp implements bankgate.Store.
 func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url, environment)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO apps (id, name, app_key, secret_digest, created_at, secret_rotated_at, updated_at, allowed_origins, redirect_uris, bundle_ids, server_url, environment, forwarding)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			app.ID, app.Name, app.Key, app.SecretDigest, nanos(app.CreatedAt), nanos(app.SecretRotatedAt), nanos(app.CreatedAt),
-			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL, app.Environment)
+			jsonList(app.AllowedOrigins), jsonList(app.RedirectURIs), jsonList(app.BundleIDs), app.ServerURL, app.Environment, boolInt(app.Forwarding))
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "app already exists")
 		}
@@ -435,15 +443,15 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment, forwarding`
 
 type scanner interface{ Scan(...any) error }
 
 func scanApp(row scanner) (*bankgate.App, error) {
 	var a bankgate.App
-	var created, rotated, offset int64
+	var created, rotated, offset, forwarding int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment, &forwarding); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, notFound("app")
 		}
@@ -451,7 +459,7 @@ func scanApp(row scanner) (*bankgate.App, error) {
 	}
 	a.CreatedAt, a.SecretRotatedAt = fromNanos(created), fromNanos(rotated)
 	a.AllowedOrigins, a.RedirectURIs, a.BundleIDs = parseList(origins), parseList(uris), parseList(bundles)
-	a.ClockOffset = time.Duration(offset)
+	a.ClockOffset, a.Forwarding = time.Duration(offset), forwarding != 0
 	return &a, nil
 }
 
@@ -517,8 +525,8 @@ func (s *Store) UpdateApp(ctx context.Context, appID string, now time.Time, fn f
 		if err := fn(a); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE apps SET name = ?, allowed_origins = ?, redirect_uris = ?, bundle_ids = ?, updated_at = ?, server_url = ? WHERE id = ?`,
-			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), a.ServerURL, appID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE apps SET name = ?, allowed_origins = ?, redirect_uris = ?, bundle_ids = ?, updated_at = ?, server_url = ?, forwarding = ? WHERE id = ?`,
+			a.Name, jsonList(a.AllowedOrigins), jsonList(a.RedirectURIs), jsonList(a.BundleIDs), nanos(now), a.ServerURL, boolInt(a.Forwarding), appID); err != nil {
 			return fmt.Errorf("update app: %w", err)
 		}
 		out = a
@@ -620,9 +628,12 @@ func (s *Store) ExchangeAccessCode(ctx context.Context, ex *bankgate.Exchange) e
 		t := &ex.Token
 		t.ID, t.AppID, t.ConnectionID, t.CodeDigest, t.CreatedAt = tokenID, ex.AppID, ex.ConnectionID, ex.CodeDigest, ex.Now
 		err = s.txStmt(ctx, tx, sqlIssueToken).QueryRowContext(ctx,
-			t.Digest, t.ID, t.AppID, t.CodeDigest, nanos(t.CreatedAt), ex.ConnectionID).Scan(&t.UserID)
+			t.Digest, t.ID, t.AppID, t.CodeDigest, nanos(t.CreatedAt), boolInt(t.Forwarded), ex.ConnectionID).Scan(&t.UserID)
 		if err != nil { // sql.ErrNoRows: the connection does not exist
 			return fmt.Errorf("create token: %w", err)
+		}
+		if err := s.txStmt(ctx, tx, sqlConnClientUserID).QueryRowContext(ctx, ex.ConnectionID).Scan(&ex.ClientUserID); err != nil {
+			return fmt.Errorf("read connection: %w", err)
 		}
 		return s.audit(ctx, tx, ex.Now, bankgate.AuditCodeExchanged, ex.AppID, ex.ConnectionID, "tokenID="+tokenID)
 	})
@@ -678,15 +689,15 @@ func (s *Store) rejectCode(ctx context.Context, tx *sql.Tx, ex *bankgate.Exchang
 	return nil
 }
 
-const grantQuery = `SELECT t.id, t.digest, t.app_id, t.connection_id, t.user_id, t.code_digest, t.created_at, t.revoked_at, t.revoke_reason,
+const grantQuery = `SELECT t.id, t.digest, t.app_id, t.connection_id, t.user_id, t.code_digest, t.created_at, t.revoked_at, t.revoke_reason, t.forwarded,
 	c.id, c.app_id, c.bank_id, c.user_id, c.client_user_id, c.user_secret_digest, c.sealed, c.created_at, c.delinked_at
 	FROM tokens t JOIN connections c ON c.id = t.connection_id `
 
 func scanGrant(row scanner) (*bankgate.Grant, error) {
 	var g bankgate.Grant
 	t, c := &g.Token, &g.Connection
-	var tCreated, tRevoked, cCreated, cDelinked int64
-	if err := row.Scan(&t.ID, &t.Digest, &t.AppID, &t.ConnectionID, &t.UserID, &t.CodeDigest, &tCreated, &tRevoked, &t.RevokeReason,
+	var tCreated, tRevoked, cCreated, cDelinked, forwarded int64
+	if err := row.Scan(&t.ID, &t.Digest, &t.AppID, &t.ConnectionID, &t.UserID, &t.CodeDigest, &tCreated, &tRevoked, &t.RevokeReason, &forwarded,
 		&c.ID, &c.AppID, &c.BankID, &c.UserID, &c.ClientUserID, &c.UserSecretDigest, &c.Sealed, &cCreated, &cDelinked); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, notFound("token")
@@ -694,6 +705,7 @@ func scanGrant(row scanner) (*bankgate.Grant, error) {
 		return nil, fmt.Errorf("read token: %w", err)
 	}
 	t.CreatedAt, t.RevokedAt, c.CreatedAt, c.DelinkedAt = fromNanos(tCreated), fromNanos(tRevoked), fromNanos(cCreated), fromNanos(cDelinked)
+	t.Forwarded = forwarded != 0
 	return &g, nil
 }
 

@@ -35,6 +35,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 		{"ConnectionAndCode", testConnectionAndCode},
 		{"ExchangeRejects", testExchangeRejects},
 		{"ExchangeReuseRevokes", testExchangeReuseRevokes},
+		{"ExchangeForwardedAndClientUserID", testExchangeForwarded},
 		{"ConcurrentExchange", testConcurrentExchange},
 		{"Delink", testDelink},
 		{"Operations", testOperations},
@@ -927,5 +928,40 @@ func testConcurrentRedigest(t *testing.T, s bankgate.Store) {
 	}
 	if g, err := s.Grant(ctx, newTok); err != nil || !bytes.Equal(g.Connection.UserSecretDigest, newUS) {
 		t.Fatalf("Grant(new) = %+v, %v", g, err)
+	}
+}
+
+// testExchangeForwarded: an exchange reports the connection's clientUserID
+// and stores whether the token was exchanged through forwarding, which the
+// grant lookups return; an app's forwarding setting round-trips.
+func testExchangeForwarded(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "fwd")
+	for _, fwd := range []bool{false, true} {
+		f := mustConnect(t, s, a, time.Hour)
+		ex := &bankgate.Exchange{CodeDigest: f.code.Digest, AppID: a.ID, ConnectionID: f.conn.ID, Now: t0,
+			Token: bankgate.Token{Digest: randBytes(32), Forwarded: fwd}}
+		if err := s.ExchangeAccessCode(ctx, ex); err != nil {
+			t.Fatal(err)
+		}
+		if ex.ClientUserID != f.conn.ClientUserID || ex.ClientUserID == "" {
+			t.Fatalf("exchange clientUserID = %q, want %q", ex.ClientUserID, f.conn.ClientUserID)
+		}
+		for _, get := range []func() (*bankgate.Grant, error){
+			func() (*bankgate.Grant, error) { return s.Grant(ctx, ex.Token.Digest) },
+			func() (*bankgate.Grant, error) { return s.GrantByTokenID(ctx, ex.Token.ID) },
+		} {
+			g, err := get()
+			if err != nil || g.Token.Forwarded != fwd {
+				t.Fatalf("grant forwarded = %v (%v), want %v", g, err, fwd)
+			}
+		}
+	}
+	got, err := s.UpdateApp(ctx, a.ID, t0, func(app *bankgate.App) error { app.Forwarding = true; return nil })
+	if err != nil || !got.Forwarding {
+		t.Fatalf("UpdateApp forwarding: %+v, %v", got, err)
+	}
+	if again, _ := s.App(ctx, a.ID); !again.Forwarding {
+		t.Fatal("forwarding not stored")
 	}
 }

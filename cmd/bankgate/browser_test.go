@@ -37,7 +37,7 @@ button { font: inherit; padding: 12px 20px; border-radius: 8px; border: 0; backg
 <script>
 window.__result = { events: [], link: null, errors: [] };
 var handler = Bankgate.create({
-  appKey: %s, environment: "sandbox", countries: ["AE", "SA"], clientUserID: "browser-test-user", mode: %s,
+  appKey: %s, environment: "sandbox", countries: ["AE", "SA"], clientUserID: "browser-test-user", state: "st-modal-42", mode: %s,
   onReady: function () { __result.events.push("ready"); },
   onSuccessfulLogin: function (link) { __result.events.push("link"); __result.link = link; },
   onFailedLogin: function (err) { __result.events.push("error"); __result.errors.push(err); },
@@ -86,6 +86,7 @@ type linkResult struct {
 	UserID       string `json:"userID"`
 	TokenID      string `json:"tokenID"`
 	BankID       string `json:"bankID"`
+	State        string `json:"state"`
 }
 
 func (l linkResult) user() *user {
@@ -169,7 +170,7 @@ func TestBrowserConnect(t *testing.T) {
 		if err := json.Unmarshal(raw, &link); err != nil {
 			t.Fatal(err)
 		}
-		if link.BankID != sandboxBank || link.AccessCode == "" || link.UserSecret == "" || link.ConnectionID == "" || link.UserID == "" || link.TokenID == "" {
+		if link.BankID != sandboxBank || link.AccessCode == "" || link.UserSecret == "" || link.ConnectionID == "" || link.UserID == "" || link.TokenID == "" || link.State != "st-modal-42" {
 			t.Fatalf("link = %+v", link)
 		}
 		poll[bool](tb, "the modal to close", `!document.querySelector("[data-bankgate]")`)
@@ -180,9 +181,16 @@ func TestBrowserConnect(t *testing.T) {
 			t.Errorf("page scroll not restored: overflow=%q", overflow)
 		}
 
-		// The app backend exchanges the access code and reads accounts.
+		// The app backend exchanges the access code, checks the end user
+		// it gets back is the one it opened Connect for, and reads
+		// accounts.
 		u := link.user()
-		ts.exchange(appSecret, u)
+		ex := ts.post("/v2/auth/ExchangeToken", "", map[string]any{"appSecret": appSecret, "accessCode": u.AccessCode, "connectionID": u.ConnectionID})
+		wantOK(t, ex)
+		if ex.str("clientUserID") != "browser-test-user" {
+			t.Fatalf("ExchangeToken clientUserID = %q, want the one given to Connect: %s", ex.str("clientUserID"), ex.Raw)
+		}
+		u.Token = ex.str("accessToken")
 		r := ts.data("/v2/data/accounts/get", appSecret, u, nil)
 		wantOK(t, r)
 		if accts, _ := r.Body["accounts"].([]any); len(accts) == 0 {
@@ -296,7 +304,7 @@ func TestBrowserConnect(t *testing.T) {
 
 		// A registered redirect URI gets the result in the fragment.
 		tb.do("log in with a registered redirect",
-			chromedp.Navigate(connectURL("&redirectUri="+url.QueryEscape(callback))),
+			chromedp.Navigate(connectURL("&state=st%2Fredirect%3D1&redirectUri="+url.QueryEscape(callback))),
 			chromedp.Click(chromedp.CSS(sandboxENBDSel)),
 			chromedp.WaitVisible(chromedp.CSS("#bg-username")),
 			chromedp.SendKeys(chromedp.CSS("#bg-username"), "user_good"),
@@ -315,7 +323,7 @@ func TestBrowserConnect(t *testing.T) {
 		f, _ := url.ParseQuery(u.Fragment)
 		link := linkResult{AccessCode: f.Get("accessCode"), UserSecret: f.Get("userSecret"), ConnectionID: f.Get("connectionID"),
 			UserID: f.Get("userID"), TokenID: f.Get("tokenID"), BankID: f.Get("bankID")}
-		if link.BankID != sandboxBank {
+		if link.BankID != sandboxBank || f.Get("state") != "st/redirect=1" {
 			t.Fatalf("fragment %q", u.Fragment)
 		}
 		usr := link.user()

@@ -36,9 +36,10 @@ func TestForwarding(t *testing.T) {
 	wantFail(t, fwd("/", map[string]any{"action": "/data/accounts/get", "tokenID": "nope", "userSecret": u.UserSecret}), 401, "INVALID_TOKEN")
 	wantFail(t, fwd("/", map[string]any{"action": "/nothing/here"}), 404, "ENDPOINT_NOT_FOUND")
 	wantFail(t, fwd("/", map[string]any{}), 422, "PARAMETER_MISSING")
-	// Delink through the forwarder; the tokenID stops working.
+	// Delink through the forwarder; the tokenID stops working (with the
+	// one error every tokenID that cannot be used answers).
 	wantOK(t, fwd("/", map[string]any{"action": "users/DelinkUser", "tokenID": u.TokenID, "userSecret": u.UserSecret}))
-	wantFail(t, fwd("/", map[string]any{"action": "/data/accounts/get", "tokenID": u.TokenID, "userSecret": u.UserSecret}), 401, "USER_DELINKED")
+	wantFail(t, fwd("/", map[string]any{"action": "/data/accounts/get", "tokenID": u.TokenID, "userSecret": u.UserSecret}), 401, "INVALID_TOKEN")
 
 	// A transfer with MFA, client SDK → app backend → bankgate, by tokenID.
 	m := ts.login(appKey, "user_transfer_mfa")
@@ -76,5 +77,54 @@ func TestForwarding(t *testing.T) {
 		t.Fatalf("operation status = %s", st.Raw)
 	}
 	wantOK(t, fwd("/", base(map[string]any{"action": "/users/DelinkUser"})))
-	wantFail(t, fwd("/", base(map[string]any{"action": "/data/accounts/get"})), 401, "USER_DELINKED")
+	wantFail(t, fwd("/", base(map[string]any{"action": "/data/accounts/get"})), 401, "INVALID_TOKEN")
+}
+
+// TestForwardingScope: a tokenID names only a token its app exchanged
+// through forwarding, the appSecret is checked before anything about the
+// token is revealed, and an app can turn forwarding off. Before, a token
+// exchanged directly worked by tokenID with no bearer, and POST / with
+// only a tokenID told unknown, existing and delinked tokens apart.
+func TestForwardingScope(t *testing.T) {
+	ts := startServer(t, serverOpts{})
+	appKey, appSecret := ts.newApp("scope")
+	_, otherSecret := ts.newApp("other")
+	direct := ts.login(appKey, "user_good")
+	ts.exchange(appSecret, direct) // exchanged directly: bearer only
+	fwdUser := ts.login(appKey, "user_good")
+	wantOK(t, ts.post("/", "", map[string]any{"action": "/auth/ExchangeToken", "appSecret": appSecret, "accessCode": fwdUser.AccessCode, "connectionID": fwdUser.ConnectionID}))
+	delinked := ts.login(appKey, "user_good")
+	wantOK(t, ts.post("/", "", map[string]any{"action": "/auth/ExchangeToken", "appSecret": appSecret, "accessCode": delinked.AccessCode, "connectionID": delinked.ConnectionID}))
+	wantOK(t, ts.post("/", "", map[string]any{"action": "users/DelinkUser", "appSecret": appSecret, "tokenID": delinked.TokenID, "userSecret": delinked.UserSecret}))
+
+	call := func(sec string, u *user) *resp {
+		body := map[string]any{"action": "/data/identity/get", "tokenID": u.TokenID, "userSecret": u.UserSecret}
+		if sec != "" {
+			body["appSecret"] = sec
+		}
+		return ts.post("/", "", body)
+	}
+	wantOK(t, call(appSecret, fwdUser))
+	wantFail(t, call(appSecret, direct), 401, "INVALID_TOKEN")
+	wantFail(t, call(otherSecret, fwdUser), 401, "INVALID_TOKEN")
+	wantFail(t, call(appSecret, delinked), 401, "INVALID_TOKEN")
+	wantFail(t, call(appSecret, &user{TokenID: "01a00000-0000-7000-8000-000000000000", UserSecret: fwdUser.UserSecret}), 401, "INVALID_TOKEN")
+	// No oracle without the appSecret: every tokenID answers the same.
+	for _, u := range []*user{fwdUser, direct, delinked, {TokenID: "unknown", UserSecret: "x"}} {
+		wantFail(t, call("", u), 401, "INVALID_APP_CREDENTIALS")
+	}
+	// The direct token still works with its bearer.
+	wantOK(t, ts.data("/v2/data/identity/get", appSecret, direct, nil))
+
+	// An app that turns forwarding off: forwarded calls and exchanges are
+	// refused, bearer calls are not.
+	appsSet(t, ts, appKey, "--forwarding", "off")
+	ts.Clock.Advance(2e9) // past the app cache
+	wantFail(t, call(appSecret, fwdUser), 401, "INVALID_TOKEN")
+	late := ts.login(appKey, "user_good")
+	wantFail(t, ts.post("/", "", map[string]any{"action": "/auth/ExchangeToken", "appSecret": appSecret, "accessCode": late.AccessCode, "connectionID": late.ConnectionID}), 400, "BAD_REQUEST")
+	wantOK(t, ts.data("/v2/data/identity/get", appSecret, direct, nil))
+	appsSet(t, ts, appKey, "--forwarding", "on")
+	ts.Clock.Advance(2e9)
+	wantOK(t, call(appSecret, fwdUser))
 }

@@ -603,6 +603,7 @@ func cmdAppsSet(ctx context.Context, args []string, env func(string) string, std
 	fs.Var(&bundles, "bundle-id", "an iOS bundle ID, Android package or web identifier (repeatable)")
 	serverURL := fs.String("server-url", "", "the app backend URL mobile SDKs forward calls to")
 	clear := fs.Bool("clear", false, "remove the registered origins, redirect URIs and bundle IDs first")
+	forwarding := fs.String("forwarding", "", "on or off: whether mobile SDKs may forward calls through the app backend by tokenID (POST /); new apps: on")
 	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
 	if err != nil {
 		return err
@@ -617,12 +618,24 @@ func cmdAppsSet(ctx context.Context, args []string, env func(string) string, std
 			set.ServerURL = serverURL
 		}
 	})
+	switch *forwarding {
+	case "":
+	case "on", "off":
+		on := *forwarding == "on"
+		set.Forwarding = &on
+	default:
+		return fmt.Errorf("apps set: --forwarding is on or off, not %q", *forwarding)
+	}
 	app, err := a.svc.UpdateAppSettings(ctx, *key, set)
 	if err != nil {
 		return fmt.Errorf("apps set: %s", bankgate.ErrorMessage(err))
 	}
-	fmt.Fprintf(stdout, "App %q:\n  allowed origins: %s\n  redirect URIs:   %s\n  bundle IDs:      %s\n  server URL:      %s\n",
-		app.Name, strings.Join(app.AllowedOrigins, " "), strings.Join(app.RedirectURIs, " "), strings.Join(app.BundleIDs, " "), app.ServerURL)
+	fwd := "off"
+	if app.Forwarding {
+		fwd = "on"
+	}
+	fmt.Fprintf(stdout, "App %q:\n  allowed origins: %s\n  redirect URIs:   %s\n  bundle IDs:      %s\n  server URL:      %s\n  forwarding:      %s\n",
+		app.Name, strings.Join(app.AllowedOrigins, " "), strings.Join(app.RedirectURIs, " "), strings.Join(app.BundleIDs, " "), app.ServerURL, fwd)
 	return nil
 }
 

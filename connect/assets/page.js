@@ -86,6 +86,12 @@
 
   function canClose() { return !!(nativeBridge() || host() || cfg.redirectUri); }
 
+  // withState adds the app's state, when it gave one, to a result.
+  function withState(values) {
+    if (cfg.state) values.state = String(cfg.state);
+    return values;
+  }
+
   function fragment(values) {
     var p = new URLSearchParams();
     for (var k in values) if (Object.prototype.hasOwnProperty.call(values, k)) p.set(k, values[k]);
@@ -96,10 +102,10 @@
     if (st.done) return;
     st.done = true;
     if (cfg.redirectUri) {
-      location.replace(cfg.redirectUri + fragment({ exit: "true" }));
+      location.replace(cfg.redirectUri + fragment(withState({ exit: "true" })));
       return;
     }
-    send({ type: "exit" });
+    send(withState({ type: "exit" }));
     if (window.opener && !framed) {
       try { window.close(); } catch (e) { /* not script-closable */ }
     }
@@ -629,6 +635,7 @@
       tokenID: String(res.tokenID || ""),
       bankID: String(res.bankID || bank.bankID)
     };
+    withState(link);
     var next;
     if (cfg.redirectUri) next = "Taking you back to " + cfg.appName + "…";
     else if (nativeBridge() || host()) next = "Returning you to " + cfg.appName + "…";
@@ -643,10 +650,10 @@
     ])]);
     announce("Your account is connected. " + next);
     if (cfg.redirectUri) {
-      var frag = fragment({
+      var frag = fragment(withState({
         accessCode: link.accessCode, userSecret: link.userSecret, connectionID: link.connectionID,
         userID: link.userID, tokenID: link.tokenID, bankID: link.bankID
-      });
+      }));
       window.setTimeout(function () { location.replace(cfg.redirectUri + frag); }, 400);
       return;
     }

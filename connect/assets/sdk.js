@@ -3,9 +3,11 @@
  *   <script src="https://YOUR-BANKGATE/connect.js"></script>
  *   var handler = Bankgate.create({
  *     appKey: "…", environment: "sandbox", countries: ["AE"], clientUserID: "user-42",
+ *     state: "…",                         // opaque, random per session; handed back in the link
  *     mode: "modal",                      // or "popup"
- *     onSuccessfulLogin: function (link) { // {accessCode, userSecret, connectionID, userID, tokenID, bankID}
- *       // send link.accessCode and link.connectionID to your backend for POST /v2/auth/ExchangeToken
+ *     onSuccessfulLogin: function (link) { // {accessCode, userSecret, connectionID, userID, tokenID, bankID, state}
+ *       // check link.state is the one you gave, then send link.accessCode and link.connectionID
+ *       // to your backend for POST /v2/auth/ExchangeToken
  *     },
  *     onFailedLogin: function (err) {},   // {type, msg}
  *     onExit: function () {},
@@ -29,7 +31,7 @@
   } catch (e) { /* handled in create */ }
 
   var SUCCESS_CLOSE_DELAY = 1200; // ms the success screen stays up
-  var LINK_FIELDS = ["accessCode", "userSecret", "connectionID", "userID", "tokenID", "bankID"];
+  var LINK_FIELDS = ["accessCode", "userSecret", "connectionID", "userID", "tokenID", "bankID", "state"];
 
   function call(fn, arg) {
     if (typeof fn !== "function") return;
@@ -62,6 +64,7 @@
       if (Array.isArray(c)) c = c.join(",");
       if (c) p.set("countries", String(c));
       if (config.clientUserID) p.set("clientUserID", String(config.clientUserID));
+      if (config.state) p.set("state", String(config.state));
       p.set("origin", global.location.origin);
       return u.toString();
     }
