@@ -57,12 +57,12 @@ const (
 	sqlIssueToken = `INSERT INTO tokens (digest, id, app_id, connection_id, user_id, code_digest, created_at, forwarded)
 		SELECT ?, ?, ?, id, user_id, ?, ?, ? FROM connections WHERE id = ? RETURNING user_id`
 	sqlConnClientUserID = `SELECT client_user_id FROM connections WHERE id = ?`
-	sqlInsertConn   = `INSERT INTO connections (id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`
-	sqlInsertCode   = `INSERT INTO access_codes (digest, app_id, connection_id, token_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, 0)`
-	sqlAppendEvent  = `INSERT INTO events (stream, seq, at, body) VALUES (?, ?, ?, ?)`
-	sqlEvents       = `SELECT seq, at, body FROM events WHERE stream = ? AND seq > ? ORDER BY seq`
-	sqlGrantByToken = grantQuery + `WHERE t.digest = ?`
-	sqlAppBySecret  = `SELECT ` + appCols + ` FROM apps WHERE secret_digest = ?`
+	sqlInsertConn       = `INSERT INTO connections (id, app_id, bank_id, user_id, client_user_id, user_secret_digest, sealed, created_at, delinked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`
+	sqlInsertCode       = `INSERT INTO access_codes (digest, app_id, connection_id, token_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, 0)`
+	sqlAppendEvent      = `INSERT INTO events (stream, seq, at, body) VALUES (?, ?, ?, ?)`
+	sqlEvents           = `SELECT seq, at, body FROM events WHERE stream = ? AND seq > ? ORDER BY seq`
+	sqlGrantByToken     = grantQuery + `WHERE t.digest = ?`
+	sqlAppBySecret      = `SELECT ` + appCols + ` FROM apps WHERE secret_digest = ?`
 	// Each write of a group commit runs inside this savepoint.
 	sqlSavepoint  = `SAVEPOINT write`
 	sqlRollbackTo = `ROLLBACK TO write`
