@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/bankgate/bankgate"
 )
@@ -466,4 +467,30 @@ func titleCase(s string) string {
 		words[i] = strings.ToUpper(w[:1]) + w[1:]
 	}
 	return strings.Join(words, " ")
+}
+
+// size estimates the bytes p takes, strings shared with the country
+// tables excluded, for the cache of generated data.
+func (p *profile) size() int {
+	n := int(unsafe.Sizeof(*p)) + len(p.user) + len(p.cityUpper)
+	id := &p.identity
+	n += len(id.Name) + len(id.EmailAddress) + len(id.DateOfBirth) + len(id.Address.Full) + len(id.Address.Flat) +
+		len(id.Address.ZipCode) + len(id.Address.PoBox)
+	n += cap(id.Numbers) * int(unsafe.Sizeof(bankgate.PhoneNumber{}))
+	for _, x := range id.Numbers {
+		n += len(x.Value)
+	}
+	n += cap(id.Identifications) * int(unsafe.Sizeof(bankgate.Identification{}))
+	for _, x := range id.Identifications {
+		n += len(x.Value)
+	}
+	n += cap(p.books)*8 + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)*8
+	for _, bk := range p.books {
+		n += int(unsafe.Sizeof(*bk)) + len(bk.id) + len(bk.number) + len(bk.iban) + len(bk.refCode) +
+			len(bk.posPrefix) + len(bk.last4) + len(bk.expiry)
+	}
+	for _, a := range p.accounts {
+		n += len(a.id)
+	}
+	return n
 }

@@ -1,0 +1,304 @@
+package sandbox
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/bankgate/bankgate"
+)
+
+// cpEvery is how many months apart the balance checkpoints of a generated
+// user are. A read of a month that is not the user's hot month (a past
+// month's transactions) replays at most cpEvery-1 months, amounts only,
+// from the checkpoint before it; fewer checkpoints keep entries smaller.
+const cpEvery = 3
+
+// genCache is a Bank's memory-bounded cache of generated users' data,
+// shared by every state (and every app) that reads the same user at the
+// same bank. Each entry holds the user's profile, checkpoints of the
+// balances and the detail of one month, so that a balance read costs a
+// lookup and a scan of one month's postings, and a month of transactions
+// one month generated with strings. Entries are evicted by CLOCK when the
+// estimated bytes exceed max; a miss costs one amounts-only pass over the
+// months from epoch.
+type genCache struct {
+	max int64
+
+	mu    sync.Mutex
+	m     map[genKey]*genEntry
+	ring  []*genEntry // CLOCK order
+	hand  int
+	bytes int64 // estimated size of the entries in m
+}
+
+// genKey names a generated user: a bank ID and a username.
+type genKey struct{ bank, user string }
+
+func newGenCache(maxBytes int64) *genCache {
+	return &genCache{max: maxBytes, m: make(map[genKey]*genEntry)}
+}
+
+// genEntry is one generated user's cached data.
+type genEntry struct {
+	key genKey
+	h   *ledger // the handle states hold; h.p is the profile
+	ref atomic.Bool
+	// size is the entry's estimated bytes as counted in the cache, and
+	// evicted whether it has left it; both guarded by genCache.mu.
+	size    int64
+	evicted bool
+
+	mu sync.Mutex
+	// cps are the balances at the start of months 0, cpEvery, 2*cpEvery,
+	// ..., one per book each.
+	cps []bankgate.Money
+	// The hot month (-1 for none), the one balances were last read in:
+	// its first second, its balances as it started, each card's statement
+	// due time (seconds into the month), and its postings in order: the
+	// seconds into the month << 3 | the book, and the book's balance after.
+	hot      int
+	hotStart int64
+	hotOpen  []bankgate.Money
+	hotDue   [2]uint32
+	hotKey   []uint32
+	hotAfter []bankgate.Money
+}
+
+// ledger returns the handle of generated user user at bank bi, shared
+// with every other state of that user while it is cached.
+func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
+	key := genKey{bi.bank.ID, user}
+	c.mu.Lock()
+	e := c.m[key]
+	c.mu.Unlock()
+	if e != nil {
+		e.ref.Store(true)
+		return e.h
+	}
+	return c.insert(&ledger{p: newProfile(bi, user), gc: c}).h
+}
+
+// entry returns l's cached data, making it again (from l's profile) if
+// it was evicted.
+func (c *genCache) entry(l *ledger) *genEntry {
+	key := genKey{l.p.bank.bank.ID, l.p.user}
+	c.mu.Lock()
+	e := c.m[key]
+	c.mu.Unlock()
+	if e != nil {
+		if !e.ref.Load() {
+			e.ref.Store(true)
+		}
+		return e
+	}
+	return c.insert(l)
+}
+
+// insert adds an entry for h unless one for its user is there, and
+// returns the user's entry.
+func (c *genCache) insert(h *ledger) *genEntry {
+	key := genKey{h.p.bank.bank.ID, h.p.user}
+	e := &genEntry{key: key, h: h, hot: -1}
+	e.ref.Store(true)
+	e.size = int64(unsafe.Sizeof(*e)) + entryOverhead + int64(h.p.size())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[key]; old != nil {
+		return old
+	}
+	c.m[key] = e
+	c.ring = append(c.ring, e)
+	c.bytes += e.size
+	c.evict()
+	return e
+}
+
+// entryOverhead estimates what an entry costs beyond its own bytes and
+// its profile's: the map slot, the ring slot and the handle.
+const entryOverhead = 48 + 8 + int64(unsafe.Sizeof(ledger{}))
+
+// evict drops entries by CLOCK until the cache is within its bytes or
+// holds one entry. The caller holds c.mu.
+func (c *genCache) evict() {
+	for c.bytes > c.max && len(c.ring) > 1 {
+		if c.hand >= len(c.ring) {
+			c.hand = 0
+		}
+		v := c.ring[c.hand]
+		if v.ref.Load() {
+			v.ref.Store(false)
+			c.hand++
+			continue
+		}
+		delete(c.m, v.key)
+		c.bytes -= v.size
+		v.evicted = true
+		last := len(c.ring) - 1
+		c.ring[c.hand] = c.ring[last]
+		c.ring[last] = nil
+		c.ring = c.ring[:last]
+	}
+}
+
+// grew counts d more bytes for e, which grew. The caller holds e.mu.
+func (c *genCache) grew(e *genEntry, d int64) {
+	if d == 0 {
+		return
+	}
+	c.mu.Lock()
+	if !e.evicted {
+		e.size += d
+		c.bytes += d
+	}
+	c.mu.Unlock()
+}
+
+// dataBytes returns the bytes of e's slices. The caller holds e.mu.
+func (e *genEntry) dataBytes() int64 {
+	return int64(8*cap(e.cps) + 8*cap(e.hotOpen) + 4*cap(e.hotKey) + 8*cap(e.hotAfter))
+}
+
+// open sets bal (one per book) to the balances as month m (0 <= m <
+// maxMonths) starts, extending the checkpoints as needed. The caller holds
+// e.mu.
+func (e *genEntry) open(s *monthSim, m int, bal []bankgate.Money) {
+	p := e.h.p
+	nb := len(p.books)
+	if nb == 0 {
+		return
+	}
+	k := m / cpEvery
+	if have := len(e.cps)/nb - 1; have < k {
+		size := e.dataBytes()
+		if need := (k+1)*nb - len(e.cps); cap(e.cps)-len(e.cps) < need {
+			cps := make([]bankgate.Money, len(e.cps), (k+1)*nb)
+			copy(cps, e.cps)
+			e.cps = cps
+		}
+		if have < 0 {
+			for _, bk := range p.books {
+				e.cps = append(e.cps, bk.opening)
+			}
+			have = 0
+		}
+		for ; have < k; have++ {
+			copy(bal, e.cps[have*nb:])
+			for mm := have * cpEvery; mm < (have+1)*cpEvery; mm++ {
+				s.run(p, mm, bal)
+			}
+			e.cps = append(e.cps, bal...)
+		}
+		e.h.gc.grew(e, e.dataBytes()-size)
+	}
+	copy(bal, e.cps[k*nb:(k+1)*nb])
+	for mm := k * cpEvery; mm < m; mm++ {
+		s.run(p, mm, bal)
+	}
+}
+
+// setHot makes m (0 <= m < maxMonths) the hot month. The caller holds
+// e.mu.
+func (e *genEntry) setHot(m int) {
+	if e.hot == m {
+		return
+	}
+	p := e.h.p
+	nb := len(p.books)
+	s := simPool.Get().(*monthSim)
+	defer simPool.Put(s)
+	size := e.dataBytes()
+	if len(e.hotOpen) != nb {
+		e.hotOpen = make([]bankgate.Money, nb)
+	}
+	e.open(s, m, e.hotOpen)
+	var buf [8]bankgate.Money
+	bal := buf[:copy(buf[:], e.hotOpen)]
+	s.run(p, m, bal)
+	e.hot, e.hotStart = m, s.start
+	for ci, due := range s.due {
+		e.hotDue[ci] = uint32(due - s.start)
+	}
+	if cap(e.hotKey) < len(s.posts) {
+		e.hotKey = make([]uint32, 0, len(s.posts)+len(s.posts)/4)
+		e.hotAfter = make([]bankgate.Money, 0, cap(e.hotKey))
+	}
+	e.hotKey, e.hotAfter = e.hotKey[:0], e.hotAfter[:0]
+	for i := range s.posts {
+		ps := &s.posts[i]
+		e.hotKey = append(e.hotKey, uint32(ps.at-s.start)<<3|uint32(ps.book))
+		e.hotAfter = append(e.hotAfter, ps.after)
+	}
+	e.h.gc.grew(e, e.dataBytes()-size)
+}
+
+// balanceAt returns book i's generated balance at t.
+func (e *genEntry) balanceAt(i int, t time.Time) bankgate.Money {
+	m := monthIndex(t)
+	if m < 0 {
+		return e.h.p.books[i].opening
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.setHot(m)
+	off := t.Unix() - e.hotStart
+	bal := e.hotOpen[i]
+	for j, k := range e.hotKey {
+		if int64(k>>3) > off {
+			break
+		}
+		if int(k&7) == i {
+			bal = e.hotAfter[j]
+		}
+	}
+	return bal
+}
+
+// statement returns card ci's statement of month m (0 <= m < maxMonths).
+func (e *genEntry) statement(ci, m int) statement {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.setHot(m)
+	b := e.h.p.cards[ci]
+	return statement{amount: max(-e.hotOpen[b], 0), due: time.Unix(e.hotStart+int64(e.hotDue[ci]), 0).UTC()}
+}
+
+// between returns book i's generated transactions dated in [from, to],
+// and its balance just before from. It generates, with strings, only the
+// months the range covers.
+func (e *genEntry) between(i int, from, to time.Time) ([]bankgate.Transaction, bankgate.Money) {
+	p := e.h.p
+	mf, mt := max(monthIndex(from), 0), monthIndex(to)
+	if mt < 0 {
+		return []bankgate.Transaction{}, p.books[i].opening
+	}
+	if mf > mt {
+		return []bankgate.Transaction{}, e.balanceAt(i, from.Add(-time.Nanosecond))
+	}
+	lo, hi := from.Unix(), to.Unix() // whole seconds in [from, to]
+	if from.Nanosecond() > 0 {
+		lo++
+	}
+	s := simPool.Get().(*monthSim)
+	defer simPool.Put(s)
+	var buf [8]bankgate.Money
+	bal := buf[:len(p.books)]
+	e.mu.Lock()
+	e.open(s, mf, bal)
+	e.mu.Unlock()
+	before := bal[i]
+	out := []bankgate.Transaction{}
+	for m := mf; m <= mt; m++ {
+		s.run(p, m, bal)
+		if m == mf {
+			for j := range s.posts {
+				if ps := &s.posts[j]; int(ps.book) == i && ps.at < lo {
+					before = ps.after
+				}
+			}
+		}
+		out = s.transactions(p, i, lo, hi, out)
+	}
+	return out, before
+}
