@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,9 +41,12 @@ func newGenCache(maxBytes int64) *genCache {
 	return &genCache{max: maxBytes, m: make(map[genKey]*genEntry)}
 }
 
+// maxBooks bounds the books of a generated user: a current account,
+// savings, a second current account and two cards.
+const maxBooks = 5
+
 // genEntry is one generated user's cached data.
 type genEntry struct {
-	key genKey
 	h   *ledger // the handle states hold; h.p is the profile
 	ref atomic.Bool
 	// size is the entry's estimated bytes as counted in the cache, and
@@ -51,19 +55,33 @@ type genEntry struct {
 	evicted bool
 
 	mu sync.Mutex
-	// cps are the balances at the start of months 0, cpEvery, 2*cpEvery,
-	// ..., one per book each.
-	cps []bankgate.Money
+	// cps are the balances at the start of months cpEvery, 2*cpEvery,
+	// ... (ncp of them; month 0's are the openings), one per book each,
+	// as zigzag varints of the change from the checkpoint before.
+	cps []byte
+	ncp int32
 	// The hot month (-1 for none), the one balances were last read in:
 	// its first second, its balances as it started, each card's statement
-	// due time (seconds into the month), and its postings in order: the
-	// seconds into the month << 3 | the book, and the book's balance after.
-	hot      int
-	hotStart int64
-	hotOpen  []bankgate.Money
-	hotDue   [2]uint32
-	hotKey   []uint32
-	hotAfter []bankgate.Money
+	// due time (seconds into the month), and its postings in date order,
+	// each packed by hotPack. hotReplay says a posting did not fit, and
+	// reads play the month again instead.
+	hot       int32
+	hotReplay bool
+	hotStart  int64
+	hotOpen   [maxBooks]bankgate.Money
+	hotDue    [2]uint32
+	hotPosts  []uint64
+}
+
+// hotPack packs a posting of the hot month: its second in the month (22
+// bits), its book (3 bits) and its signed change to the book's balance
+// (39 bits, offset by 1<<38). It reports false if the change does not fit.
+func hotPack(sec int64, book int8, delta bankgate.Money) (uint64, bool) {
+	d := int64(delta) + 1<<38
+	if d < 0 || d >= 1<<39 || sec < 0 || sec >= 1<<22 {
+		return 0, false
+	}
+	return uint64(sec)<<42 | uint64(book)<<39 | uint64(d), true
 }
 
 // ledger returns the handle of generated user user at bank bi, shared
@@ -100,7 +118,7 @@ func (c *genCache) entry(l *ledger) *genEntry {
 // returns the user's entry.
 func (c *genCache) insert(h *ledger) *genEntry {
 	key := genKey{h.p.bank.bank.ID, h.p.user}
-	e := &genEntry{key: key, h: h, hot: -1}
+	e := &genEntry{h: h, hot: -1}
 	e.ref.Store(true)
 	e.size = int64(unsafe.Sizeof(*e)) + entryOverhead + int64(h.p.size())
 	c.mu.Lock()
@@ -132,7 +150,7 @@ func (c *genCache) evict() {
 			c.hand++
 			continue
 		}
-		delete(c.m, v.key)
+		delete(c.m, genKey{v.h.p.bank.bank.ID, v.h.p.user})
 		c.bytes -= v.size
 		v.evicted = true
 		last := len(c.ring) - 1
@@ -157,7 +175,7 @@ func (c *genCache) grew(e *genEntry, d int64) {
 
 // dataBytes returns the bytes of e's slices. The caller holds e.mu.
 func (e *genEntry) dataBytes() int64 {
-	return int64(8*cap(e.cps) + 8*cap(e.hotOpen) + 4*cap(e.hotKey) + 8*cap(e.hotAfter))
+	return int64(cap(e.cps) + 8*cap(e.hotPosts))
 }
 
 // open sets bal (one per book) to the balances as month m (0 <= m <
@@ -165,34 +183,46 @@ func (e *genEntry) dataBytes() int64 {
 // e.mu.
 func (e *genEntry) open(s *monthSim, m int, bal []bankgate.Money) {
 	p := e.h.p
-	nb := len(p.books)
-	if nb == 0 {
+	if len(p.books) == 0 {
 		return
 	}
+	for i, bk := range p.books {
+		bal[i] = bk.opening
+	}
 	k := m / cpEvery
-	if have := len(e.cps)/nb - 1; have < k {
-		size := e.dataBytes()
-		if need := (k+1)*nb - len(e.cps); cap(e.cps)-len(e.cps) < need {
-			cps := make([]bankgate.Money, len(e.cps), (k+1)*nb)
-			copy(cps, e.cps)
-			e.cps = cps
+	// Decode the checkpoints up to k.
+	buf := e.cps
+	for range min(k, int(e.ncp)) {
+		for i := range bal {
+			d, n := binary.Varint(buf)
+			bal[i] += bankgate.Money(d)
+			buf = buf[n:]
 		}
-		if have < 0 {
-			for _, bk := range p.books {
-				e.cps = append(e.cps, bk.opening)
-			}
-			have = 0
-		}
+	}
+	if have := int(e.ncp); have < k {
+		// Play the months to checkpoint k, appending the checkpoints in
+		// one new allocation.
+		var tmp [maxBooks * binary.MaxVarintLen64 * 8]byte
+		add := tmp[:0]
+		var prev [maxBooks]bankgate.Money
 		for ; have < k; have++ {
-			copy(bal, e.cps[have*nb:])
+			copy(prev[:], bal)
 			for mm := have * cpEvery; mm < (have+1)*cpEvery; mm++ {
 				s.run(p, mm, bal)
 			}
-			e.cps = append(e.cps, bal...)
+			for i := range bal {
+				add = binary.AppendVarint(add, int64(bal[i]-prev[i]))
+			}
+			if len(add) > len(tmp)-maxBooks*binary.MaxVarintLen64 || have+1 == k {
+				size := e.dataBytes()
+				cps := make([]byte, len(e.cps)+len(add))
+				copy(cps[copy(cps, e.cps):], add)
+				e.cps, e.ncp = cps, int32(have+1)
+				add = tmp[:0]
+				e.h.gc.grew(e, e.dataBytes()-size)
+			}
 		}
-		e.h.gc.grew(e, e.dataBytes()-size)
 	}
-	copy(bal, e.cps[k*nb:(k+1)*nb])
 	for mm := k * cpEvery; mm < m; mm++ {
 		s.run(p, mm, bal)
 	}
@@ -201,34 +231,38 @@ func (e *genEntry) open(s *monthSim, m int, bal []bankgate.Money) {
 // setHot makes m (0 <= m < maxMonths) the hot month. The caller holds
 // e.mu.
 func (e *genEntry) setHot(m int) {
-	if e.hot == m {
+	if int(e.hot) == m {
 		return
 	}
 	p := e.h.p
 	nb := len(p.books)
 	s := simPool.Get().(*monthSim)
 	defer simPool.Put(s)
-	size := e.dataBytes()
-	if len(e.hotOpen) != nb {
-		e.hotOpen = make([]bankgate.Money, nb)
-	}
-	e.open(s, m, e.hotOpen)
-	var buf [8]bankgate.Money
-	bal := buf[:copy(buf[:], e.hotOpen)]
+	e.open(s, m, e.hotOpen[:nb])
+	var buf [maxBooks]bankgate.Money
+	bal := buf[:copy(buf[:], e.hotOpen[:nb])]
 	s.run(p, m, bal)
-	e.hot, e.hotStart = m, s.start
+	e.hot, e.hotStart, e.hotReplay = int32(m), s.start, false
 	for ci, due := range s.due {
 		e.hotDue[ci] = uint32(due - s.start)
 	}
-	if cap(e.hotKey) < len(s.posts) {
-		e.hotKey = make([]uint32, 0, len(s.posts)+len(s.posts)/4)
-		e.hotAfter = make([]bankgate.Money, 0, cap(e.hotKey))
+	size := e.dataBytes()
+	if cap(e.hotPosts) < len(s.posts) {
+		e.hotPosts = make([]uint64, 0, len(s.posts)+len(s.posts)/8)
 	}
-	e.hotKey, e.hotAfter = e.hotKey[:0], e.hotAfter[:0]
+	e.hotPosts = e.hotPosts[:0]
 	for i := range s.posts {
 		ps := &s.posts[i]
-		e.hotKey = append(e.hotKey, uint32(ps.at-s.start)<<3|uint32(ps.book))
-		e.hotAfter = append(e.hotAfter, ps.after)
+		delta := ps.amount
+		if ps.debit {
+			delta = -delta
+		}
+		x, ok := hotPack(ps.at-s.start, ps.book, delta)
+		if !ok {
+			e.hotPosts, e.hotReplay = nil, true
+			break
+		}
+		e.hotPosts = append(e.hotPosts, x)
 	}
 	e.h.gc.grew(e, e.dataBytes()-size)
 }
@@ -242,14 +276,35 @@ func (e *genEntry) balanceAt(i int, t time.Time) bankgate.Money {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.setHot(m)
-	off := t.Unix() - e.hotStart
 	bal := e.hotOpen[i]
-	for j, k := range e.hotKey {
-		if int64(k>>3) > off {
+	if e.hotReplay {
+		return e.replayBalance(i, t, bal)
+	}
+	off := uint64(max(t.Unix()-e.hotStart, -1) + 1) // seconds into the month, plus one
+	for _, x := range e.hotPosts {
+		if x>>42 >= off {
 			break
 		}
-		if int(k&7) == i {
-			bal = e.hotAfter[j]
+		if int(x>>39&7) == i {
+			bal += bankgate.Money(int64(x&(1<<39-1)) - 1<<38)
+		}
+	}
+	return bal
+}
+
+// replayBalance returns book i's balance at t, in the hot month, by
+// playing the month from its opening balance bal. The caller holds e.mu.
+func (e *genEntry) replayBalance(i int, t time.Time, bal bankgate.Money) bankgate.Money {
+	p := e.h.p
+	s := simPool.Get().(*monthSim)
+	defer simPool.Put(s)
+	var buf [maxBooks]bankgate.Money
+	s.run(p, int(e.hot), buf[:copy(buf[:], e.hotOpen[:len(p.books)])])
+	for j := range s.posts {
+		if ps := &s.posts[j]; ps.at > t.Unix() {
+			break
+		} else if int(ps.book) == i {
+			bal = ps.after
 		}
 	}
 	return bal
@@ -282,7 +337,7 @@ func (e *genEntry) between(i int, from, to time.Time) ([]bankgate.Transaction, b
 	}
 	s := simPool.Get().(*monthSim)
 	defer simPool.Put(s)
-	var buf [8]bankgate.Money
+	var buf [maxBooks]bankgate.Money
 	bal := buf[:len(p.books)]
 	e.mu.Lock()
 	e.open(s, mf, bal)
