@@ -281,14 +281,14 @@ func (s *monthSim) run(p *profile, m int, bal []bankgate.Money) {
 		e := &evs[i]
 		switch e.kind {
 		case evDebit:
-			if e.disc && bal[e.from]-e.amount < p.books[e.from].floor {
+			if e.disc && bal[e.from]-e.amount < p.books[e.from].floor() {
 				continue
 			}
 			post(i, e.from, true, false, e.amount)
 		case evCredit:
 			post(i, e.to, false, false, e.amount)
 		case evTransfer:
-			if e.disc && bal[e.from]-e.amount < p.books[e.from].floor {
+			if e.disc && bal[e.from]-e.amount < p.books[e.from].floor() {
 				continue
 			}
 			post(i, e.from, true, false, e.amount)
@@ -396,7 +396,12 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 				desc, details = "Credit Card Payment", str("PAYMENT TO CARD ", p.books[e.to].number)
 			}
 		case txtPurchase:
-			desc, details = e.m.Name, str(p.books[e.from].posPrefix, e.m.Narrative, " ", p.cityUpper)
+			if bk := p.books[e.from]; bk.kind == kindCard {
+				details = str("CARD ENDING ", bk.last4(), " ", e.m.Narrative, " ", p.cityUpper)
+			} else {
+				details = str("POS PURCHASE ", e.m.Narrative, " ", p.cityUpper)
+			}
+			desc = e.m.Name
 		case txtATM:
 			desc, details = "ATM Withdrawal", str("ATM WITHDRAWAL ", upper(p.bank.bank.ShortName), " ", upper(p.identity.Address.Area))
 		}

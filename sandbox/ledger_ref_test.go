@@ -196,7 +196,7 @@ func (l *refLedger) month(m int) {
 			from := payer()
 			evs = append(evs, refEvent{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: from,
 				amount: money(r, lo*lvl, hi*lvl), m: mc, desc: mc.Name,
-				details: p.books[from].posPrefix + mc.Narrative + " " + p.cityUpper, category: cat})
+				details: p.books[from].posPrefix() + mc.Narrative + " " + p.cityUpper, category: cat})
 		}
 	}
 	c := bi.country
@@ -260,14 +260,14 @@ func (l *refLedger) month(m int) {
 		e := &evs[i]
 		switch e.kind {
 		case evDebit:
-			if e.disc && l.bal[e.from]-e.amount < p.books[e.from].floor {
+			if e.disc && l.bal[e.from]-e.amount < p.books[e.from].floor() {
 				continue
 			}
 			post(e.from, "debit", e.amount, e.desc, e.details, e.category, e.m, e.at)
 		case evCredit:
 			post(e.to, "credit", e.amount, e.desc, e.details, e.category, e.m, e.at)
 		case evTransfer:
-			if e.disc && l.bal[e.from]-e.amount < p.books[e.from].floor {
+			if e.disc && l.bal[e.from]-e.amount < p.books[e.from].floor() {
 				continue
 			}
 			post(e.from, "debit", e.amount, e.desc, e.details, e.category, e.m, e.at)

@@ -14,7 +14,7 @@ import (
 )
 
 // bookKind is the kind of a ledger a generated user holds.
-type bookKind int
+type bookKind uint8
 
 const (
 	kindCurrent  bookKind = iota // the main current account, where salary lands
@@ -23,31 +23,48 @@ const (
 	kindCard                     // a credit card, paid in full monthly from the current account
 )
 
-// book is one ledger of a generated user: an account or a card.
+// book is one ledger of a generated user: an account or a card. Every
+// cached generated user holds a few, so it is kept small: what can be
+// derived (floor, posPrefix, last4) is.
 type book struct {
-	kind    bookKind
 	id      string // account ID, or card ID for kindCard
 	name    string
 	number  string // account number, or masked card number
 	iban    string // empty for cards
+	refCode string // 6 characters of the book's ID used in references
 	cur     bankgate.Currency
 	opening bankgate.Money
-	// floor is the balance below which discretionary debits are skipped,
-	// which keeps current accounts positive and cards within their limit.
-	floor bankgate.Money
-	// refCode is 6 characters of the book's ID used in references.
-	refCode string
-	// posPrefix starts the Details of a card purchase posted to this book.
-	posPrefix string
-
-	// Savings.
-	interestBP int64 // annual interest in basis points
 
 	// Cards.
-	last4  string
 	limit  bankgate.Money
 	expiry string // MM/YY
 	payDay int    // day of the month the statement balance is paid
+
+	interestBP int32 // savings: annual interest in basis points
+	kind       bookKind
+}
+
+// floor returns the balance below which discretionary debits are skipped,
+// which keeps current accounts positive and cards within their limit.
+func (bk *book) floor() bankgate.Money {
+	if bk.kind == kindCard {
+		return -bk.limit
+	}
+	return 0
+}
+
+// last4 returns a card's last four digits.
+func (bk *book) last4() string { return bk.number[len(bk.number)-4:] }
+
+// posPrefix returns what starts the Details of a purchase paid from bk.
+func (bk *book) posPrefix() string {
+	switch bk.kind {
+	case kindCard:
+		return "CARD ENDING " + bk.last4() + " "
+	case kindCurrent, kindCurrent2:
+		return "POS PURCHASE "
+	}
+	return ""
 }
 
 // accountRef is one entry of the user's account list.
@@ -263,6 +280,18 @@ func newProfile(bi *bankInfo, user string) *profile {
 		return p
 	}
 
+	nBooks, nAccounts := 1+nCards, 1
+	for _, has := range []bool{hasSavings, hasCurrent2} {
+		if has {
+			nBooks, nAccounts = nBooks+1, nAccounts+1
+		}
+	}
+	if hasCredit {
+		nAccounts++
+	}
+	p.books = make([]*book, 0, nBooks)
+	p.accounts = make([]accountRef, 0, nAccounts)
+	p.cards = make([]int, 0, nCards)
 	addAccount := func(bk *book, name, typ string, fav bool) {
 		p.books = append(p.books, bk)
 		p.accounts = append(p.accounts, accountRef{id: bk.id, name: name, typ: typ, book: len(p.books) - 1, fav: fav})
@@ -275,18 +304,16 @@ func newProfile(bi *bankInfo, user string) *profile {
 	}
 	p.current = 0
 	addAccount(newAccount(kindCurrent, "account/current", numbers[0], currentOpening), "Current Account", "current", true)
-	p.books[0].posPrefix = "POS PURCHASE "
 	if hasSavings {
 		bk := newAccount(kindSavings, "account/savings", numbers[1], savingsOpening)
 		bk.name = "Savings Account"
-		bk.interestBP = interest
+		bk.interestBP = int32(interest)
 		p.savings = len(p.books)
 		addAccount(bk, "Savings Account", "savings", false)
 	}
 	if hasCurrent2 {
 		bk := newAccount(kindCurrent2, "account/current2", numbers[2], current2Opening)
 		bk.name = "Everyday Current Account"
-		bk.posPrefix = "POS PURCHASE "
 		p.current2 = len(p.books)
 		addAccount(bk, "Everyday Current Account", "current", false)
 	}
@@ -297,10 +324,9 @@ func newProfile(bi *bankInfo, user string) *profile {
 			scheme = "5"
 		}
 		bk := &book{kind: kindCard, id: opaqueID(bi.bank.ID, user, "card/"+strconv.Itoa(i)), name: d.name,
-			number: scheme + "XXX XXXX XXXX " + d.last4, last4: d.last4, limit: max(d.limit, 500000),
-			expiry: d.expiry, payDay: d.payDay, posPrefix: "CARD ENDING " + d.last4 + " ", cur: p.currency}
+			number: scheme + "XXX XXXX XXXX " + d.last4, limit: max(d.limit, 500000),
+			expiry: d.expiry, payDay: d.payDay, cur: p.currency}
 		bk.refCode = refCode(bk.id)
-		bk.floor = -bk.limit
 		p.cards = append(p.cards, len(p.books))
 		p.books = append(p.books, bk)
 	}
@@ -487,7 +513,7 @@ func (p *profile) size() int {
 	n += cap(p.books)*8 + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)*8
 	for _, bk := range p.books {
 		n += int(unsafe.Sizeof(*bk)) + len(bk.id) + len(bk.number) + len(bk.iban) + len(bk.refCode) +
-			len(bk.posPrefix) + len(bk.last4) + len(bk.expiry)
+			len(bk.expiry)
 	}
 	for _, a := range p.accounts {
 		n += len(a.id)
