@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,6 +171,65 @@ func TestGenCacheBounded(t *testing.T) {
 			t.Errorf("user %d: balance %d after eviction, want %d", i, got, want[i])
 		}
 	}
+}
+
+// TestGenCacheBytesOption checks that a Bank whose cache of generated data
+// keeps almost nothing (Options.CacheBytes 1, and one user state) reports
+// what a Bank with the default cache does, as the clock moves forward.
+func TestGenCacheBytesOption(t *testing.T) {
+	b1, _ := newTestBank(t)
+	b2 := New(Options{CacheUsers: 1, CacheBytes: 1})
+	for _, now := range []time.Time{testNow, testNow.AddDate(0, 0, 20), testNow.AddDate(0, 2, 3)} {
+		for _, user := range usernames(2) {
+			d1 := mustUserData(t, b1, enbd, user, now)
+			d2 := mustUserData(t, b2, enbd, user, now)
+			if diff := cmp.Diff(d1, d2); diff != "" {
+				t.Errorf("%s at %v: (-default +tiny):\n%s", user, now, diff)
+			}
+		}
+	}
+	b2.gen.mu.Lock()
+	n := len(b2.gen.m)
+	b2.gen.mu.Unlock()
+	if n != 1 {
+		t.Errorf("a cache of 1 byte holds %d users", n)
+	}
+}
+
+// TestGenCacheConcurrent reads a few users from many goroutines through a
+// cache that keeps about one of them, so that entries are made, read and
+// evicted at once (run it with -race).
+func TestGenCacheConcurrent(t *testing.T) {
+	bi := bankByID[enbd]
+	users := []string{UserGood, "conc1", "conc2", "conc3"}
+	want := map[string][]bankgate.Money{}
+	for _, u := range users {
+		l := newGenCache(1<<30).ledger(bi, u)
+		for _, now := range genTimes[7:10] {
+			want[u] = append(want[u], l.balanceAt(0, now))
+		}
+	}
+	c := newGenCache(4 << 10)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 60 {
+				u := users[(g+i)%len(users)]
+				l := c.ledger(bi, u)
+				for j, now := range genTimes[7:10] {
+					if got := l.balanceAt(0, now); got != want[u][j] {
+						t.Errorf("%s at %v: %d, want %d", u, now, got, want[u][j])
+						return
+					}
+				}
+				if txs, _ := l.between(0, monthStart(testNow), testNow); len(txs) == 0 {
+					t.Errorf("%s: no transactions", u)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // BenchmarkGeneratedRead reads, for N distinct warm users in turn, a
