@@ -286,10 +286,19 @@ func BenchmarkGeneratedColdMiss(b *testing.B) {
 	now := time.Date(2026, time.December, 4, 9, 15, 0, 0, time.UTC)
 	b.Run("pass", func(b *testing.B) {
 		b.ReportAllocs()
-		p := newProfile(bi, "cold")
+		ps := make([]*profile, 1000)
+		for i := range ps {
+			ps[i] = newProfile(bi, "cold"+strconv.Itoa(i))
+		}
+		c := newGenCache(1 << 20)
+		i := 0
 		for b.Loop() {
-			c := newGenCache(1 << 20)
-			c.entry(&ledger{p: p, gc: c}).balanceAt(0, now)
+			c.entry(&ledger{p: ps[i%len(ps)], gc: c}).balanceAt(0, now)
+			c.mu.Lock()
+			clear(c.m) // the next read of the user misses
+			c.ring, c.bytes = c.ring[:0], 0
+			c.mu.Unlock()
+			i++
 		}
 	})
 	b.Run("new", func(b *testing.B) {
@@ -353,4 +362,16 @@ func TestGeneratedBytesPerUser(t *testing.T) {
 		t.Errorf("estimate %.0f bytes per user, measured %.0f", e, per)
 	}
 	runtime.KeepAlive(c)
+}
+
+// BenchmarkNewProfile measures making a generated user's profile, the
+// other part of a new user's first read.
+func BenchmarkNewProfile(b *testing.B) {
+	b.ReportAllocs()
+	bi := bankByID[enbd]
+	i := 0
+	for b.Loop() {
+		newProfile(bi, "profile"+strconv.Itoa(i))
+		i++
+	}
 }
