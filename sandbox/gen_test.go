@@ -96,7 +96,7 @@ func checkAgainstRef(t *testing.T, name string, l *ledger, ref *refLedger, now t
 // checked on a cold cache, on one warm cache read in time order (the clock
 // moving forward), and on a cache so small it keeps one user.
 func TestGeneratedMatchesReference(t *testing.T) {
-	n := 3
+	n := 2
 	if testing.Short() {
 		n = 1
 	}
@@ -329,20 +329,14 @@ func BenchmarkGeneratedColdMiss(b *testing.B) {
 	})
 }
 
-// TestGeneratedBytesPerUser measures the heap that 10,000 warm generated
-// users take in the cache (profile, checkpoints, hot month), and checks
-// the cache's estimate against it.
-func TestGeneratedBytesPerUser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("warms 10,000 users")
-	}
-	const n = 10000
+// warmUsers reads n new generated users (every book's balance at now)
+// through a cache, and returns it with the heap bytes each took.
+func warmUsers(n int, now time.Time) (c *genCache, perUser float64) {
 	bi := bankByID[enbd]
-	now := time.Date(2026, time.December, 4, 9, 15, 0, 0, time.UTC)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	c := newGenCache(DefaultCacheBytes)
+	c = newGenCache(DefaultCacheBytes)
 	for i := range n {
 		l := c.ledger(bi, "mem"+strconv.Itoa(i))
 		for bk := range l.p.books {
@@ -351,18 +345,39 @@ func TestGeneratedBytesPerUser(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
+	return c, float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+}
+
+// TestGenCacheEstimate checks the cache's estimate of its entries' bytes
+// against the heap they take.
+func TestGenCacheEstimate(t *testing.T) {
+	const n = 2000
+	c, per := warmUsers(n, time.Date(2026, time.December, 4, 9, 15, 0, 0, time.UTC))
 	c.mu.Lock()
-	est := c.bytes
+	est := float64(c.bytes) / n
 	c.mu.Unlock()
-	per := float64(after.HeapAlloc-before.HeapAlloc) / n
-	t.Logf("%d users: %.0f heap bytes per cached user; the cache estimates %.0f", n, per, float64(est)/n)
+	t.Logf("%d users: %.0f heap bytes per cached user; the cache estimates %.0f", n, per, est)
 	if per > 4096 {
 		t.Errorf("%.0f bytes per cached user", per)
 	}
-	if e := float64(est) / n; e < per*0.7 || e > per*1.5 {
-		t.Errorf("estimate %.0f bytes per user, measured %.0f", e, per)
+	if est < per*0.7 || est > per*1.5 {
+		t.Errorf("estimate %.0f bytes per user, measured %.0f", est, per)
 	}
 	runtime.KeepAlive(c)
+}
+
+// BenchmarkGeneratedMemory reports the heap bytes per cached user
+// (profile, checkpoints, hot month) after warming 10,000 users, and the
+// cache's estimate of them.
+func BenchmarkGeneratedMemory(b *testing.B) {
+	const n = 10000
+	for b.Loop() {
+		c, per := warmUsers(n, time.Date(2026, time.December, 4, 9, 15, 0, 0, time.UTC))
+		c.mu.Lock()
+		b.ReportMetric(per, "heap-B/user")
+		b.ReportMetric(float64(c.bytes)/n, "est-B/user")
+		c.mu.Unlock()
+	}
 }
 
 // BenchmarkNewProfile measures making a generated user's profile, the
