@@ -159,11 +159,11 @@ func (s *monthSim) run(p *profile, m int, bal []bankgate.Money) {
 	for range m / 12 {
 		salary = round(salary+salary*bankgate.Money(p.raiseBP)/10000, 10)
 	}
-	evs = append(evs, event{at: at(p.payday, 3), kind: evCredit, to: cur, amount: salary, m: p.employer,
+	evs = append(evs, event{at: at(int(p.payday), 3), kind: evCredit, to: cur, amount: salary, m: p.employer,
 		text: txtSalary, category: catSalary})
 
 	if p.landlord != nil {
-		evs = append(evs, event{at: at(p.rentDay, 9), kind: evDebit, from: cur, amount: p.rent, m: p.landlord,
+		evs = append(evs, event{at: at(int(p.rentDay), 9), kind: evDebit, from: cur, amount: p.rent, m: p.landlord,
 			text: txtRent, category: catRent})
 	}
 
@@ -180,7 +180,7 @@ func (s *monthSim) run(p *profile, m int, bal []bankgate.Money) {
 
 	// Own-account transfers right after payday.
 	if p.savings >= 0 {
-		evs = append(evs, event{at: at(p.payday, 12), kind: evTransfer, disc: true, from: cur, to: int8(p.savings),
+		evs = append(evs, event{at: at(int(p.payday), 12), kind: evTransfer, disc: true, from: cur, to: int8(p.savings),
 			amount: p.toSavings, m: bankBrand, text: txtOwn, category: catTransfers})
 		evs = append(evs, event{at: next - 60, kind: evInterest, to: int8(p.savings),
 			m: bankBrand, text: txtInterest, category: catInterest})
@@ -189,15 +189,15 @@ func (s *monthSim) run(p *profile, m int, bal []bankgate.Money) {
 	// each month, so that its balance stays realistic.
 	switch to := max(p.savings, p.current2); {
 	case to >= 0:
-		evs = append(evs, event{at: at(p.payday, 14), kind: evSweep, from: cur, to: int8(to), amount: 2 * salary,
+		evs = append(evs, event{at: at(int(p.payday), 14), kind: evSweep, from: cur, to: int8(to), amount: 2 * salary,
 			m: bankBrand, text: txtOwn, category: catTransfers})
 	default:
 		mc := &bi.country.Travel[r.IntN(len(bi.country.Travel))]
-		evs = append(evs, event{at: at(p.payday+1+r.IntN(3), 8+r.IntN(14)), kind: evSweep, from: cur, to: -1, amount: 2 * salary,
+		evs = append(evs, event{at: at(int(p.payday)+1+r.IntN(3), 8+r.IntN(14)), kind: evSweep, from: cur, to: -1, amount: 2 * salary,
 			m: mc, text: txtTravel, category: catTravel})
 	}
 	if p.current2 >= 0 {
-		evs = append(evs, event{at: at(p.payday, 13), kind: evTransfer, disc: true, from: cur, to: int8(p.current2),
+		evs = append(evs, event{at: at(int(p.payday), 13), kind: evTransfer, disc: true, from: cur, to: int8(p.current2),
 			amount: p.toCurrent2, m: bankBrand, text: txtOwn, category: catTransfers})
 	}
 	for ci, b := range p.cards {
@@ -396,12 +396,14 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 				desc, details = "Credit Card Payment", str("PAYMENT TO CARD ", p.books[e.to].number)
 			}
 		case txtPurchase:
+			k := len(buf)
 			if bk := p.books[e.from]; bk.kind == kindCard {
-				details = str("CARD ENDING ", bk.last4(), " ", e.m.Narrative, " ", p.cityUpper)
+				buf = append(append(append(buf, "CARD ENDING "...), bk.last4()...), ' ')
 			} else {
-				details = str("POS PURCHASE ", e.m.Narrative, " ", p.cityUpper)
+				buf = append(buf, "POS PURCHASE "...)
 			}
-			desc = e.m.Name
+			buf = appendUpper(append(append(buf, e.m.Narrative...), ' '), p.city.Name)
+			desc, details = e.m.Name, unsafe.String(&buf[k], len(buf)-k)
 		case txtATM:
 			desc, details = "ATM Withdrawal", str("ATM WITHDRAWAL ", upper(p.bank.bank.ShortName), " ", upper(p.identity.Address.Area))
 		}

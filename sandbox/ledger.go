@@ -157,6 +157,18 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
+// appendUpper appends s to b with ASCII letters in upper case.
+func appendUpper(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
 func upper(s string) string {
 	b := []byte(s)
 	for i, c := range b {

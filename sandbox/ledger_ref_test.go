@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,18 +122,18 @@ func (l *refLedger) month(m int) {
 	anyDay := func() int { return 1 + r.IntN(dim) }
 	lvl := p.level
 	evs := make([]refEvent, 0, 48)
-	cur := p.current
+	cur := int(p.current)
 
 	// Salary, with a yearly raise every January.
 	salary := p.salary
 	for range m / 12 {
 		salary = round(salary+salary*bankgate.Money(p.raiseBP)/10000, 10)
 	}
-	evs = append(evs, refEvent{at: at(p.payday, 3), kind: evCredit, to: cur, amount: salary, m: p.employer,
+	evs = append(evs, refEvent{at: at(int(p.payday), 3), kind: evCredit, to: cur, amount: salary, m: p.employer,
 		desc: "Salary - " + p.employer.Name, details: "SALARY TRANSFER " + p.employer.Narrative, category: catSalary})
 
 	if p.landlord != nil {
-		evs = append(evs, refEvent{at: at(p.rentDay, 9), kind: evDebit, from: cur, amount: p.rent, m: p.landlord,
+		evs = append(evs, refEvent{at: at(int(p.rentDay), 9), kind: evDebit, from: cur, amount: p.rent, m: p.landlord,
 			desc: "Rent - " + p.landlord.Name, details: "STANDING ORDER " + p.landlord.Narrative, category: catRent})
 	}
 
@@ -151,28 +152,28 @@ func (l *refLedger) month(m int) {
 	// Own-account transfers right after payday.
 	if p.savings >= 0 {
 		s := p.books[p.savings]
-		evs = append(evs, refEvent{at: at(p.payday, 12), kind: evTransfer, disc: true, from: cur, to: p.savings, amount: p.toSavings,
+		evs = append(evs, refEvent{at: at(int(p.payday), 12), kind: evTransfer, disc: true, from: cur, to: int(p.savings), amount: p.toSavings,
 			m: bankBrand, desc: "Transfer to Savings Account", details: "OWN ACCOUNT TRANSFER TO " + s.number,
 			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number})
-		evs = append(evs, refEvent{at: start.AddDate(0, 1, 0).Add(-time.Minute), kind: evInterest, to: p.savings,
+		evs = append(evs, refEvent{at: start.AddDate(0, 1, 0).Add(-time.Minute), kind: evInterest, to: int(p.savings),
 			m: bankBrand, desc: "Interest Credit", details: "PROFIT / INTEREST CREDIT " + start.Format("Jan 2006"), category: catInterest})
 	}
 	// The surplus above a buffer of two salaries leaves the current account
 	// each month, so that its balance stays realistic.
-	switch to := max(p.savings, p.current2); {
+	switch to := int(max(p.savings, p.current2)); {
 	case to >= 0:
 		name := p.books[to].name
-		evs = append(evs, refEvent{at: at(p.payday, 14), kind: evSweep, from: cur, to: to, amount: 2 * salary,
+		evs = append(evs, refEvent{at: at(int(p.payday), 14), kind: evSweep, from: cur, to: to, amount: 2 * salary,
 			m: bankBrand, desc: "Transfer to " + name, details: "OWN ACCOUNT TRANSFER TO " + p.books[to].number,
 			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number})
 	default:
 		mc := &bi.country.Travel[r.IntN(len(bi.country.Travel))]
-		evs = append(evs, refEvent{at: at(p.payday+1+r.IntN(3), 8+r.IntN(14)), kind: evSweep, from: cur, to: -1, amount: 2 * salary,
+		evs = append(evs, refEvent{at: at(int(p.payday)+1+r.IntN(3), 8+r.IntN(14)), kind: evSweep, from: cur, to: -1, amount: 2 * salary,
 			m: mc, desc: mc.Name, details: "POS PURCHASE " + mc.Narrative, category: catTravel})
 	}
 	if p.current2 >= 0 {
 		c2 := p.books[p.current2]
-		evs = append(evs, refEvent{at: at(p.payday, 13), kind: evTransfer, disc: true, from: cur, to: p.current2, amount: p.toCurrent2,
+		evs = append(evs, refEvent{at: at(int(p.payday), 13), kind: evTransfer, disc: true, from: cur, to: int(p.current2), amount: p.toCurrent2,
 			m: bankBrand, desc: "Transfer to Everyday Current Account", details: "OWN ACCOUNT TRANSFER TO " + c2.number,
 			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number})
 	}
@@ -196,7 +197,7 @@ func (l *refLedger) month(m int) {
 			from := payer()
 			evs = append(evs, refEvent{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: from,
 				amount: money(r, lo*lvl, hi*lvl), m: mc, desc: mc.Name,
-				details: p.books[from].posPrefix() + mc.Narrative + " " + p.cityUpper, category: cat})
+				details: p.books[from].posPrefix() + mc.Narrative + " " + strings.ToUpper(p.city.Name), category: cat})
 		}
 	}
 	c := bi.country
@@ -220,9 +221,9 @@ func (l *refLedger) month(m int) {
 				ms, cat = c.Shopping, catShopping
 			}
 			mc := &ms[r.IntN(len(ms))]
-			evs = append(evs, refEvent{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: p.current2,
+			evs = append(evs, refEvent{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: int(p.current2),
 				amount: money(r, 20*lvl, 300*lvl), m: mc, desc: mc.Name,
-				details: "POS PURCHASE " + mc.Narrative + " " + p.cityUpper, category: cat})
+				details: "POS PURCHASE " + mc.Narrative + " " + strings.ToUpper(p.city.Name), category: cat})
 		}
 	}
 

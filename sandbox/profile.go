@@ -80,35 +80,36 @@ type accountRef struct {
 // time: identity, accounts, cards and monthly habits. It is a pure function
 // of the bank and the username.
 type profile struct {
-	bank      *bankInfo
-	user      string
-	currency  bankgate.Currency
-	identity  bankgate.Identity
-	city      *city
-	cityUpper string
+	bank     *bankInfo
+	user     string
+	currency bankgate.Currency
+	identity bankgate.Identity
+	city     *city
 
 	books    []*book
 	accounts []accountRef
 	cards    []int // indexes into books, in card order
-	current  int   // index of the main current account, -1 for none
-	savings  int   // -1 for none
-	current2 int   // -1 for none
 
 	employer   *merchant
 	salary     bankgate.Money // in the first year
-	raiseBP    int64          // yearly raise in basis points
-	payday     int
 	landlord   *merchant
 	rent       bankgate.Money
-	rentDay    int
 	telecom    *merchant
 	telecomAmt bankgate.Money
 	power      bankgate.Money // average monthly bill
-	hasCar     bool
 	toSavings  bankgate.Money
 	toCurrent2 bankgate.Money
 	cardShare  float64 // share of purchases paid by card, when there are cards
 	level      float64 // spending level relative to a 15,000 salary
+
+	// Small numbers last, packed: every cached user holds a profile.
+	raiseBP  int32 // yearly raise in basis points
+	current  int8  // index of the main current account, -1 for none
+	savings  int8  // -1 for none
+	current2 int8  // -1 for none
+	payday   int8
+	rentDay  int8
+	hasCar   bool
 }
 
 // seeded returns a PCG generator seeded with the SHA-256 of the parts joined
@@ -195,7 +196,6 @@ func newProfile(bi *bankInfo, user string) *profile {
 	c := bi.country
 	p := &profile{bank: bi, user: user, currency: bankgate.Currencies[c.Currency], current: -1, savings: -1, current2: -1}
 	p.identity, p.city = newIdentity(r, c)
-	p.cityUpper = strings.ToUpper(p.city.Name)
 
 	// Habits. Every draw happens whatever the branches, so that adding a
 	// fixture override never shifts the rest of the data.
@@ -209,13 +209,13 @@ func newProfile(bi *bankInfo, user string) *profile {
 	}
 	p.salary = round(p.salary, 100)
 	p.level = min(max(float64(p.salary)/1_200_000, 0.7), 3.5)
-	p.raiseBP = r.Int64N(500)
+	p.raiseBP = int32(r.Int64N(500))
 	p.employer = &c.Employers[r.IntN(len(c.Employers))]
-	p.payday = 24 + r.IntN(5)
+	p.payday = int8(24 + r.IntN(5))
 	hasRent := r.IntN(10) < 8
 	p.landlord = &c.Landlords[r.IntN(len(c.Landlords))]
 	p.rent = round(p.salary*bankgate.Money(20+r.IntN(12))/100, 50)
-	p.rentDay = 1 + r.IntN(5)
+	p.rentDay = int8(1 + r.IntN(5))
 	if !hasRent {
 		p.landlord = nil
 	}
@@ -308,13 +308,13 @@ func newProfile(bi *bankInfo, user string) *profile {
 		bk := newAccount(kindSavings, "account/savings", numbers[1], savingsOpening)
 		bk.name = "Savings Account"
 		bk.interestBP = int32(interest)
-		p.savings = len(p.books)
+		p.savings = int8(len(p.books))
 		addAccount(bk, "Savings Account", "savings", false)
 	}
 	if hasCurrent2 {
 		bk := newAccount(kindCurrent2, "account/current2", numbers[2], current2Opening)
 		bk.name = "Everyday Current Account"
-		p.current2 = len(p.books)
+		p.current2 = int8(len(p.books))
 		addAccount(bk, "Everyday Current Account", "current", false)
 	}
 	for i := range nCards {
@@ -498,7 +498,7 @@ func titleCase(s string) string {
 // size estimates the bytes p takes, strings shared with the country
 // tables excluded, for the cache of generated data.
 func (p *profile) size() int {
-	n := int(unsafe.Sizeof(*p)) + len(p.user) + len(p.cityUpper)
+	n := int(unsafe.Sizeof(*p)) + len(p.user)
 	id := &p.identity
 	n += len(id.Name) + len(id.EmailAddress) + len(id.DateOfBirth) + len(id.Address.Full) + len(id.Address.Flat) +
 		len(id.Address.ZipCode) + len(id.Address.PoBox)
