@@ -47,30 +47,31 @@ const maxBooks = 5
 
 // genEntry is one generated user's cached data.
 type genEntry struct {
-	h   *ledger // the handle states hold; h.p is the profile
-	ref atomic.Bool
+	h *ledger // the handle states hold; h.p is the profile
 	// size is the entry's estimated bytes as counted in the cache, and
 	// evicted whether it has left it; both guarded by genCache.mu.
-	size    int64
-	evicted bool
+	size int64
 
 	mu sync.Mutex
 	// cps are the balances at the start of months cpEvery, 2*cpEvery,
 	// ... (ncp of them; month 0's are the openings), one per book each,
 	// as zigzag varints of the change from the checkpoint before.
 	cps []byte
-	ncp int32
 	// The hot month (-1 for none), the one balances were last read in:
 	// its first second, its balances as it started, each card's statement
 	// due time (seconds into the month), and its postings in date order,
 	// each packed by hotPack. hotReplay says a posting did not fit, and
 	// reads play the month again instead.
-	hot       int32
+	hotStart int64
+	hotOpen  [maxBooks]bankgate.Money
+	hotPosts []uint64
+	hotDue   [2]uint32
+	hot      int32
+	ncp      int32
+
+	ref       atomic.Bool
+	evicted   bool
 	hotReplay bool
-	hotStart  int64
-	hotOpen   [maxBooks]bankgate.Money
-	hotDue    [2]uint32
-	hotPosts  []uint64
 }
 
 // hotPack packs a posting of the hot month: its second in the month (22
@@ -248,7 +249,7 @@ func (e *genEntry) setHot(m int) {
 	}
 	size := e.dataBytes()
 	if cap(e.hotPosts) < len(s.posts) {
-		e.hotPosts = make([]uint64, 0, len(s.posts)+len(s.posts)/8)
+		e.hotPosts = make([]uint64, 0, len(s.posts))
 	}
 	e.hotPosts = e.hotPosts[:0]
 	for i := range s.posts {

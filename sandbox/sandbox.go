@@ -35,9 +35,10 @@ const (
 // Bank keeps in memory unless Options.CacheUsers says otherwise.
 const DefaultCacheUsers = 64
 
-// DefaultCacheBytes is how many bytes of generated users' data (profiles
-// and balance checkpoints, about 2 KB a user) a Bank keeps in memory
-// unless Options.CacheBytes says otherwise.
+// DefaultCacheBytes is how many bytes of generated users' data (profile,
+// balance checkpoints and one month's postings: about 2.6 KB a user, so
+// some 50,000 users) a Bank keeps in memory unless Options.CacheBytes says
+// otherwise.
 const DefaultCacheBytes = 128 << 20
 
 // DefaultReadStaleness is how long a Bank serves reads from a user's state
