@@ -365,6 +365,9 @@ func (st *userState) available(i int, now time.Time) bankgate.Money {
 func (st *userState) history(i int, from, to time.Time) []bankgate.Transaction {
 	gen, base := st.l.between(i, from, to)
 	ps := st.posted[i]
+	if len(ps) == 0 {
+		return gen // fresh, and never nil
+	}
 	out := make([]bankgate.Transaction, 0, len(gen)+len(ps))
 	var cum bankgate.Money
 	k := 0

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -389,5 +391,58 @@ func BenchmarkNewProfile(b *testing.B) {
 	for b.Loop() {
 		newProfile(bi, "profile"+strconv.Itoa(i))
 		i++
+	}
+}
+
+// BenchmarkBankBalance reads balances and last month's transactions
+// through the Bank for N distinct users in turn, with a state cache big
+// enough for them (so that what is measured is the generated data's part,
+// not a state's rebuild from the store).
+func BenchmarkBankBalance(b *testing.B) {
+	ctx := context.Background()
+	now := time.Date(2026, time.December, 4, 9, 15, 0, 0, time.UTC)
+	for _, n := range []int{1, 1000, 100000} {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			if n > 1000 && testing.Short() {
+				b.Skip("logs in 100,000 users")
+			}
+			bk := New(Options{Now: func() time.Time { return now }, CacheUsers: n + 1, CacheBytes: max(DefaultCacheBytes, int64(n)*4096)})
+			calls := make([]*bank.Call, n)
+			ids := make([]string, n)
+			for i := range calls {
+				calls[i] = &bank.Call{Session: MustLogin(b, bk, enbd, "bank"+strconv.Itoa(i)), Now: now}
+				accts, _, err := bk.Accounts(ctx, calls[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = accts[0].ID
+			}
+			b.Run("balance", func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, _, err := bk.Balance(ctx, calls[i], ids[i]); err != nil {
+						b.Fatal(err)
+					}
+					if i++; i == n {
+						i = 0
+					}
+				}
+			})
+			b.Run("month", func(b *testing.B) {
+				b.ReportAllocs()
+				from := monthStart(now).AddDate(0, -1, 0)
+				to := monthStart(now).Add(-time.Nanosecond)
+				i := 0
+				for b.Loop() {
+					if _, _, err := bk.Transactions(ctx, calls[i], ids[i], from, to); err != nil {
+						b.Fatal(err)
+					}
+					if i++; i == n {
+						i = 0
+					}
+				}
+			})
+		})
 	}
 }
