@@ -175,6 +175,40 @@ func TestGenCacheBounded(t *testing.T) {
 	}
 }
 
+// TestHotReplay checks the path for a hot month whose postings do not
+// pack (a change of 2^38 hundredths or more): reads play the month again
+// and get the same balances.
+func TestHotReplay(t *testing.T) {
+	if _, ok := hotPack(0, 0, 1<<38); ok {
+		t.Error("hotPack packed a change of 2^38")
+	}
+	if x, ok := hotPack(1<<22-1, 4, -(1 << 38)); !ok || x>>42 != 1<<22-1 || x>>39&7 != 4 || x&(1<<39-1) != 0 {
+		t.Errorf("hotPack(2^22-1, 4, -2^38) = %x, %v", x, ok)
+	}
+	l := newGenCache(1<<30).ledger(bankByID[enbd], UserGood)
+	ms := monthStart(testNow)
+	times := []time.Time{ms, ms.Add(36 * time.Hour), testNow, ms.AddDate(0, 1, 0).Add(-time.Second)}
+	var want []bankgate.Money
+	for i := range l.p.books {
+		for _, now := range times {
+			want = append(want, l.balanceAt(i, now))
+		}
+	}
+	e := l.gc.entry(l)
+	e.mu.Lock()
+	e.hotPosts, e.hotReplay = nil, true
+	e.mu.Unlock()
+	k := 0
+	for i := range l.p.books {
+		for _, now := range times {
+			if got := l.balanceAt(i, now); got != want[k] {
+				t.Errorf("book %d at %v: replayed %d, want %d", i, now, got, want[k])
+			}
+			k++
+		}
+	}
+}
+
 // TestGenCacheBytesOption checks that a Bank whose cache of generated data
 // keeps almost nothing (Options.CacheBytes 1, and one user state) reports
 // what a Bank with the default cache does, as the clock moves forward.
