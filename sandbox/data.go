@@ -415,16 +415,12 @@ func (st *userState) cardBalance(ci int, now time.Time) bankgate.CardBalance {
 	dueDay := func(m int) string {
 		return time.Date(epoch.Year(), epoch.Month()+time.Month(m), bk.payDay, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 	}
-	l := st.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch {
-	case m < 0:
+	if m < 0 {
 		cb.DueDate = dueDay(0)
-	case m < len(l.stmts[ci]) && now.Before(l.stmts[ci][m].due):
-		cb.AmountDue = min(l.stmts[ci][m].amount, outstanding)
+	} else if s := st.l.statement(ci, m); now.Before(s.due) {
+		cb.AmountDue = min(s.amount, outstanding)
 		cb.DueDate = dueDay(m)
-	default:
+	} else {
 		cb.DueDate = dueDay(m + 1)
 	}
 	return cb

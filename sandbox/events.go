@@ -348,11 +348,7 @@ func countPostedUpTo(ps []postedTx, t time.Time) int {
 // balance returns book i's balance at t: the base's plus every posted
 // transaction dated at or before t. The caller holds st.mu.
 func (st *userState) balance(i int, t time.Time) bankgate.Money {
-	l := st.l
-	l.mu.Lock()
-	l.upTo(t)
-	bal := l.balanceAt(i, t)
-	l.mu.Unlock()
+	bal := st.l.balanceAt(i, t)
 	for _, p := range st.posted[i] {
 		if p.tx.Date.After(t) {
 			break
@@ -380,12 +376,11 @@ func (st *userState) available(i int, now time.Time) bankgate.Money {
 // BeforeAmount and AfterAmount chained through both. The caller holds
 // st.mu.
 func (st *userState) history(i int, from, to time.Time) []bankgate.Transaction {
-	l := st.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.upTo(to)
-	gen := l.between(i, from, to)
+	gen, base := st.l.between(i, from, to)
 	ps := st.posted[i]
+	if len(ps) == 0 {
+		return gen // fresh, and never nil
+	}
 	out := make([]bankgate.Transaction, 0, len(gen)+len(ps))
 	var cum bankgate.Money
 	k := 0
@@ -399,13 +394,14 @@ func (st *userState) history(i int, from, to time.Time) []bankgate.Transaction {
 		switch {
 		case g < len(gen) && (!evOK || !gen[g].Date.After(ps[k].tx.Date)):
 			tx := gen[g]
+			base = tx.AfterAmount
 			tx.BeforeAmount += cum
 			tx.AfterAmount += cum
 			out = append(out, tx)
 			g++
 		case evOK:
 			tx := ps[k].tx
-			tx.BeforeAmount = l.balanceAt(i, tx.Date) + cum
+			tx.BeforeAmount = base + cum
 			tx.AfterAmount = tx.BeforeAmount + ps[k].delta
 			cum += ps[k].delta
 			out = append(out, tx)
@@ -453,7 +449,7 @@ func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
 			st.preBens = fx.beneficiaries(st.bi, st.user)
 		} else {
 			if st.gen == nil {
-				st.gen = newLedger(newProfile(st.bi, st.user))
+				st.gen = b.gen.ledger(st.bi, st.user)
 			}
 			st.l = st.gen
 			st.preBens = preBeneficiaries(st.bi, st.user)

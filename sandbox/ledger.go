@@ -33,45 +33,63 @@ type statement struct {
 	due    time.Time
 }
 
-// ledger is the generated history of one user, extended month by month as
-// the clock advances.
+// ledger is the base data of one user, before the user's events: the
+// profile, and either the Bank's cache of generated data (gc, for a
+// generated user) or every transaction (txs, for a fixture). A generated
+// user's ledger is a small handle shared by every state of that user at
+// that bank; what a read needs is derived from checkpoints kept in gc, so
+// that its cost does not depend on how many users are active.
 type ledger struct {
-	p *profile
+	p  *profile
+	gc *genCache // generated users; nil for a fixture
 
-	mu      sync.Mutex
-	through int                      // last generated month index; -1 for none
-	txs     [][]bankgate.Transaction // per book, oldest first
-	bal     []bankgate.Money         // per book, after the last generated month
-	stmts   [][]statement            // per card (in p.cards order), per month
+	// Fixtures: every transaction per book, oldest first, chained from
+	// the opening balances; through is maxMonths-1 (nothing to generate)
+	// and bal the balances after the last transaction.
+	through int
+	txs     [][]bankgate.Transaction
+	bal     []bankgate.Money
 }
 
-func newLedger(p *profile) *ledger {
-	l := &ledger{p: p, through: -1, txs: make([][]bankgate.Transaction, len(p.books)),
-		bal: make([]bankgate.Money, len(p.books)), stmts: make([][]statement, len(p.cards))}
-	for i, bk := range p.books {
-		l.bal[i] = bk.opening
+// balanceAt returns book i's balance at t: the balance after the last
+// transaction dated at or before t.
+func (l *ledger) balanceAt(i int, t time.Time) bankgate.Money {
+	if l.gc == nil {
+		txs := l.txs[i]
+		n := countUpTo(txs, t)
+		if n == 0 {
+			return l.p.books[i].opening
+		}
+		return txs[n-1].AfterAmount
 	}
-	return l
+	return l.gc.entry(l).balanceAt(i, t)
 }
 
-// upTo makes sure every month up to now's is generated. The caller holds
-// l.mu.
-func (l *ledger) upTo(now time.Time) {
-	for m := l.through + 1; m <= monthIndex(now); m++ {
-		l.month(m)
-		l.through = m
+// between returns a fresh slice of book i's transactions dated in
+// [from, to], and book i's balance just before from.
+func (l *ledger) between(i int, from, to time.Time) ([]bankgate.Transaction, bankgate.Money) {
+	if l.gc == nil {
+		txs := l.txs[i]
+		lo, hi := countBefore(txs, from), countUpTo(txs, to)
+		before := l.p.books[i].opening
+		if lo > 0 {
+			before = txs[lo-1].AfterAmount
+		}
+		if lo >= hi {
+			return []bankgate.Transaction{}, before
+		}
+		return slices.Clone(txs[lo:hi]), before
 	}
+	return l.gc.entry(l).between(i, from, to)
 }
 
-// balanceAt returns book i's balance at now. The caller holds l.mu and has
-// called upTo(now).
-func (l *ledger) balanceAt(i int, now time.Time) bankgate.Money {
-	txs := l.txs[i]
-	n := countUpTo(txs, now)
-	if n == 0 {
-		return l.p.books[i].opening
+// statement returns card ci's statement of month m (0 <= m < maxMonths):
+// what it owed as the month started, and when that is paid.
+func (l *ledger) statement(ci, m int) statement {
+	if l.gc == nil {
+		return statement{}
 	}
-	return txs[n-1].AfterAmount
+	return l.gc.entry(l).statement(ci, m)
 }
 
 // countUpTo returns how many of txs are dated at or before t.
@@ -96,263 +114,15 @@ func countBefore(txs []bankgate.Transaction, t time.Time) int {
 	return n
 }
 
-// between returns a copy of book i's transactions dated in [from, to]. The
-// caller holds l.mu and has generated through to.
-func (l *ledger) between(i int, from, to time.Time) []bankgate.Transaction {
-	txs := l.txs[i]
-	lo, hi := countBefore(txs, from), countUpTo(txs, to)
-	if lo >= hi {
-		return []bankgate.Transaction{}
-	}
-	return slices.Clone(txs[lo:hi])
-}
-
-// evKind is what a scheduled event does.
-type evKind uint8
-
-const (
-	evDebit       evKind = iota // a purchase or bill paid from book from
-	evCredit                    // money in to book to
-	evTransfer                  // own-account transfer from -> to
-	evCardPayment               // pays the card's statement from the current account
-	evInterest                  // monthly savings interest
-	evSweep                     // moves the current account's surplus to savings, or spends it on travel
-)
-
-// event is one scheduled money movement in a month.
-type event struct {
-	at       time.Time
-	kind     evKind
-	disc     bool // discretionary: skipped if it would take from below its floor
-	from, to int  // book indexes
-	card     int  // card position for evCardPayment
-	amount   bankgate.Money
-	m        *merchant
-	desc     string
-	details  string
-	category string
-	// For transfers, the credit side's texts.
-	toDesc, toDetails string
-}
-
-// Transaction categories.
-const (
-	catSalary    = "Salary"
-	catRent      = "Rent"
-	catGroceries = "Groceries"
-	catFuel      = "Fuel"
-	catUtilities = "Utilities"
-	catDining    = "Dining"
-	catShopping  = "Shopping"
-	catTransport = "Transport"
-	catTransfers = "Transfers"
-	catCash      = "Cash"
-	catInterest  = "Interest"
-	catTravel    = "Travel"
-)
-
-// month generates month m's transactions for every book, in date order.
-func (l *ledger) month(m int) {
-	p := l.p
-	if len(p.books) == 0 {
-		return
-	}
-	bi := p.bank
-	bankBrand := &bi.brand
-	r := seeded(bi.bank.ID, p.user, "month", itoa(m))
-	start := time.Date(epoch.Year(), epoch.Month()+time.Month(m), 1, 0, 0, 0, 0, time.UTC)
-	dim := start.AddDate(0, 1, -1).Day()
-	at := func(day, hour int) time.Time {
-		return start.Add(time.Duration(min(day, dim)-1)*24*time.Hour + time.Duration(hour)*time.Hour +
-			time.Duration(r.IntN(3600))*time.Second)
-	}
-	anyDay := func() int { return 1 + r.IntN(dim) }
-	lvl := p.level
-	evs := make([]event, 0, 48)
-	cur := p.current
-
-	// Salary, with a yearly raise every January.
-	salary := p.salary
-	for range m / 12 {
-		salary = round(salary+salary*bankgate.Money(p.raiseBP)/10000, 10)
-	}
-	evs = append(evs, event{at: at(p.payday, 3), kind: evCredit, to: cur, amount: salary, m: p.employer,
-		desc: "Salary - " + p.employer.Name, details: "SALARY TRANSFER " + p.employer.Narrative, category: catSalary})
-
-	if p.landlord != nil {
-		evs = append(evs, event{at: at(p.rentDay, 9), kind: evDebit, from: cur, amount: p.rent, m: p.landlord,
-			desc: "Rent - " + p.landlord.Name, details: "STANDING ORDER " + p.landlord.Narrative, category: catRent})
-	}
-
-	// Utilities: power and water higher in the summer months.
-	power := p.power
-	if mo := start.Month(); mo >= time.June && mo <= time.September {
-		power = power * 17 / 10
-	}
-	power = power*bankgate.Money(85+r.IntN(30))/100 + bankgate.Money(r.IntN(100))
-	evs = append(evs, event{at: at(8+r.IntN(5), 10), kind: evDebit, from: cur, amount: power, m: &p.city.Power,
-		desc: p.city.Power.Name + " Bill Payment", details: "BILL PAYMENT " + p.city.Power.Narrative, category: catUtilities})
-	evs = append(evs, event{at: at(15+r.IntN(4), 11), kind: evDebit, from: cur,
-		amount: p.telecomAmt + bankgate.Money(r.IntN(5000)), m: p.telecom,
-		desc: p.telecom.Name + " Bill Payment", details: "BILL PAYMENT " + p.telecom.Narrative, category: catUtilities})
-
-	// Own-account transfers right after payday.
-	if p.savings >= 0 {
-		s := p.books[p.savings]
-		evs = append(evs, event{at: at(p.payday, 12), kind: evTransfer, disc: true, from: cur, to: p.savings, amount: p.toSavings,
-			m: bankBrand, desc: "Transfer to Savings Account", details: "OWN ACCOUNT TRANSFER TO " + s.number,
-			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number})
-		evs = append(evs, event{at: start.AddDate(0, 1, 0).Add(-time.Minute), kind: evInterest, to: p.savings,
-			m: bankBrand, desc: "Interest Credit", details: "PROFIT / INTEREST CREDIT " + start.Format("Jan 2006"), category: catInterest})
-	}
-	// The surplus above a buffer of two salaries leaves the current account
-	// each month, so that its balance stays realistic.
-	switch to := max(p.savings, p.current2); {
-	case to >= 0:
-		name := p.books[to].name
-		evs = append(evs, event{at: at(p.payday, 14), kind: evSweep, from: cur, to: to, amount: 2 * salary,
-			m: bankBrand, desc: "Transfer to " + name, details: "OWN ACCOUNT TRANSFER TO " + p.books[to].number,
-			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number})
-	default:
-		mc := &bi.country.Travel[r.IntN(len(bi.country.Travel))]
-		evs = append(evs, event{at: at(p.payday+1+r.IntN(3), 8+r.IntN(14)), kind: evSweep, from: cur, to: -1, amount: 2 * salary,
-			m: mc, desc: mc.Name, details: "POS PURCHASE " + mc.Narrative, category: catTravel})
-	}
-	if p.current2 >= 0 {
-		c2 := p.books[p.current2]
-		evs = append(evs, event{at: at(p.payday, 13), kind: evTransfer, disc: true, from: cur, to: p.current2, amount: p.toCurrent2,
-			m: bankBrand, desc: "Transfer to Everyday Current Account", details: "OWN ACCOUNT TRANSFER TO " + c2.number,
-			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number})
-	}
-	for ci, b := range p.cards {
-		bk := p.books[b]
-		evs = append(evs, event{at: at(bk.payDay, 8), kind: evCardPayment, from: cur, to: b, card: ci,
-			m: bankBrand, desc: "Credit Card Payment", details: "PAYMENT TO CARD " + bk.number,
-			category: catTransfers, toDesc: "Payment Received - Thank You", toDetails: "PAYMENT RECEIVED FROM A/C " + p.books[cur].number})
-	}
-
-	// Purchases, paid from the current account or one of the cards.
-	payer := func() int {
-		if len(p.cards) > 0 && r.Float64() < p.cardShare {
-			return p.cards[r.IntN(len(p.cards))]
-		}
-		return cur
-	}
-	buy := func(n int, ms []merchant, lo, hi float64, cat string) {
-		for range n {
-			mc := &ms[r.IntN(len(ms))]
-			from := payer()
-			evs = append(evs, event{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: from,
-				amount: money(r, lo*lvl, hi*lvl), m: mc, desc: mc.Name,
-				details: p.books[from].posPrefix + mc.Narrative + " " + p.cityUpper, category: cat})
-		}
-	}
-	c := bi.country
-	buy(4+r.IntN(5), c.Grocers, 60, 650, catGroceries)
-	if p.hasCar {
-		buy(2+r.IntN(3), c.Fuel, 80, 260, catFuel)
-	}
-	buy(3+r.IntN(7), c.Dining, 25, 320, catDining)
-	buy(1+r.IntN(4), c.Shopping, 40, 1200, catShopping)
-	buy(1+r.IntN(4), c.Transport, 20, 150, catTransport)
-	for range r.IntN(3) {
-		evs = append(evs, event{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: cur,
-			amount: bankgate.Money(2+r.IntN(14)) * 10000, m: bankBrand, desc: "ATM Withdrawal",
-			details: "ATM WITHDRAWAL " + upper(bi.bank.ShortName) + " " + upper(p.identity.Address.Area), category: catCash})
-	}
-	if p.current2 >= 0 {
-		for range 1 + r.IntN(4) {
-			ms := c.Dining
-			cat := catDining
-			if r.IntN(2) == 0 {
-				ms, cat = c.Shopping, catShopping
-			}
-			mc := &ms[r.IntN(len(ms))]
-			evs = append(evs, event{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: p.current2,
-				amount: money(r, 20*lvl, 300*lvl), m: mc, desc: mc.Name,
-				details: "POS PURCHASE " + mc.Narrative + " " + p.cityUpper, category: cat})
-		}
-	}
-
-	// Card statements: what each card owed as the month started.
-	for ci, b := range p.cards {
-		owed := max(-l.bal[b], 0)
-		var due time.Time
-		for i := range evs {
-			if evs[i].kind == evCardPayment && evs[i].card == ci {
-				due = evs[i].at
-			}
-		}
-		l.stmts[ci] = append(l.stmts[ci], statement{amount: owed, due: due})
-	}
-
-	slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
-
-	seq := make([]int, len(p.books))
-	post := func(b int, typ string, amt bankgate.Money, desc, details, cat string, mc *merchant, at time.Time) {
-		before := l.bal[b]
-		after := before + amt
-		if typ == "debit" {
-			after = before - amt
-		}
-		l.bal[b] = after
-		seq[b]++
-		bk := p.books[b]
-		l.txs[b] = append(l.txs[b], bankgate.Transaction{
-			Amount: amt, Date: at, Type: typ, Description: desc, Details: details, Currency: p.currency,
-			BeforeAmount: before, AfterAmount: after, Reference: reference(bk, at, seq[b]),
-			Category: cat, BrandName: mc.Name, BrandLogo: mc.Logo,
-		})
-	}
-	for i := range evs {
-		e := &evs[i]
-		switch e.kind {
-		case evDebit:
-			if e.disc && l.bal[e.from]-e.amount < p.books[e.from].floor {
-				continue
-			}
-			post(e.from, "debit", e.amount, e.desc, e.details, e.category, e.m, e.at)
-		case evCredit:
-			post(e.to, "credit", e.amount, e.desc, e.details, e.category, e.m, e.at)
-		case evTransfer:
-			if e.disc && l.bal[e.from]-e.amount < p.books[e.from].floor {
-				continue
-			}
-			post(e.from, "debit", e.amount, e.desc, e.details, e.category, e.m, e.at)
-			post(e.to, "credit", e.amount, e.toDesc, e.toDetails, e.category, e.m, e.at)
-		case evCardPayment:
-			amt := l.stmts[e.card][m].amount
-			if amt <= 0 {
-				continue
-			}
-			post(e.from, "debit", amt, e.desc, e.details, e.category, e.m, e.at)
-			post(e.to, "credit", amt, e.toDesc, e.toDetails, e.category, e.m, e.at)
-		case evSweep:
-			// e.amount is the buffer to keep; move or spend the rest, in
-			// round thousands.
-			amt := round(l.bal[e.from]-e.amount, 1000)
-			if amt <= 0 {
-				continue
-			}
-			post(e.from, "debit", amt, e.desc, e.details, e.category, e.m, e.at)
-			if e.to >= 0 {
-				post(e.to, "credit", amt, e.toDesc, e.toDetails, e.category, e.m, e.at)
-			}
-		case evInterest:
-			amt := l.bal[e.to] * bankgate.Money(p.books[e.to].interestBP) / 120000
-			if amt <= 0 {
-				continue
-			}
-			post(e.to, "credit", amt, e.desc, e.details, e.category, e.m, e.at)
-		}
-	}
-}
-
 // reference returns a transaction reference unique within its book and
 // stable over time: a prefix, the date, the book's code and the
 // transaction's sequence number within its month.
 func reference(bk *book, at time.Time, seq int) string {
-	b := make([]byte, 0, 20)
+	return string(appendReference(make([]byte, 0, 20), bk, at, seq))
+}
+
+// appendReference appends reference(bk, at, seq) to b.
+func appendReference(b []byte, bk *book, at time.Time, seq int) []byte {
 	if bk.kind == kindCard {
 		b = append(b, "CT"...)
 	} else {
@@ -362,7 +132,7 @@ func reference(bk *book, at time.Time, seq int) string {
 	b = append(b, byte('0'+y/10%10), byte('0'+y%10), byte('0'+int(mo)/10), byte('0'+int(mo)%10), byte('0'+d/10), byte('0'+d%10))
 	b = append(b, bk.refCode...)
 	b = append(b, byte('0'+seq/1000%10), byte('0'+seq/100%10), byte('0'+seq/10%10), byte('0'+seq%10))
-	return string(b)
+	return b
 }
 
 func itoa(n int) string {
@@ -385,6 +155,18 @@ func itoa(n int) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// appendUpper appends s to b with ASCII letters in upper case.
+func appendUpper(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func upper(s string) string {

@@ -8,12 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/bankgate/bankgate"
 )
 
 // bookKind is the kind of a ledger a generated user holds.
-type bookKind int
+type bookKind uint8
 
 const (
 	kindCurrent  bookKind = iota // the main current account, where salary lands
@@ -22,31 +23,48 @@ const (
 	kindCard                     // a credit card, paid in full monthly from the current account
 )
 
-// book is one ledger of a generated user: an account or a card.
+// book is one ledger of a generated user: an account or a card. Every
+// cached generated user holds a few, so it is kept small: what can be
+// derived (floor, posPrefix, last4) is.
 type book struct {
-	kind    bookKind
 	id      string // account ID, or card ID for kindCard
 	name    string
 	number  string // account number, or masked card number
 	iban    string // empty for cards
+	refCode string // 6 characters of the book's ID used in references
 	cur     bankgate.Currency
 	opening bankgate.Money
-	// floor is the balance below which discretionary debits are skipped,
-	// which keeps current accounts positive and cards within their limit.
-	floor bankgate.Money
-	// refCode is 6 characters of the book's ID used in references.
-	refCode string
-	// posPrefix starts the Details of a card purchase posted to this book.
-	posPrefix string
-
-	// Savings.
-	interestBP int64 // annual interest in basis points
 
 	// Cards.
-	last4  string
 	limit  bankgate.Money
 	expiry string // MM/YY
 	payDay int    // day of the month the statement balance is paid
+
+	interestBP int32 // savings: annual interest in basis points
+	kind       bookKind
+}
+
+// floor returns the balance below which discretionary debits are skipped,
+// which keeps current accounts positive and cards within their limit.
+func (bk *book) floor() bankgate.Money {
+	if bk.kind == kindCard {
+		return -bk.limit
+	}
+	return 0
+}
+
+// last4 returns a card's last four digits.
+func (bk *book) last4() string { return bk.number[len(bk.number)-4:] }
+
+// posPrefix returns what starts the Details of a purchase paid from bk.
+func (bk *book) posPrefix() string {
+	switch bk.kind {
+	case kindCard:
+		return "CARD ENDING " + bk.last4() + " "
+	case kindCurrent, kindCurrent2:
+		return "POS PURCHASE "
+	}
+	return ""
 }
 
 // accountRef is one entry of the user's account list.
@@ -62,35 +80,36 @@ type accountRef struct {
 // time: identity, accounts, cards and monthly habits. It is a pure function
 // of the bank and the username.
 type profile struct {
-	bank      *bankInfo
-	user      string
-	currency  bankgate.Currency
-	identity  bankgate.Identity
-	city      *city
-	cityUpper string
+	bank     *bankInfo
+	user     string
+	currency bankgate.Currency
+	identity bankgate.Identity
+	city     *city
 
 	books    []*book
 	accounts []accountRef
 	cards    []int // indexes into books, in card order
-	current  int   // index of the main current account, -1 for none
-	savings  int   // -1 for none
-	current2 int   // -1 for none
 
 	employer   *merchant
 	salary     bankgate.Money // in the first year
-	raiseBP    int64          // yearly raise in basis points
-	payday     int
 	landlord   *merchant
 	rent       bankgate.Money
-	rentDay    int
 	telecom    *merchant
 	telecomAmt bankgate.Money
 	power      bankgate.Money // average monthly bill
-	hasCar     bool
 	toSavings  bankgate.Money
 	toCurrent2 bankgate.Money
 	cardShare  float64 // share of purchases paid by card, when there are cards
 	level      float64 // spending level relative to a 15,000 salary
+
+	// Small numbers last, packed: every cached user holds a profile.
+	raiseBP  int32 // yearly raise in basis points
+	current  int8  // index of the main current account, -1 for none
+	savings  int8  // -1 for none
+	current2 int8  // -1 for none
+	payday   int8
+	rentDay  int8
+	hasCar   bool
 }
 
 // seeded returns a PCG generator seeded with the SHA-256 of the parts joined
@@ -177,7 +196,6 @@ func newProfile(bi *bankInfo, user string) *profile {
 	c := bi.country
 	p := &profile{bank: bi, user: user, currency: bankgate.Currencies[c.Currency], current: -1, savings: -1, current2: -1}
 	p.identity, p.city = newIdentity(r, c)
-	p.cityUpper = strings.ToUpper(p.city.Name)
 
 	// Habits. Every draw happens whatever the branches, so that adding a
 	// fixture override never shifts the rest of the data.
@@ -191,13 +209,13 @@ func newProfile(bi *bankInfo, user string) *profile {
 	}
 	p.salary = round(p.salary, 100)
 	p.level = min(max(float64(p.salary)/1_200_000, 0.7), 3.5)
-	p.raiseBP = r.Int64N(500)
+	p.raiseBP = int32(r.Int64N(500))
 	p.employer = &c.Employers[r.IntN(len(c.Employers))]
-	p.payday = 24 + r.IntN(5)
+	p.payday = int8(24 + r.IntN(5))
 	hasRent := r.IntN(10) < 8
 	p.landlord = &c.Landlords[r.IntN(len(c.Landlords))]
 	p.rent = round(p.salary*bankgate.Money(20+r.IntN(12))/100, 50)
-	p.rentDay = 1 + r.IntN(5)
+	p.rentDay = int8(1 + r.IntN(5))
 	if !hasRent {
 		p.landlord = nil
 	}
@@ -262,6 +280,18 @@ func newProfile(bi *bankInfo, user string) *profile {
 		return p
 	}
 
+	nBooks, nAccounts := 1+nCards, 1
+	for _, has := range []bool{hasSavings, hasCurrent2} {
+		if has {
+			nBooks, nAccounts = nBooks+1, nAccounts+1
+		}
+	}
+	if hasCredit {
+		nAccounts++
+	}
+	p.books = make([]*book, 0, nBooks)
+	p.accounts = make([]accountRef, 0, nAccounts)
+	p.cards = make([]int, 0, nCards)
 	addAccount := func(bk *book, name, typ string, fav bool) {
 		p.books = append(p.books, bk)
 		p.accounts = append(p.accounts, accountRef{id: bk.id, name: name, typ: typ, book: len(p.books) - 1, fav: fav})
@@ -274,19 +304,17 @@ func newProfile(bi *bankInfo, user string) *profile {
 	}
 	p.current = 0
 	addAccount(newAccount(kindCurrent, "account/current", numbers[0], currentOpening), "Current Account", "current", true)
-	p.books[0].posPrefix = "POS PURCHASE "
 	if hasSavings {
 		bk := newAccount(kindSavings, "account/savings", numbers[1], savingsOpening)
 		bk.name = "Savings Account"
-		bk.interestBP = interest
-		p.savings = len(p.books)
+		bk.interestBP = int32(interest)
+		p.savings = int8(len(p.books))
 		addAccount(bk, "Savings Account", "savings", false)
 	}
 	if hasCurrent2 {
 		bk := newAccount(kindCurrent2, "account/current2", numbers[2], current2Opening)
 		bk.name = "Everyday Current Account"
-		bk.posPrefix = "POS PURCHASE "
-		p.current2 = len(p.books)
+		p.current2 = int8(len(p.books))
 		addAccount(bk, "Everyday Current Account", "current", false)
 	}
 	for i := range nCards {
@@ -296,10 +324,9 @@ func newProfile(bi *bankInfo, user string) *profile {
 			scheme = "5"
 		}
 		bk := &book{kind: kindCard, id: opaqueID(bi.bank.ID, user, "card/"+strconv.Itoa(i)), name: d.name,
-			number: scheme + "XXX XXXX XXXX " + d.last4, last4: d.last4, limit: max(d.limit, 500000),
-			expiry: d.expiry, payDay: d.payDay, posPrefix: "CARD ENDING " + d.last4 + " ", cur: p.currency}
+			number: scheme + "XXX XXXX XXXX " + d.last4, limit: max(d.limit, 500000),
+			expiry: d.expiry, payDay: d.payDay, cur: p.currency}
 		bk.refCode = refCode(bk.id)
-		bk.floor = -bk.limit
 		p.cards = append(p.cards, len(p.books))
 		p.books = append(p.books, bk)
 	}
@@ -466,4 +493,30 @@ func titleCase(s string) string {
 		words[i] = strings.ToUpper(w[:1]) + w[1:]
 	}
 	return strings.Join(words, " ")
+}
+
+// size estimates the bytes p takes, strings shared with the country
+// tables excluded, for the cache of generated data.
+func (p *profile) size() int {
+	n := int(unsafe.Sizeof(*p)) + len(p.user)
+	id := &p.identity
+	n += len(id.Name) + len(id.EmailAddress) + len(id.DateOfBirth) + len(id.Address.Full) + len(id.Address.Flat) +
+		len(id.Address.ZipCode) + len(id.Address.PoBox)
+	n += cap(id.Numbers) * int(unsafe.Sizeof(bankgate.PhoneNumber{}))
+	for _, x := range id.Numbers {
+		n += len(x.Value)
+	}
+	n += cap(id.Identifications) * int(unsafe.Sizeof(bankgate.Identification{}))
+	for _, x := range id.Identifications {
+		n += len(x.Value)
+	}
+	n += cap(p.books)*8 + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)*8
+	for _, bk := range p.books {
+		n += int(unsafe.Sizeof(*bk)) + len(bk.id) + len(bk.number) + len(bk.iban) + len(bk.refCode) +
+			len(bk.expiry)
+	}
+	for _, a := range p.accounts {
+		n += len(a.id)
+	}
+	return n
 }

@@ -31,11 +31,15 @@ const (
 	LockoutDuration = 15 * time.Minute
 )
 
-// DefaultCacheUsers is how many users' generated ledgers a Bank keeps in
-// memory unless Options.CacheUsers says otherwise. A user's ledger takes
-// about half a megabyte after four years of history; generating it again
-// takes about a millisecond.
+// DefaultCacheUsers is how many users' states (their events applied) a
+// Bank keeps in memory unless Options.CacheUsers says otherwise.
 const DefaultCacheUsers = 64
+
+// DefaultCacheBytes is how many bytes of generated users' data (profile,
+// balance checkpoints and one month's postings: about 2.6 KB a user, so
+// some 50,000 users) a Bank keeps in memory unless Options.CacheBytes says
+// otherwise.
+const DefaultCacheBytes = 128 << 20
 
 // DefaultReadStaleness is how long a Bank serves reads from a user's state
 // in memory before it catches up with the store again, unless
@@ -56,9 +60,14 @@ type Options struct {
 	// Now is the clock used where a request carries no time of its own.
 	// Nil means time.Now.
 	Now func() time.Time
-	// CacheUsers is how many users' generated ledgers to keep in memory;
-	// 0 means DefaultCacheUsers.
+	// CacheUsers is how many users' states (their events applied) to keep
+	// in memory; 0 means DefaultCacheUsers.
 	CacheUsers int
+	// CacheBytes bounds, by an estimate of their size, the generated
+	// users' data kept in memory, shared by every state that reads them;
+	// 0 means DefaultCacheBytes. A user not cached costs one pass over
+	// the months since epoch, amounts only, when next read.
+	CacheBytes int64
 	// Store keeps what users do (beneficiaries, payments, money received)
 	// and the fixtures operators add, in its event streams; only its
 	// AppendEvent and Events methods are used. Nil means an in-memory log
@@ -99,6 +108,7 @@ type Options struct {
 type Bank struct {
 	now       func() time.Time
 	cache     *ledgerCache
+	gen       *genCache // generated users' data, by bank and username
 	log       eventLog
 	staleness time.Duration // < 0: reads always catch up
 	feed      *feed         // nil without Options.ChangeFeed
@@ -137,6 +147,10 @@ func New(opts Options) *Bank {
 	if size <= 0 {
 		size = DefaultCacheUsers
 	}
+	genBytes := opts.CacheBytes
+	if genBytes <= 0 {
+		genBytes = DefaultCacheBytes
+	}
 	var log eventLog = newMemEvents()
 	if opts.Store != nil {
 		log = opts.Store
@@ -145,7 +159,7 @@ func New(opts Options) *Bank {
 	if staleness == 0 {
 		staleness = DefaultReadStaleness
 	}
-	b := &Bank{now: now, cache: newLedgerCache(size), log: log, staleness: staleness,
+	b := &Bank{now: now, cache: newLedgerCache(size), gen: newGenCache(genBytes), log: log, staleness: staleness,
 		fixtures: make(map[string]*fixtureEntry), sessions: make(map[string]sessionInfo),
 		failures: make(map[lockKey]*failures)}
 	if cl, ok := log.(changeLog); ok && opts.ChangeFeed && staleness > 0 {
