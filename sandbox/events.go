@@ -178,7 +178,9 @@ type userState struct {
 	// preBens are the beneficiaries the user had before any event.
 	preBens []bankgate.Beneficiary
 
-	// Derived from events; reset by rebuild.
+	// Derived from events; reset by rebuild. The maps stay nil until an
+	// event needs them: most users never pay, and a state is kept per
+	// active user.
 	bens       []bankgate.Beneficiary
 	wires      []bankgate.WireBeneficiary
 	autoflow   map[string]bool // beneficiary IDs made by autoflow
@@ -195,19 +197,20 @@ type userState struct {
 // the base changed.
 func (st *userState) rebuild() {
 	st.bens, st.wires = nil, nil
-	st.autoflow = map[string]bool{}
+	st.autoflow, st.sent, st.idem, st.credited, st.pending, st.ach = nil, nil, nil, nil, nil, nil
 	st.posted = make([][]postedTx, len(st.l.p.books))
-	st.sent = map[string]*transferRecord{}
-	st.idem = map[string]string{}
-	st.credited = map[string]bool{}
-	st.pending = map[string]*transferRecord{}
-	if st.delivering == nil {
-		st.delivering = map[string]bool{}
-	}
-	st.ach = map[string]*achRecord{}
 	for i := range st.events {
 		st.apply(&st.events[i])
 	}
+}
+
+// put sets m[k] = v, making m first if it is nil, and returns m.
+func put[K comparable, V any](m map[K]V, k K, v V) map[K]V {
+	if m == nil {
+		m = make(map[K]V)
+	}
+	m[k] = v
+	return m
 }
 
 // account returns the index in p.accounts of the account with the given
@@ -234,14 +237,14 @@ func (st *userState) apply(e *userEvent) {
 		if e.Beneficiary != nil && !slices.ContainsFunc(st.bens, func(b bankgate.Beneficiary) bool { return b.ID == e.Beneficiary.ID }) {
 			st.bens = append(st.bens, *e.Beneficiary)
 			if e.Autoflow {
-				st.autoflow[e.Beneficiary.ID] = true
+				st.autoflow = put(st.autoflow, e.Beneficiary.ID, true)
 			}
 		}
 	case etWireBeneficiary:
 		if e.Wire != nil && !slices.ContainsFunc(st.wires, func(b bankgate.WireBeneficiary) bool { return b.ID == e.Wire.ID }) {
 			st.wires = append(st.wires, *e.Wire)
 			if e.Autoflow {
-				st.autoflow[e.Wire.ID] = true
+				st.autoflow = put(st.autoflow, e.Wire.ID, true)
 			}
 		}
 	case etTransfer:
@@ -249,9 +252,9 @@ func (st *userState) apply(e *userEvent) {
 		if t == nil || st.sent[t.Ref] != nil {
 			return
 		}
-		st.sent[t.Ref] = t
+		st.sent = put(st.sent, t.Ref, t)
 		if t.IdempotencyKey != "" {
-			st.idem[t.IdempotencyKey] = t.Ref
+			st.idem = put(st.idem, t.IdempotencyKey, t.Ref)
 		}
 		if a := st.account(t.Account); a >= 0 {
 			to := t.IBAN
@@ -275,7 +278,7 @@ func (st *userState) apply(e *userEvent) {
 				st.applyCredit(e.Date, &creditRecord{Ref: t.Ref, Account: t.To.Account, Amount: t.Amount,
 					FromName: t.FromName, FromIBAN: t.FromIBAN, Remark: t.Remark})
 			} else {
-				st.pending[t.Ref] = t
+				st.pending = put(st.pending, t.Ref, t)
 			}
 		}
 	case etCredit:
@@ -289,7 +292,7 @@ func (st *userState) apply(e *userEvent) {
 		if a == nil || st.ach[a.OperationID] != nil {
 			return
 		}
-		st.ach[a.OperationID] = a
+		st.ach = put(st.ach, a.OperationID, a)
 		if i := st.account(a.Account); i >= 0 {
 			desc := "ACH Pull"
 			if a.Description != "" {
@@ -305,7 +308,7 @@ func (st *userState) applyCredit(at time.Time, c *creditRecord) {
 	if st.credited[c.Ref] {
 		return
 	}
-	st.credited[c.Ref] = true
+	st.credited = put(st.credited, c.Ref, true)
 	i := st.account(c.Account)
 	if i < 0 {
 		return
@@ -581,7 +584,7 @@ func (b *Bank) deliverPending(ctx context.Context, st *userState, now time.Time)
 	var todo []*transferRecord
 	for ref, t := range st.pending {
 		if !st.delivering[ref] {
-			st.delivering[ref] = true
+			st.delivering = put(st.delivering, ref, true)
 			todo = append(todo, t)
 		}
 	}

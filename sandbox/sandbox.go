@@ -32,8 +32,10 @@ const (
 )
 
 // DefaultCacheUsers is how many users' states (their events applied) a
-// Bank keeps in memory unless Options.CacheUsers says otherwise.
-const DefaultCacheUsers = 64
+// Bank keeps in memory unless Options.CacheUsers says otherwise. A state
+// without events is a few hundred bytes (its generated data lives in the
+// byte-bounded cache), so the working set of a large app fits.
+const DefaultCacheUsers = 200_000
 
 // DefaultCacheBytes is how many bytes of generated users' data (profile,
 // balance checkpoints and one month's postings: about 2.6 KB a user, so
@@ -47,9 +49,9 @@ const DefaultCacheBytes = 128 << 20
 // cache keeps across instances.
 const DefaultReadStaleness = 500 * time.Millisecond
 
-// maxSessions bounds the decoded-session cache; past it, the cache starts
-// over.
-const maxSessions = 4096
+// maxSessions bounds the decoded-session cache (about 100 bytes an
+// entry); past it, the cache starts over.
+const maxSessions = 1 << 18
 
 // maxLockEntries bounds the failed-login table; past it, entries that no
 // longer matter are swept.

@@ -322,6 +322,11 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 	g, err := s.store.Grant(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
 		g, err = s.olderGrant(ctx, token, d)
+		if bankgate.IsCode(err, bankgate.NotFound) {
+			// Another instance may have moved the token to the primary
+			// key between the two lookups: look there once more.
+			g, err = s.store.Grant(ctx, d)
+		}
 	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")

@@ -367,6 +367,10 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 	app, err := s.store.AppBySecret(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
 		app, err = s.olderApp(ctx, appSecret, d)
+		if bankgate.IsCode(err, bankgate.NotFound) {
+			// Moved to the primary key by another instance meanwhile.
+			app, err = s.store.AppBySecret(ctx, d)
+		}
 	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")

@@ -71,6 +71,7 @@ type options struct {
 	perfDir       string
 	keep          bool
 	startTimeout  time.Duration
+	serverFlags   string
 	waitIdle      time.Duration
 	repeat        int
 }
@@ -133,6 +134,7 @@ func newFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.waitIdle, "wait-idle", 0, "before each scenario, wait up to this long for the machine to be quiet (other processes using under 10% of all CPUs over one second); for shared machines. The table's \"other CPU\" column shows what other processes (PostgreSQL's included) used during each window either way")
 	fs.IntVar(&o.repeat, "repeat", 1, "measure every scenario this many rounds (the ceiling restarts each round; bankgate keeps running) and report each scenario's median round, with every round's req/s in the JSON; runs of a few seconds on a shared machine vary by ±10%")
 	fs.DurationVar(&o.startTimeout, "start-timeout", 60*time.Second, "how long to wait for bankgate to print its address")
+	fs.StringVar(&o.serverFlags, "server-flags", "", "more flags for `bankgate serve`, space-separated (e.g. \"--sandbox-cache-mb 320\"); the bench always adds --rate-limits off, as its setup makes thousands of logins from one address")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageHead)
 		for _, n := range scenarioNames {
@@ -415,7 +417,7 @@ func setupBankgate(ctx context.Context, o *options, work string, rep *Report, st
 			})
 		}
 	}
-	srv, err = startServer(ctx, bin, dataDir, dbURL, info.Log, o.startTimeout)
+	srv, err = startServer(ctx, bin, dataDir, dbURL, info.Log, o.startTimeout, strings.Fields(o.serverFlags))
 	if err != nil {
 		return nil, nil, stop, fmt.Errorf("bankgate failed to start: %w", err)
 	}

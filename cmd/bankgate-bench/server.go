@@ -136,12 +136,13 @@ type server struct {
 // startServer runs `bin serve` on 127.0.0.1:0 with the given store and
 // waits up to timeout for it to print its address. Its stdout and stderr
 // go to logPath.
-func startServer(ctx context.Context, bin, dataDir, databaseURL, logPath string, timeout time.Duration) (*server, error) {
+func startServer(ctx context.Context, bin, dataDir, databaseURL, logPath string, timeout time.Duration, extra []string) (*server, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, storeArgs(dataDir, databaseURL)...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--rate-limits", "off"}, storeArgs(dataDir, databaseURL)...)
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = logf
 	cmd.Env = serverEnv()

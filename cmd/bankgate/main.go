@@ -119,6 +119,11 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// sandboxBytesPerState is what --sandbox-cache-mb budgets per cached user
+// state, so that the states (which hold on to their users' generated
+// profiles) stay within about the same memory as the generated-data cache.
+const sandboxBytesPerState = 2 << 10
+
 // app is an opened store, keyring and service for one command.
 type app struct {
 	cfg     Config
@@ -182,7 +187,12 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	if virtual != nil {
 		clk = virtual.Now
 	}
-	sb := sandbox.New(sandbox.Options{Now: clk, Store: store, ChangeFeed: true})
+	cacheBytes := int64(cfg.SandboxCacheMB) << 20
+	if cacheBytes == 0 { // commands other than serve
+		cacheBytes = sandbox.DefaultCacheBytes
+	}
+	sb := sandbox.New(sandbox.Options{Now: clk, Store: store, ChangeFeed: true,
+		CacheBytes: cacheBytes, CacheUsers: int(cacheBytes / sandboxBytesPerState)})
 	if cfg.SandboxFixtures != "" {
 		if err := sb.LoadFixtureDir(ctx, cfg.SandboxFixtures); err != nil {
 			store.Close()
@@ -260,7 +270,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "no-sandbox", "trusted-proxies", "rate-limits", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "no-sandbox", "trusted-proxies", "rate-limits", "log-level")
 	if err != nil {
 		return err
 	}
