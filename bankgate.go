@@ -166,6 +166,32 @@ const (
 	AuditKeyRetired = "key_retired"
 )
 
+// ChangeMarker returns the change-feed stream that an audit event of the
+// given kind announces, or "" for kinds that change nothing a cache holds
+// (creations and exchanges). Stores append it (seq 1, empty body) in the
+// same transaction as the audit event, so that every instance learns
+// through Store.Changes that a connection's grants or an app's record
+// changed: "changed/conn/<connectionID>/<auditID>" when the event names a
+// connection, else "changed/app/<appID>/<auditID>". Markers older than an
+// hour are deleted by DeleteExpired.
+func ChangeMarker(kind, appID, connID, auditID string) string {
+	switch kind {
+	case AuditAppCreated, AuditConnectionCreated, AuditCodeIssued, AuditCodeExchanged:
+		return ""
+	}
+	if connID != "" {
+		return ChangedConnPrefix + connID + "/" + auditID
+	}
+	return ChangedAppPrefix + appID + "/" + auditID
+}
+
+// Change-marker stream prefixes (see ChangeMarker).
+const (
+	ChangedPrefix     = "changed/"
+	ChangedConnPrefix = "changed/conn/"
+	ChangedAppPrefix  = "changed/app/"
+)
+
 // AuditEvent is one entry in the audit trail. Detail never holds a secret.
 type AuditEvent struct {
 	ID           string

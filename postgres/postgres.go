@@ -475,11 +475,19 @@ func invalidCode() error {
 	return bankgate.Errorf(bankgate.InvalidAccessCode, "The access code is invalid, expired or already used.")
 }
 
+// audit records an audit event and, for kinds that change what caches
+// hold, its change marker (bankgate.ChangeMarker), in tx.
 func audit(ctx context.Context, tx pgx.Tx, at time.Time, kind, appID, connID, detail string) error {
+	id := uuid.Must(uuid.NewV7()).String()
 	_, err := tx.Exec(ctx, `INSERT INTO audit (id, at, kind, app_id, connection_id, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		uuid.Must(uuid.NewV7()).String(), nanos(at), kind, appID, connID, detail)
+		id, nanos(at), kind, appID, connID, detail)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", kind, err)
+	}
+	if m := bankgate.ChangeMarker(kind, appID, connID, id); m != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO events (stream, seq, at, body) VALUES ($1, 1, $2, $3)`, m, nanos(at), []byte{}); err != nil {
+			return fmt.Errorf("change marker: %w", err)
+		}
 	}
 	return nil
 }
@@ -994,6 +1002,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now, auditBefore time.Time) (
 			{`DELETE FROM connections WHERE id IN (SELECT connection_id FROM access_codes WHERE expires_at < $1 AND used_at = 0)`, now},
 			{`DELETE FROM access_codes WHERE expires_at < $1 AND used_at = 0`, now},
 			{`DELETE FROM audit WHERE at < $1`, auditBefore},
+			{`DELETE FROM events WHERE stream >= 'changed/' AND stream < 'changed0' AND at < $1`, now.Add(-time.Hour)},
 		} {
 			tag, err := tx.Exec(ctx, q.sql, nanos(q.at))
 			if err != nil {

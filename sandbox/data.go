@@ -95,7 +95,7 @@ func (b *Bank) withUser(ctx context.Context, call *bank.Call, acc access, fn fun
 	}
 	now := b.clock(call.Now)
 	if acc == readCached && b.feed != nil {
-		b.feed.refresh(ctx)
+		b.feed.Refresh(ctx)
 	}
 	st := b.cache.get(call.Session.AppID, bi, user)
 	st.mu.Lock()

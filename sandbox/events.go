@@ -421,7 +421,7 @@ func (st *userState) history(i int, from, to time.Time) []bankgate.Transaction {
 // too), and no fixture changed in this Bank since. The caller holds st.mu.
 //
 // With the change feed, a state older than that is fresh too while the
-// feed has not marked it and covers it (see feed.covers).
+// feed has not marked it and covers it (see feed.Feed.Covers).
 func (b *Bank) fresh(st *userState, now time.Time) bool {
 	if b.staleness < 0 || st.l == nil || st.syncedAt.IsZero() || st.fixGen != b.fixGen.Load() {
 		return false
@@ -429,7 +429,7 @@ func (b *Bank) fresh(st *userState, now time.Time) bool {
 	if age := now.Sub(st.syncedAt); age < b.staleness && age > -b.staleness {
 		return true
 	}
-	return b.feed != nil && !st.dirty.Load() && b.feed.covers(st.syncedReal, b.staleness)
+	return b.feed != nil && !st.dirty.Load() && b.feed.Covers(st.syncedReal, b.staleness)
 }
 
 // sync brings st up to date with the store: the user's fixture (which

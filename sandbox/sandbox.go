@@ -11,6 +11,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/feed"
 )
 
 var (
@@ -113,7 +114,7 @@ type Bank struct {
 	gen       *genCache // generated users' data, by bank and username
 	log       eventLog
 	staleness time.Duration // < 0: reads always catch up
-	feed      *feed         // nil without Options.ChangeFeed
+	feed      *feed.Feed    // nil without Options.ChangeFeed
 
 	fmu      sync.Mutex
 	fixtures map[string]*fixtureEntry // by bank ID + "\x00" + username
@@ -164,8 +165,8 @@ func New(opts Options) *Bank {
 	b := &Bank{now: now, cache: newLedgerCache(size), gen: newGenCache(genBytes), log: log, staleness: staleness,
 		fixtures: make(map[string]*fixtureEntry), sessions: make(map[string]sessionInfo),
 		failures: make(map[lockKey]*failures)}
-	if cl, ok := log.(changeLog); ok && opts.ChangeFeed && staleness > 0 {
-		b.feed = newFeed(cl, b.markStream)
+	if cl, ok := log.(feed.Log); ok && opts.ChangeFeed && staleness > 0 {
+		b.feed = feed.New(cl, nil, b.markStream)
 	}
 	return b
 }

@@ -290,6 +290,17 @@ func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, u
 	return s.authorize(ctx, e, appSecret, userSecret)
 }
 
+// freshGrant reports whether a cached grant may be used at now (see
+// fresh): its connection's and its app's changes count.
+func (s *Service) freshGrant(ctx context.Context, e *grantEntry, now time.Time) bool {
+	if now.Sub(e.fetched) >= s.cacheTTL && s.feed != nil {
+		s.feed.Refresh(ctx)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.fresh(e.fetched, now, e.grant.Connection.ID, e.grant.Token.AppID)
+}
+
 func checkGrant(g *bankgate.Grant) error {
 	if g.Token.Revoked() {
 		if g.Token.RevokeReason == bankgate.RevokedDelinked || g.Connection.Delinked() {
@@ -309,7 +320,7 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 		s.mu.RLock()
 		e := s.grants[string(digest)]
 		s.mu.RUnlock()
-		if e != nil && now.Sub(e.fetched) < s.cacheTTL && now.Sub(e.fetched) >= 0 {
+		if e != nil && s.freshGrant(ctx, e, now) {
 			if err := checkGrant(&e.grant); err != nil {
 				return nil, err
 			}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/feed"
 	"github.com/bankgate/bankgate/secret"
 )
 
@@ -87,6 +88,9 @@ type Service struct {
 
 	batchSeq batchSeqs
 
+	feed    *feed.Feed // nil when the cache is off
+	changed changes    // guarded by mu
+
 	mu     sync.RWMutex
 	grants map[string]*grantEntry // by token digest
 	apps   map[string]*appEntry   // by app ID
@@ -149,6 +153,10 @@ func New(cfg Config) *Service {
 	}
 	if s.cacheTTL == 0 {
 		s.cacheTTL = 500 * time.Millisecond
+	}
+	s.changed = changes{conn: map[string]time.Time{}, app: map[string]time.Time{}}
+	if s.cacheTTL > 0 && s.store != nil {
+		s.feed = feed.New(s.store, s.Now, s.mark)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -360,7 +368,7 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 		s.mu.RLock()
 		e := s.appsBySecret[string(d)]
 		s.mu.RUnlock()
-		if e != nil && now.Sub(e.fetched) < s.cacheTTL && now.Sub(e.fetched) >= 0 {
+		if e != nil && s.freshApp(ctx, e, now) {
 			return &e.app, nil
 		}
 	}
@@ -420,13 +428,23 @@ func (s *Service) redigestApp(ctx context.Context, appID string, old, d []byte) 
 	s.forgetApp(appID)
 }
 
+// freshApp reports whether a cached app may be used at now (see fresh).
+func (s *Service) freshApp(ctx context.Context, e *appEntry, now time.Time) bool {
+	if now.Sub(e.fetched) >= s.cacheTTL && s.feed != nil {
+		s.feed.Refresh(ctx)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.fresh(e.fetched, now, "", e.app.ID)
+}
+
 // cachedApp returns the app with the given ID, from the cache when fresh.
 func (s *Service) cachedApp(ctx context.Context, id string, now time.Time) (*bankgate.App, error) {
 	if s.cacheTTL > 0 {
 		s.mu.RLock()
 		e := s.apps[id]
 		s.mu.RUnlock()
-		if e != nil && now.Sub(e.fetched) < s.cacheTTL && now.Sub(e.fetched) >= 0 {
+		if e != nil && s.freshApp(ctx, e, now) {
 			return &e.app, nil
 		}
 	}

@@ -397,9 +397,19 @@ func fromNanos(n int64) time.Time {
 
 func notFound(what string) error { return bankgate.Errorf(bankgate.NotFound, "%s not found", what) }
 
+// audit records an audit event and, for kinds that change what caches
+// hold, its change marker (bankgate.ChangeMarker), in tx.
 func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, kind, appID, connID, detail string) error {
-	_, err := s.txStmt(ctx, tx, sqlAudit).ExecContext(ctx, uuid.Must(uuid.NewV7()).String(), nanos(at), kind, appID, connID, detail)
-	return err
+	id := uuid.Must(uuid.NewV7()).String()
+	if _, err := s.txStmt(ctx, tx, sqlAudit).ExecContext(ctx, id, nanos(at), kind, appID, connID, detail); err != nil {
+		return err
+	}
+	if m := bankgate.ChangeMarker(kind, appID, connID, id); m != "" {
+		if _, err := s.txStmt(ctx, tx, sqlAppendEvent).ExecContext(ctx, m, 1, nanos(at), []byte{}); err != nil {
+			return fmt.Errorf("change marker: %w", err)
+		}
+	}
+	return nil
 }
 
 func jsonList(v []string) string {
@@ -811,6 +821,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now, auditBefore time.Time) (
 			{`DELETE FROM connections WHERE id IN (SELECT connection_id FROM access_codes WHERE expires_at < ? AND used_at = 0)`, now},
 			{`DELETE FROM access_codes WHERE expires_at < ? AND used_at = 0`, now},
 			{`DELETE FROM audit WHERE at < ?`, auditBefore},
+			{`DELETE FROM events WHERE stream >= 'changed/' AND stream < 'changed0' AND at < ?`, now.Add(-time.Hour)},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, nanos(q.at))
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,6 +45,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 		{"Events", testEvents},
 		{"ConcurrentEvents", testConcurrentEvents},
 		{"Changes", testChanges},
+		{"ChangeMarkers", testChangeMarkers},
 		{"ServerKeys", testServerKeys},
 		{"KeyUsageAndRetire", testKeyUsageAndRetire},
 		{"Redigest", testRedigest},
@@ -963,5 +965,45 @@ func testExchangeForwarded(t *testing.T, s bankgate.Store) {
 	}
 	if again, _ := s.App(ctx, a.ID); !again.Forwarding {
 		t.Fatal("forwarding not stored")
+	}
+}
+
+// testChangeMarkers: a delink and a secret rotation each put a change
+// marker for their connection or app on the change feed (in the same
+// transaction as their audit event); an exchange puts none.
+func testChangeMarkers(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	a := MustCreateApp(t, s, "markers")
+	f := mustConnect(t, s, a, time.Hour)
+	last, err := s.LastChange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exchange(s, f, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DelinkConnection(ctx, f.conn.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateAppSecret(ctx, a.ID, randBytes(32), t0); err != nil {
+		t.Fatal(err)
+	}
+	chs, err := s.Changes(ctx, last, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn, app int
+	for _, c := range chs {
+		switch {
+		case strings.HasPrefix(c.Stream, bankgate.ChangedConnPrefix+f.conn.ID+"/"):
+			conn++
+		case strings.HasPrefix(c.Stream, bankgate.ChangedAppPrefix+a.ID+"/"):
+			app++
+		default:
+			t.Errorf("unexpected change %q", c.Stream)
+		}
+	}
+	if conn == 0 || app != 1 {
+		t.Fatalf("markers: %d for the connection, %d for the app; changes %+v", conn, app, chs)
 	}
 }
