@@ -73,4 +73,3 @@ func TestFeedWaitsForGaps(t *testing.T) {
 		t.Fatalf("marked again: %v", marked)
 	}
 }
-
