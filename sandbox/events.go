@@ -175,7 +175,9 @@ type userState struct {
 	syncedReal time.Time
 	// registered is set once the base's IBANs are in the registry.
 	registered bool
-	// preBens are the beneficiaries the user had before any event.
+	// preBens are a fixture user's beneficiaries before any event; a
+	// generated user's are derived when asked (preBeneficiaries), so
+	// that a state kept per active user does not hold them.
 	preBens []bankgate.Beneficiary
 
 	// Derived from events; reset by rebuild. The maps stay nil until an
@@ -455,7 +457,7 @@ func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
 				st.gen = b.gen.ledger(st.bi, st.user)
 			}
 			st.l = st.gen
-			st.preBens = preBeneficiaries(st.bi, st.user)
+			st.preBens = nil
 		}
 		st.fixture, st.fixVer, st.registered = fx, fver, false
 		st.rebuild()

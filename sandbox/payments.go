@@ -126,8 +126,12 @@ func validWire(in *bankgate.WireBeneficiary) (bankgate.WireBeneficiary, error) {
 // allBeneficiaries returns the pre-existing beneficiaries and those the
 // user added, oldest first. The caller holds st.mu.
 func (st *userState) allBeneficiaries() []bankgate.Beneficiary {
-	out := make([]bankgate.Beneficiary, 0, len(st.preBens)+len(st.bens))
-	return append(append(out, st.preBens...), st.bens...)
+	pre := st.preBens
+	if st.fixture == nil {
+		pre = preBeneficiaries(st.bi, st.user)
+	}
+	out := make([]bankgate.Beneficiary, 0, len(pre)+len(st.bens))
+	return append(append(out, pre...), st.bens...)
 }
 
 // findBeneficiary returns the beneficiary with the given IBAN or account
