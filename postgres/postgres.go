@@ -669,8 +669,8 @@ func (s *Store) AdvanceAppClock(ctx context.Context, appID string, d time.Durati
 		if _, err := tx.Exec(ctx, `UPDATE apps SET clock_offset = $1, updated_at = $2 WHERE id = $3`, int64(out), nanos(now), appID); err != nil {
 			return fmt.Errorf("advance app clock: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE access_codes SET expires_at = expires_at - $1 WHERE app_id = $2 AND used_at = 0 AND expires_at > $3`,
-			int64(d), appID, nanos(now)); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE access_codes SET expires_at = expires_at - $1 WHERE expires_at > $2 AND app_id = $3 AND used_at = 0`,
+			int64(d), nanos(now), appID); err != nil {
 			return fmt.Errorf("advance app clock: %w", err)
 		}
 		return audit(ctx, tx, now, bankgate.AuditClockAdvanced, appID, "", "offset="+out.String())

@@ -566,8 +566,8 @@ func (s *Store) AdvanceAppClock(ctx context.Context, appID string, d time.Durati
 		if _, err := tx.ExecContext(ctx, `UPDATE apps SET clock_offset = ?, updated_at = ? WHERE id = ?`, int64(out), nanos(now), appID); err != nil {
 			return fmt.Errorf("advance app clock: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE access_codes SET expires_at = expires_at - ? WHERE app_id = ? AND used_at = 0 AND expires_at > ?`,
-			int64(d), appID, nanos(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE access_codes SET expires_at = expires_at - ? WHERE expires_at > ? AND app_id = ? AND used_at = 0`,
+			int64(d), nanos(now), appID); err != nil {
 			return fmt.Errorf("advance app clock: %w", err)
 		}
 		return s.audit(ctx, tx, now, bankgate.AuditClockAdvanced, appID, "", "offset="+out.String())

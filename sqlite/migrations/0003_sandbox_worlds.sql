@@ -6,4 +6,4 @@
 -- (sandbox-fixture/...) stay.
 ALTER TABLE apps ADD COLUMN clock_offset INTEGER NOT NULL DEFAULT 0;
 DELETE FROM events WHERE substr(stream, 1, 16) = 'sandbox/SANDBOX_' OR substr(stream, 1, 13) = 'sandbox-iban/';
-CREATE INDEX access_codes_app_unused ON access_codes (app_id) WHERE used_at = 0;
+CREATE INDEX access_codes_expires ON access_codes (expires_at);

@@ -1,1 +1,0 @@
-CREATE INDEX access_codes_app_unused ON access_codes (app_id) WHERE used_at = 0

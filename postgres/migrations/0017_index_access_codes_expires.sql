@@ -1,0 +1,1 @@
+CREATE INDEX access_codes_expires ON access_codes (expires_at)
