@@ -64,7 +64,7 @@ func FuzzParseBearer(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		tok := service.ParseBearer(h)
+		tok := parseBearer(h)
 		if secret.WellFormed(tok, secret.PrefixAccessToken, service.TokenBytes) && len(tok) != len(secret.PrefixAccessToken)+43 {
 			t.Fatalf("malformed token %q accepted", tok)
 		}

@@ -299,7 +299,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."), "")
 		return
 	}
-	c := &call{body: buf.Bytes(), bearer: service.ParseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(s.clientIP(r))}
+	c := &call{body: buf.Bytes(), bearer: parseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(s.clientIP(r))}
 	if k := r.Header.Get("Idempotency-Key"); k != "" && idempotentRoutes[rt.name] {
 		// A key that is not valid is refused before anything runs: were it
 		// dropped, a retry would run the payment again.
@@ -557,4 +557,14 @@ func (s *Server) trusted(ip string) bool {
 		}
 	}
 	return false
+}
+
+// parseBearer extracts the token from an Authorization header value. It
+// returns "" when there is none.
+func parseBearer(h string) string {
+	h = strings.TrimSpace(h)
+	if len(h) >= 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
 }

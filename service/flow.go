@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/bankgate/bankgate"
@@ -228,16 +227,6 @@ type Principal struct {
 	// Now is the time on the app's sandbox test clock when the principal
 	// was authenticated; connector calls run on it.
 	Now time.Time
-}
-
-// ParseBearer extracts the token from an Authorization header value. It
-// returns "" when there is none.
-func ParseBearer(h string) string {
-	h = strings.TrimSpace(h)
-	if len(h) >= 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
 }
 
 // Authenticate checks, in order, the access token (InvalidToken, or
