@@ -35,6 +35,9 @@ const chromium = "/usr/bin/chromium"
 
 func startChromium(t *testing.T) context.Context {
 	t.Helper()
+	if testing.Short() && os.Getenv("BANKGATE_REQUIRE_BROWSER") != "1" {
+		t.Skip("skipping browser test in -short mode (CI runs it)")
+	}
 	if _, err := os.Stat(chromium); err != nil {
 		if os.Getenv("BANKGATE_REQUIRE_BROWSER") == "1" {
 			t.Fatalf("BANKGATE_REQUIRE_BROWSER=1 but Chromium is not at %s: %v", chromium, err)

@@ -24,6 +24,9 @@ const chromiumPath = "/usr/bin/chromium"
 // makes that a failure (CI sets it).
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	if testing.Short() && os.Getenv("BANKGATE_REQUIRE_BROWSER") != "1" {
+		t.Skip("skipping browser test in -short mode (CI runs it)")
+	}
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("BANKGATE_REQUIRE_BROWSER") == "1" {
 			t.Fatalf("BANKGATE_REQUIRE_BROWSER=1 but Chromium is not at %s: %v (apt-get install chromium)", chromiumPath, err)
