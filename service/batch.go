@@ -357,10 +357,7 @@ func (s *Service) saveBatch(ctx context.Context, p *Principal, b *bankgate.Batch
 		err = s.store.AppendEvent(ctx, stream, seq+1, s.Now(), body)
 		if err == nil {
 			s.batchSeq.mu.Lock()
-			if len(s.batchSeq.m) >= maxCacheEntries {
-				clear(s.batchSeq.m)
-			}
-			s.batchSeq.m[stream] = seq + 1
+			putCapped(s.batchSeq.m, stream, seq+1)
 			s.batchSeq.mu.Unlock()
 			return nil
 		}

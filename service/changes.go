@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -60,6 +61,23 @@ func cut3(s string) (kind, id, rest string) {
 	kind, s, _ = strings.Cut(s, "/")
 	id, rest, _ = strings.Cut(s, "/")
 	return kind, id, rest
+}
+
+// usable reports whether a cache entry (of a grant, for connID and appID,
+// or of an app, connID "") read at fetched may be used at now. Within
+// CacheTTL it takes no lock, as the hot path always did; past it, it
+// polls the feed first (outside s.mu: a poll marks changes under it) and
+// asks fresh.
+func (s *Service) usable(ctx context.Context, fetched, now time.Time, connID, appID string) bool {
+	if age := now.Sub(fetched); age >= 0 && age < s.cacheTTL {
+		return true
+	}
+	if s.feed != nil {
+		s.feed.Refresh(ctx)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.fresh(fetched, now, connID, appID)
 }
 
 // fresh reports whether a cache entry read at fetched (for the given

@@ -279,17 +279,6 @@ func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, u
 	return s.authorize(ctx, e, appSecret, userSecret)
 }
 
-// freshGrant reports whether a cached grant may be used at now (see
-// fresh): its connection's and its app's changes count.
-func (s *Service) freshGrant(ctx context.Context, e *grantEntry, now time.Time) bool {
-	if now.Sub(e.fetched) >= s.cacheTTL && s.feed != nil {
-		s.feed.Refresh(ctx)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.fresh(e.fetched, now, e.grant.Connection.ID, e.grant.Token.AppID)
-}
-
 func checkGrant(g *bankgate.Grant) error {
 	if g.Token.Revoked() {
 		if g.Token.RevokeReason == bankgate.RevokedDelinked || g.Connection.Delinked() {
@@ -309,7 +298,7 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 		s.mu.RLock()
 		e := s.grants[string(digest)]
 		s.mu.RUnlock()
-		if e != nil && s.freshGrant(ctx, e, now) {
+		if e != nil && s.usable(ctx, e.fetched, now, e.grant.Connection.ID, e.grant.Token.AppID) {
 			if err := checkGrant(&e.grant); err != nil {
 				return nil, err
 			}
@@ -322,11 +311,6 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 	g, err := s.store.Grant(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
 		g, err = s.olderGrant(ctx, token, d)
-		if bankgate.IsCode(err, bankgate.NotFound) {
-			// Another instance may have moved the token to the primary
-			// key between the two lookups: look there once more.
-			g, err = s.store.Grant(ctx, d)
-		}
 	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
@@ -340,11 +324,8 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 		if old := s.grants[string(d)]; old != nil && old.session != nil && secret.Equal(old.grant.Connection.Sealed, g.Connection.Sealed) {
 			e.session = old.session
 		}
-		if len(s.grants) >= maxCacheEntries {
-			clear(s.grants)
-		}
 		e.key = string(d)
-		s.grants[e.key] = e
+		putCapped(s.grants, e.key, e)
 		s.mu.Unlock()
 	}
 	if err := checkGrant(g); err != nil {
@@ -356,7 +337,8 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 // olderGrant looks a token up under the server keys other than the
 // primary. A valid token found under an older key is stored again under
 // the primary key's digest d (one found under a newer, staged key stays:
-// an instance that already made that key primary issued it).
+// an instance that already made that key primary issued it). It returns
+// NotFound when no key finds the token.
 func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bankgate.Grant, error) {
 	for _, od := range s.keys.OtherDigests(domainToken, token) {
 		g, err := s.store.Grant(ctx, od)
@@ -373,7 +355,9 @@ func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bank
 		}
 		return g, nil
 	}
-	return nil, bankgate.Errorf(bankgate.NotFound, "token not found")
+	// Another instance may have moved the token to the primary key
+	// between the first lookup and these: look there once more.
+	return s.store.Grant(ctx, d)
 }
 
 func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userSecret string) (*Principal, error) {

@@ -120,6 +120,15 @@ const AuditRetention = 400 * 24 * time.Hour
 // and refills from the store.
 const maxCacheEntries = 200_000
 
+// putCapped sets m[k] = v, first clearing m if it holds maxCacheEntries.
+// The caller holds the lock that guards m.
+func putCapped[V any](m map[string]V, k string, v V) {
+	if len(m) >= maxCacheEntries {
+		clear(m)
+	}
+	m[k] = v
+}
+
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{
@@ -368,17 +377,13 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 		s.mu.RLock()
 		e := s.appsBySecret[string(d)]
 		s.mu.RUnlock()
-		if e != nil && s.freshApp(ctx, e, now) {
+		if e != nil && s.usable(ctx, e.fetched, now, "", e.app.ID) {
 			return &e.app, nil
 		}
 	}
 	app, err := s.store.AppBySecret(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
 		app, err = s.olderApp(ctx, appSecret, d)
-		if bankgate.IsCode(err, bankgate.NotFound) {
-			// Moved to the primary key by another instance meanwhile.
-			app, err = s.store.AppBySecret(ctx, d)
-		}
 	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
@@ -388,10 +393,7 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 	}
 	if s.cacheTTL > 0 {
 		s.mu.Lock()
-		if len(s.appsBySecret) >= maxCacheEntries {
-			clear(s.appsBySecret)
-		}
-		s.appsBySecret[string(d)] = &appEntry{app: *app, fetched: now}
+		putCapped(s.appsBySecret, string(d), &appEntry{app: *app, fetched: now})
 		s.mu.Unlock()
 	}
 	return app, nil
@@ -399,7 +401,7 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 
 // olderApp looks an appSecret up under the server keys other than the
 // primary; found under an older key, its digest is stored again under the
-// primary (d).
+// primary (d). It returns NotFound when no key finds it.
 func (s *Service) olderApp(ctx context.Context, appSecret string, d []byte) (*bankgate.App, error) {
 	for _, od := range s.keys.OtherDigests(domainAppSecret, appSecret) {
 		app, err := s.store.AppBySecret(ctx, od)
@@ -415,7 +417,9 @@ func (s *Service) olderApp(ctx context.Context, appSecret string, d []byte) (*ba
 		}
 		return app, nil
 	}
-	return nil, bankgate.Errorf(bankgate.NotFound, "app not found")
+	// Moved to the primary key by another instance meanwhile: look there
+	// once more.
+	return s.store.AppBySecret(ctx, d)
 }
 
 // redigestApp stores an app's secret digest under the primary key. A
@@ -428,23 +432,13 @@ func (s *Service) redigestApp(ctx context.Context, appID string, old, d []byte) 
 	s.forgetApp(appID)
 }
 
-// freshApp reports whether a cached app may be used at now (see fresh).
-func (s *Service) freshApp(ctx context.Context, e *appEntry, now time.Time) bool {
-	if now.Sub(e.fetched) >= s.cacheTTL && s.feed != nil {
-		s.feed.Refresh(ctx)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.fresh(e.fetched, now, "", e.app.ID)
-}
-
 // cachedApp returns the app with the given ID, from the cache when fresh.
 func (s *Service) cachedApp(ctx context.Context, id string, now time.Time) (*bankgate.App, error) {
 	if s.cacheTTL > 0 {
 		s.mu.RLock()
 		e := s.apps[id]
 		s.mu.RUnlock()
-		if e != nil && s.freshApp(ctx, e, now) {
+		if e != nil && s.usable(ctx, e.fetched, now, "", e.app.ID) {
 			return &e.app, nil
 		}
 	}
@@ -454,10 +448,7 @@ func (s *Service) cachedApp(ctx context.Context, id string, now time.Time) (*ban
 	}
 	if s.cacheTTL > 0 {
 		s.mu.Lock()
-		if len(s.apps) >= maxCacheEntries {
-			clear(s.apps)
-		}
-		s.apps[id] = &appEntry{app: *app, fetched: now}
+		putCapped(s.apps, id, &appEntry{app: *app, fetched: now})
 		s.mu.Unlock()
 	}
 	return app, nil
