@@ -3,7 +3,6 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,12 +12,11 @@ import (
 	"github.com/bankgate/bankgate/sandbox"
 	"github.com/bankgate/bankgate/secret"
 	"github.com/bankgate/bankgate/service"
-	"github.com/bankgate/bankgate/sqlite"
 )
 
 // grantCounting counts the grant reads that reach the store.
 type grantCounting struct {
-	*sqlite.Store
+	bankgate.Store
 	grants atomic.Int64
 }
 
@@ -35,11 +33,7 @@ func (g *grantCounting) Grant(ctx context.Context, digest []byte) (*bankgate.Gra
 // active users was 40% of a balance request's CPU.
 func TestCacheFollowsChanges(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{3}, secret.KeySize))
 	clk := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	counting := &grantCounting{Store: st}

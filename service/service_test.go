@@ -3,7 +3,6 @@ package service_test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/bankgate/bankgate/sandbox"
 	"github.com/bankgate/bankgate/secret"
 	"github.com/bankgate/bankgate/service"
-	"github.com/bankgate/bankgate/sqlite"
 )
 
 type clock struct {
@@ -28,11 +26,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // instances on one database, sharing a clock.
 func twoInstances(t *testing.T) (*service.Service, *service.Service, *clock) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{3}, secret.KeySize))
 	clk := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	mk := func() *service.Service {
