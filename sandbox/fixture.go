@@ -627,29 +627,44 @@ func parseFixture(bankID string, data []byte) (*fixture, error) {
 // putFixture appends f to the fixture stream unless its latest version
 // is the same.
 func (b *Bank) putFixture(ctx context.Context, stream string, f *fixture) error {
-	var raw []byte // the version to append, hashed once
+	same := func(e *fixtureEntry) (bool, error) {
+		if e == nil || e.legacy || e.fx == nil {
+			return false, nil
+		}
+		return f.sameAs(e.fx)
+	}
+	return b.appendVersion(ctx, stream, same, func() ([]byte, error) {
+		h := *f
+		h.MFA = slices.Clone(f.MFA)
+		if err := h.hashSecrets(); err != nil {
+			return nil, fmt.Errorf("sandbox fixture %s/%s: %w", f.BankID, f.Username, err)
+		}
+		return json.Marshal(&h)
+	})
+}
+
+// appendVersion appends a version to a fixture stream at the seq after
+// its latest, unless done reports that the latest version (nil for an
+// empty stream) already is what would be appended; body makes the
+// version's bytes, once. When another writer takes the seq first, it
+// reads the stream again and asks done again. On success the Bank's entry
+// is brought up to date.
+func (b *Bank) appendVersion(ctx context.Context, stream string, done func(*fixtureEntry) (bool, error), body func() ([]byte, error)) error {
+	var raw []byte
 	for range maxAppendAttempts {
 		e, err := b.fixtureEntry(ctx, stream)
 		if err != nil {
 			return err
 		}
+		if ok, err := done(e); err != nil || ok {
+			return err
+		}
 		var seq int64
 		if e != nil {
 			seq = e.seq
-			if !e.legacy && e.fx != nil {
-				same, err := f.sameAs(e.fx)
-				if err != nil || same {
-					return err
-				}
-			}
 		}
 		if raw == nil {
-			h := *f
-			h.MFA = slices.Clone(f.MFA)
-			if err := h.hashSecrets(); err != nil {
-				return fmt.Errorf("sandbox fixture %s/%s: %w", f.BankID, f.Username, err)
-			}
-			if raw, err = json.Marshal(&h); err != nil {
+			if raw, err = body(); err != nil {
 				return err
 			}
 		}
@@ -791,29 +806,10 @@ func (b *Bank) DeleteAppFixture(ctx context.Context, app, bankID, username strin
 	if !slices.ContainsFunc(users, func(u appUserEvent) bool { return u.Bank == bankID && u.User == username }) {
 		return bankgate.Errorf(bankgate.NotFound, "no such sandbox user")
 	}
-	stream := appFixtureStream(app, bankID, username)
-	for range maxAppendAttempts {
-		e, err := b.fixtureEntry(ctx, stream)
-		if err != nil {
-			return err
-		}
-		var fseq int64
-		if e != nil {
-			if e.fx == nil {
-				break
-			}
-			fseq = e.seq
-		}
-		err = b.log.AppendEvent(ctx, stream, fseq+1, b.now().UTC(), []byte(deletedFixture))
-		if err == nil {
-			if _, err := b.fixtureEntry(ctx, stream); err != nil {
-				return err
-			}
-			break
-		}
-		if !bankgate.IsCode(err, bankgate.Conflict) {
-			return fmt.Errorf("sandbox: append to %s: %w", stream, err)
-		}
+	deleted := func(e *fixtureEntry) (bool, error) { return e != nil && e.fx == nil, nil }
+	tombstone := func() ([]byte, error) { return []byte(deletedFixture), nil }
+	if err := b.appendVersion(ctx, appFixtureStream(app, bankID, username), deleted, tombstone); err != nil {
+		return err
 	}
 	return b.appendAppUser(ctx, app, seq, appUserEvent{Bank: bankID, User: username, Deleted: true})
 }
