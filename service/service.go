@@ -97,6 +97,9 @@ type Service struct {
 	// appsBySecret are apps by their secret's digest, for ExchangeToken
 	// and other calls an app makes with its secret alone.
 	appsBySecret map[string]*appEntry
+	// appsByKey are apps by their public key, for the Connect calls
+	// (a login reads it in http for its limits, then here).
+	appsByKey map[string]*appEntry
 }
 
 type grantEntry struct {
@@ -147,6 +150,7 @@ func New(cfg Config) *Service {
 		batchSeq:  batchSeqs{m: map[string]int64{}},
 
 		appsBySecret: map[string]*appEntry{},
+		appsByKey:    map[string]*appEntry{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -336,30 +340,50 @@ func (s *Service) RotateAppSecret(ctx context.Context, appKey string) (string, e
 	return sec, nil
 }
 
-// forgetApp drops the app from this instance's caches (by ID and by
-// secret), so that a change made here takes effect here at once.
+// forgetApp drops the app from this instance's caches (by ID, secret and
+// key), so that a change made here takes effect here at once.
 func (s *Service) forgetApp(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.apps, id)
-	for k, e := range s.appsBySecret {
-		if e.app.ID == id {
-			delete(s.appsBySecret, k)
+	for _, m := range []map[string]*appEntry{s.appsBySecret, s.appsByKey} {
+		for k, e := range m {
+			if e.app.ID == id {
+				delete(m, k)
+			}
 		}
 	}
 }
 
 // AppByKey returns the app with the given public key, or
-// InvalidAppCredentials.
+// InvalidAppCredentials. An app found is remembered as AppBySecret's are.
 func (s *Service) AppByKey(ctx context.Context, appKey string) (*bankgate.App, error) {
 	if appKey == "" || len(appKey) > 256 {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appKey is invalid.")
+	}
+	now := s.Now()
+	if s.cacheTTL > 0 {
+		s.mu.RLock()
+		e := s.appsByKey[appKey]
+		s.mu.RUnlock()
+		if e != nil && s.usable(ctx, e.fetched, now, "", e.app.ID) {
+			return &e.app, nil
+		}
 	}
 	app, err := s.store.AppByKey(ctx, appKey)
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appKey is invalid.")
 	}
-	return app, err
+	if err != nil {
+		return nil, err
+	}
+	if s.cacheTTL > 0 {
+		// Only keys of apps that exist become map keys.
+		s.mu.Lock()
+		putCapped(s.appsByKey, appKey, &appEntry{app: *app, fetched: now})
+		s.mu.Unlock()
+	}
+	return app, nil
 }
 
 // AppBySecret authenticates an app by its secret; it returns
