@@ -193,7 +193,7 @@ func (b *Bank) dataGate(call *bank.Call, op string) (*bank.Challenge, error) {
 func (b *Bank) Identity(ctx context.Context, call *bank.Call) (*bankgate.Identity, *bank.Challenge, error) {
 	var id bankgate.Identity
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
-		id = st.l.p.identity
+		id = st.l.p.ident()
 		id.Numbers = slices.Clone(id.Numbers)
 		id.Identifications = slices.Clone(id.Identifications)
 		return nil
@@ -240,8 +240,8 @@ func (st *userState) accountAt(i int, now time.Time) bankgate.Account {
 	a := &p.accounts[i]
 	bk := p.books[a.book]
 	return bankgate.Account{
-		ID: a.id, Name: a.name, Type: a.typ, IBAN: bk.iban, Number: bk.number,
-		Currency: bk.cur, IsFavourite: a.fav, Balance: st.balance(a.book, now),
+		ID: a.id, Name: a.name, Type: a.typ, IBAN: bk.iban(), Number: bk.number(),
+		Currency: *bk.cur, IsFavourite: a.fav, Balance: st.balance(int(a.book), now),
 	}
 }
 
@@ -325,7 +325,7 @@ func (b *Bank) Transactions(ctx context.Context, call *bank.Call, accountID stri
 		if err != nil {
 			return err
 		}
-		out = st.history(st.l.p.accounts[i].book, f, t)
+		out = st.history(int(st.l.p.accounts[i].book), f, t)
 		return nil
 	})
 	if err != nil {
@@ -357,8 +357,8 @@ func (st *userState) cards(now time.Time) []bankgate.Card {
 	for ci, bi := range p.cards {
 		bk := p.books[bi]
 		out = append(out, bankgate.Card{
-			ID: bk.id, Name: bk.name, CardNumber: bk.number, CreditLimit: bk.limit, Currency: bk.cur,
-			Type: "credit", ExpiryDate: bk.expiry, Status: "active", Balance: st.cardBalance(ci, now),
+			ID: bk.id(), Name: bk.name(), CardNumber: bk.number(), CreditLimit: bk.limit, Currency: *bk.cur,
+			Type: "credit", ExpiryDate: bk.expiry(), Status: "active", Balance: st.cardBalance(ci, now),
 		})
 	}
 	return out
@@ -389,7 +389,7 @@ func (b *Bank) CardBalance(ctx context.Context, call *bank.Call, cardID string) 
 func (st *userState) card(id string) int {
 	p := st.l.p
 	for ci, bi := range p.cards {
-		if id != "" && p.books[bi].id == id {
+		if id != "" && p.books[bi].id() == id {
 			return ci
 		}
 	}
@@ -402,18 +402,18 @@ func (st *userState) card(id string) int {
 // st.mu.
 func (st *userState) cardBalance(ci int, now time.Time) bankgate.CardBalance {
 	p := st.l.p
-	b := p.cards[ci]
-	bk := p.books[b]
+	b := int(p.cards[ci])
+	bk := &p.books[b]
 	outstanding := max(-st.balance(b, now), 0)
 	cb := bankgate.CardBalance{
-		CardNumber:         bk.number,
+		CardNumber:         bk.number(),
 		AvailableBalance:   bk.limit - outstanding,
 		OutstandingBalance: outstanding,
-		Currency:           bk.cur,
+		Currency:           *bk.cur,
 	}
 	m := monthIndex(now)
 	dueDay := func(m int) string {
-		return time.Date(epoch.Year(), epoch.Month()+time.Month(m), bk.payDay, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+		return time.Date(epoch.Year(), epoch.Month()+time.Month(m), int(bk.payDay), 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 	}
 	if m < 0 {
 		cb.DueDate = dueDay(0)
@@ -440,7 +440,7 @@ func (b *Bank) CardTransactions(ctx context.Context, call *bank.Call, cardID str
 		if err != nil {
 			return err
 		}
-		out = st.history(st.l.p.cards[i], f, t)
+		out = st.history(int(st.l.p.cards[i]), f, t)
 		return nil
 	})
 	if err != nil {

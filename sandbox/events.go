@@ -273,7 +273,7 @@ func (st *userState) apply(e *userEvent) {
 				desc += " - " + t.Remark
 				details += " " + upper(t.Remark)
 			}
-			st.post(p.accounts[a].book, "debit", t.Amount, desc, details, t.Ref, e.Date, brand)
+			st.post(int(p.accounts[a].book), "debit", t.Amount, desc, details, t.Ref, e.Date, brand)
 		}
 		if t.To != nil {
 			if t.To.Bank == st.bi.bank.ID && t.To.User == st.user {
@@ -300,7 +300,7 @@ func (st *userState) apply(e *userEvent) {
 			if a.Description != "" {
 				desc += " - " + a.Description
 			}
-			st.post(p.accounts[i].book, "credit", a.Amount, desc, "ACH PULL "+a.Ref+" "+upper(a.Description), a.Ref, e.Date, brand)
+			st.post(int(p.accounts[i].book), "credit", a.Amount, desc, "ACH PULL "+a.Ref+" "+upper(a.Description), a.Ref, e.Date, brand)
 		}
 	}
 }
@@ -321,7 +321,7 @@ func (st *userState) applyCredit(at time.Time, c *creditRecord) {
 		desc += " - " + c.Remark
 		details += " " + upper(c.Remark)
 	}
-	st.post(st.l.p.accounts[i].book, "credit", c.Amount, desc, details, c.Ref, at, &st.bi.brand)
+	st.post(int(st.l.p.accounts[i].book), "credit", c.Amount, desc, details, c.Ref, at, &st.bi.brand)
 }
 
 // post adds an event's transaction to book i, after every posted
@@ -335,7 +335,7 @@ func (st *userState) post(i int, typ string, amt bankgate.Money, desc, details, 
 	ps := st.posted[i]
 	n := countPostedUpTo(ps, at)
 	tx := bankgate.Transaction{Amount: amt, Date: at, Type: typ, Description: desc, Details: details,
-		Currency: st.l.p.books[i].cur, Reference: ref, Category: catTransfers, BrandName: m.Name, BrandLogo: m.Logo}
+		Currency: *st.l.p.books[i].cur, Reference: ref, Category: catTransfers, BrandName: m.Name, BrandLogo: m.Logo}
 	st.posted[i] = slices.Insert(ps, n, postedTx{tx: tx, delta: delta})
 }
 
@@ -551,12 +551,12 @@ func (b *Bank) registerIBANs(ctx context.Context, st *userState, now time.Time) 
 	p := st.l.p
 	for _, a := range p.accounts {
 		bk := p.books[a.book]
-		if bk.iban == "" {
+		if bk.iban() == "" {
 			continue
 		}
 		o := owner{Bank: st.bi.bank.ID, User: st.user, Account: a.id, Currency: bk.cur.Code}
 		for range maxAppendAttempts {
-			cur, seq, err := b.ibanOwner(ctx, st.app, bk.iban)
+			cur, seq, err := b.ibanOwner(ctx, st.app, bk.iban())
 			if err != nil {
 				return err
 			}
@@ -564,12 +564,12 @@ func (b *Bank) registerIBANs(ctx context.Context, st *userState, now time.Time) 
 				break
 			}
 			body, _ := json.Marshal(o)
-			err = b.log.AppendEvent(ctx, ibanStream(st.app, bk.iban), seq+1, now, body)
+			err = b.log.AppendEvent(ctx, ibanStream(st.app, bk.iban()), seq+1, now, body)
 			if err == nil {
 				break
 			}
 			if !bankgate.IsCode(err, bankgate.Conflict) {
-				return fmt.Errorf("sandbox: register %s: %w", bk.iban, err)
+				return fmt.Errorf("sandbox: register %s: %w", bk.iban(), err)
 			}
 		}
 	}

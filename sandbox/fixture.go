@@ -230,9 +230,17 @@ func (f *fixture) validate() error {
 	}
 	c := bi.country
 	ids, ibans := map[string]bool{}, map[string]bool{}
+	if len(f.Accounts) > maxFixtureAccounts {
+		return fmt.Errorf("a user has at most %d accounts, not %d", maxFixtureAccounts, len(f.Accounts))
+	}
 	for i := range f.Accounts {
 		a := &f.Accounts[i]
 		where := fmt.Sprintf("accounts[%d]", i)
+		for _, x := range []struct{ name, v string }{{"id", a.ID}, {"name", a.Name}, {"number", a.Number}, {"iban", a.IBAN}} {
+			if len(x.v) > maxFixtureAccountField {
+				return fmt.Errorf("%s.%s is longer than %d bytes", where, x.name, maxFixtureAccountField)
+			}
+		}
 		if strings.TrimSpace(a.Name) == "" {
 			return fmt.Errorf("%s.name is required", where)
 		}
@@ -329,8 +337,9 @@ func (f *fixture) validate() error {
 			sorted[j] = a.Transactions[k]
 			sorted[j].Date = dates[k].Format(time.RFC3339Nano)
 			if sorted[j].Reference == "" {
-				bk := &book{refCode: refCode(a.ID)}
-				sorted[j].Reference = reference(bk, dates[k], j+1)
+				var bk book
+				bk.pack(bookStrings{refCode: refCode(a.ID)})
+				sorted[j].Reference = reference(&bk, dates[k], j+1)
 			}
 			if refs[sorted[j].Reference] {
 				return fmt.Errorf("%s: transaction reference %q is repeated", where, sorted[j].Reference)
@@ -378,6 +387,13 @@ func (f *fixture) inputs() []bankgate.UserInput {
 	return out
 }
 
+// A fixture's accounts are bounded so that a book's packed strings stay
+// small (see book.pack).
+const (
+	maxFixtureAccounts     = 50
+	maxFixtureAccountField = 256
+)
+
 // ledger returns the fixture's data as a ledger that never generates:
 // its accounts with their transactions chained from the opening balances.
 func (f *fixture) ledger(bi *bankInfo) *ledger {
@@ -391,16 +407,16 @@ func (f *fixture) ledger(bi *bankInfo) *ledger {
 	for _, d := range fi.Identification {
 		id.Identifications = append(id.Identifications, bankgate.Identification{Type: d.Type, Value: d.Value})
 	}
-	p := &profile{bank: bi, user: f.Username, currency: bankgate.Currencies[bi.country.Currency], identity: id,
+	p := &profile{bank: bi, user: f.Username, currency: currencyOf(bi.country.Currency), fixed: &id, area: id.Address.Area,
 		current: -1, savings: -1, current2: -1}
 	l := &ledger{p: p, through: maxMonths - 1}
 	for i, a := range f.Accounts {
 		opening, _ := toMoney(a.OpeningBalance)
 		cur := bankgate.Currencies[a.Currency]
-		bk := &book{kind: kindCurrent, id: a.ID, name: a.Name, number: a.Number, iban: a.IBAN, opening: opening, cur: cur,
-			refCode: refCode(a.ID)}
+		bk := book{kind: kindCurrent, opening: opening, cur: currencyOf(a.Currency)}
+		bk.pack(bookStrings{id: a.ID, name: a.Name, number: a.Number, iban: a.IBAN, refCode: refCode(a.ID)})
 		p.books = append(p.books, bk)
-		p.accounts = append(p.accounts, accountRef{id: a.ID, name: a.Name, typ: a.Type, book: i, fav: i == 0})
+		p.accounts = append(p.accounts, accountRef{id: a.ID, name: a.Name, typ: a.Type, book: int8(i), fav: i == 0})
 		bal := opening
 		var txs []bankgate.Transaction
 		for _, ft := range a.Transactions {

@@ -201,8 +201,8 @@ func (s *monthSim) run(p *profile, m int, bal []bankgate.Money) {
 			amount: p.toCurrent2, m: bankBrand, text: txtOwn, category: catTransfers})
 	}
 	for ci, b := range p.cards {
-		bk := p.books[b]
-		evs = append(evs, event{at: at(bk.payDay, 8), kind: evCardPayment, from: cur, to: int8(b), card: int8(ci),
+		bk := &p.books[b]
+		evs = append(evs, event{at: at(int(bk.payDay), 8), kind: evCardPayment, from: cur, to: int8(b), card: int8(ci),
 			m: bankBrand, text: txtCardPay, category: catTransfers})
 	}
 
@@ -327,7 +327,7 @@ func (s *monthSim) run(p *profile, m int, bal []bankgate.Money) {
 // as the month has always generated them. Their strings share one
 // allocation.
 func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgate.Transaction) []bankgate.Transaction {
-	bk := p.books[b]
+	bk := &p.books[b]
 	n := 0
 	for i := range s.posts {
 		if ps := &s.posts[i]; int(ps.book) == b && ps.at >= from && ps.at <= to {
@@ -378,9 +378,9 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 			desc, details = str(e.m.Name, " Bill Payment"), str("BILL PAYMENT ", e.m.Narrative)
 		case txtOwn:
 			if ps.toSide {
-				desc, details = "Transfer from Current Account", str("OWN ACCOUNT TRANSFER FROM ", p.books[e.from].number)
+				desc, details = "Transfer from Current Account", str("OWN ACCOUNT TRANSFER FROM ", p.books[e.from].number())
 			} else {
-				desc, details = str("Transfer to ", p.books[e.to].name), str("OWN ACCOUNT TRANSFER TO ", p.books[e.to].number)
+				desc, details = str("Transfer to ", p.books[e.to].name()), str("OWN ACCOUNT TRANSFER TO ", p.books[e.to].number())
 			}
 		case txtInterest:
 			if month == "" {
@@ -391,9 +391,9 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 			desc, details = e.m.Name, str("POS PURCHASE ", e.m.Narrative)
 		case txtCardPay:
 			if ps.toSide {
-				desc, details = "Payment Received - Thank You", str("PAYMENT RECEIVED FROM A/C ", p.books[e.from].number)
+				desc, details = "Payment Received - Thank You", str("PAYMENT RECEIVED FROM A/C ", p.books[e.from].number())
 			} else {
-				desc, details = "Credit Card Payment", str("PAYMENT TO CARD ", p.books[e.to].number)
+				desc, details = "Credit Card Payment", str("PAYMENT TO CARD ", p.books[e.to].number())
 			}
 		case txtPurchase:
 			k := len(buf)
@@ -405,14 +405,14 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 			buf = appendUpper(append(append(buf, e.m.Narrative...), ' '), p.city.Name)
 			desc, details = e.m.Name, unsafe.String(&buf[k], len(buf)-k)
 		case txtATM:
-			desc, details = "ATM Withdrawal", str("ATM WITHDRAWAL ", upper(p.bank.bank.ShortName), " ", upper(p.identity.Address.Area))
+			desc, details = "ATM Withdrawal", str("ATM WITHDRAWAL ", upper(p.bank.bank.ShortName), " ", upper(p.area))
 		}
 		at := time.Unix(ps.at, 0).UTC()
 		k := len(buf)
 		buf = appendReference(buf, bk, at, seq)
 		ref := unsafe.String(&buf[k], len(buf)-k)
 		out = append(out, bankgate.Transaction{
-			Amount: ps.amount, Date: at, Type: typ, Description: desc, Details: details, Currency: p.currency,
+			Amount: ps.amount, Date: at, Type: typ, Description: desc, Details: details, Currency: *p.currency,
 			BeforeAmount: before, AfterAmount: ps.after, Reference: ref,
 			Category: e.category, BrandName: e.m.Name, BrandLogo: e.m.Logo,
 		})

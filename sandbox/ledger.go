@@ -130,7 +130,7 @@ func appendReference(b []byte, bk *book, at time.Time, seq int) []byte {
 	}
 	y, mo, d := at.Date()
 	b = append(b, byte('0'+y/10%10), byte('0'+y%10), byte('0'+int(mo)/10), byte('0'+int(mo)%10), byte('0'+d/10), byte('0'+d%10))
-	b = append(b, bk.refCode...)
+	b = append(b, bk.refCode()...)
 	b = append(b, byte('0'+seq/1000%10), byte('0'+seq/100%10), byte('0'+seq/10%10), byte('0'+seq%10))
 	return b
 }

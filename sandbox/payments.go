@@ -305,7 +305,7 @@ func (b *Bank) pay(ctx context.Context, st *userState, call *bank.Call, now time
 			return nil, coolDownError(pe.activeAt.Sub(now))
 		}
 		ref := st.l.p.accounts[ai]
-		bk := st.l.p.books[ref.book]
+		bk := &st.l.p.books[ref.book]
 		minimum := minimumUnits[pe.typ]
 		if minimum == 0 {
 			minimum = 1
@@ -315,7 +315,7 @@ func (b *Bank) pay(ctx context.Context, st *userState, call *bank.Call, now time
 			return nil, bankgate.Errorf(bankgate.ParameterError, "The amount must be at least %d %s for a %s transfer.", minimum, bk.cur.Code, pe.typ)
 		case req.Amount > maxTransferUnits*100:
 			return nil, bankgate.Errorf(bankgate.ParameterError, "The amount must be at most %d %s.", maxTransferUnits, bk.cur.Code)
-		case req.Amount > st.available(ref.book, now):
+		case req.Amount > st.available(int(ref.book), now):
 			return nil, bankgate.Errorf(bankgate.InsufficientBalance, "The account does not have enough balance for this transfer.")
 		}
 		to, seen := owners[pe.id]
@@ -338,8 +338,8 @@ func (b *Bank) pay(ctx context.Context, st *userState, call *bank.Call, now time
 		}
 		t := &transferRecord{Ref: newRef(), Account: ref.id, Amount: req.Amount, Currency: bk.cur.Code, Wire: wire,
 			Beneficiary: pe.id, Name: pe.name, IBAN: pe.iban, AccountNumber: pe.acct, Remark: strings.TrimSpace(req.Remark),
-			IdempotencyKey: call.IdempotencyKey, FromName: st.l.p.identity.Name, FromIBAN: bk.iban, To: to}
-		res = &bankgate.TransferResult{Reference: t.Ref, Amount: t.Amount, Currency: bk.cur}
+			IdempotencyKey: call.IdempotencyKey, FromName: st.l.p.ident().Name, FromIBAN: bk.iban(), To: to}
+		res = &bankgate.TransferResult{Reference: t.Ref, Amount: t.Amount, Currency: *bk.cur}
 		return &userEvent{Type: etTransfer, Date: now, Transfer: t}, nil
 	})
 	if err != nil {

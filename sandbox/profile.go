@@ -23,26 +23,71 @@ const (
 	kindCard                     // a credit card, paid in full monthly from the current account
 )
 
-// book is one ledger of a generated user: an account or a card. Every
-// cached generated user holds a few, so it is kept small: what can be
-// derived (floor, posPrefix, last4) is.
+// book is one ledger of a user: an account or a card. Every cached
+// generated user holds a few, so it is kept small: its strings are packed
+// into one (s, read through id, name, number, iban, refCode and expiry),
+// its currency is shared, and what can be derived (floor, posPrefix,
+// last4) is.
 type book struct {
-	id      string // account ID, or card ID for kindCard
-	name    string
-	number  string // account number, or masked card number
-	iban    string // empty for cards
-	refCode string // 6 characters of the book's ID used in references
-	cur     bankgate.Currency
-	opening bankgate.Money
+	s   string    // id, name, number, iban, refCode, expiry, back to back
+	end [5]uint16 // where each of the first five ends in s
+	cur *bankgate.Currency
 
-	// Cards.
-	limit  bankgate.Money
-	expiry string // MM/YY
-	payDay int    // day of the month the statement balance is paid
+	opening bankgate.Money
+	limit   bankgate.Money // cards: the credit limit
 
 	interestBP int32 // savings: annual interest in basis points
+	payDay     int8  // cards: day of the month the statement balance is paid
 	kind       bookKind
 }
+
+// bookStrings are a book's strings before they are packed.
+type bookStrings struct {
+	id, name, number, iban, refCode, expiry string
+}
+
+// pack sets bk's strings to x, in one allocation. Each of the strings
+// but the last must be shorter than 64 KiB (fixtures bound them far
+// below that).
+func (bk *book) pack(x bookStrings) {
+	parts := [...]string{x.id, x.name, x.number, x.iban, x.refCode, x.expiry}
+	n := 0
+	for _, s := range parts {
+		n += len(s)
+	}
+	b := make([]byte, 0, n)
+	for i, s := range parts {
+		b = append(b, s...)
+		if i < len(bk.end) {
+			bk.end[i] = uint16(len(b))
+		}
+	}
+	bk.s = unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func (bk *book) id() string      { return bk.s[:bk.end[0]] }
+func (bk *book) name() string    { return bk.s[bk.end[0]:bk.end[1]] }
+func (bk *book) number() string  { return bk.s[bk.end[1]:bk.end[2]] }
+func (bk *book) iban() string    { return bk.s[bk.end[2]:bk.end[3]] } // empty for cards
+func (bk *book) refCode() string { return bk.s[bk.end[3]:bk.end[4]] } // 6 characters of the ID, for references
+func (bk *book) expiry() string  { return bk.s[bk.end[4]:] }          // cards: MM/YY
+
+// currencyOf returns the shared Currency of a code bankgate knows, or a
+// new one with only the code.
+func currencyOf(code string) *bankgate.Currency {
+	if c, ok := currencies[code]; ok {
+		return c
+	}
+	return &bankgate.Currency{Code: code}
+}
+
+var currencies = func() map[string]*bankgate.Currency {
+	m := make(map[string]*bankgate.Currency, len(bankgate.Currencies))
+	for k, v := range bankgate.Currencies {
+		m[k] = &v
+	}
+	return m
+}()
 
 // floor returns the balance below which discretionary debits are skipped,
 // which keeps current accounts positive and cards within their limit.
@@ -54,7 +99,7 @@ func (bk *book) floor() bankgate.Money {
 }
 
 // last4 returns a card's last four digits.
-func (bk *book) last4() string { return bk.number[len(bk.number)-4:] }
+func (bk *book) last4() string { n := bk.number(); return n[len(n)-4:] }
 
 // posPrefix returns what starts the Details of a purchase paid from bk.
 func (bk *book) posPrefix() string {
@@ -69,26 +114,29 @@ func (bk *book) posPrefix() string {
 
 // accountRef is one entry of the user's account list.
 type accountRef struct {
-	id   string
+	id   string // the book's ID, except for a card's credit account
 	name string
 	typ  string
-	book int
+	book int8
 	fav  bool
 }
 
-// profile is everything about a generated user that does not change with
-// time: identity, accounts, cards and monthly habits. It is a pure function
-// of the bank and the username.
+// profile is everything about a user that does not change with time:
+// identity, accounts, cards and, for a generated user, monthly habits. A
+// generated user's is a pure function of the bank and the username. A
+// cache entry holds one per generated user, so the identity, which few
+// calls read, is made again when asked (ident) instead of kept.
 type profile struct {
 	bank     *bankInfo
 	user     string
-	currency bankgate.Currency
-	identity bankgate.Identity
+	currency *bankgate.Currency
+	fixed    *bankgate.Identity // a fixture's identity; nil for a generated user
 	city     *city
+	area     string // the identity's address area, which ATM withdrawals name
 
-	books    []*book
+	books    []book
 	accounts []accountRef
-	cards    []int // indexes into books, in card order
+	cards    []int8 // indexes into books, in card order
 
 	employer   *merchant
 	salary     bankgate.Money // in the first year
@@ -110,6 +158,16 @@ type profile struct {
 	payday   int8
 	rentDay  int8
 	hasCar   bool
+}
+
+// ident returns the user's identity: a fixture's, or the generated one,
+// made again from the seed (the first draws a profile is made with).
+func (p *profile) ident() bankgate.Identity {
+	if p.fixed != nil {
+		return *p.fixed
+	}
+	id, _ := newIdentity(seeded(p.bank.bank.ID, p.user), p.bank.country)
+	return id
 }
 
 // seeded returns a PCG generator seeded with the SHA-256 of the parts joined
@@ -194,8 +252,10 @@ const refYear = 2024
 func newProfile(bi *bankInfo, user string) *profile {
 	r := seeded(bi.bank.ID, user)
 	c := bi.country
-	p := &profile{bank: bi, user: user, currency: bankgate.Currencies[c.Currency], current: -1, savings: -1, current2: -1}
-	p.identity, p.city = newIdentity(r, c)
+	p := &profile{bank: bi, user: user, currency: currencyOf(c.Currency), current: -1, savings: -1, current2: -1}
+	var id bankgate.Identity
+	id, p.city = newIdentity(r, c)
+	p.area = id.Address.Area
 
 	// Habits. Every draw happens whatever the branches, so that adding a
 	// fixture override never shifts the rest of the data.
@@ -289,33 +349,27 @@ func newProfile(bi *bankInfo, user string) *profile {
 	if hasCredit {
 		nAccounts++
 	}
-	p.books = make([]*book, 0, nBooks)
+	p.books = make([]book, 0, nBooks)
 	p.accounts = make([]accountRef, 0, nAccounts)
-	p.cards = make([]int, 0, nCards)
-	addAccount := func(bk *book, name, typ string, fav bool) {
+	p.cards = make([]int8, 0, nCards)
+	addAccount := func(kind bookKind, label, bookName, number string, opening bankgate.Money, name, typ string, fav bool) *book {
+		id := opaqueID(bi.bank.ID, user, label)
+		bk := book{kind: kind, opening: opening, cur: p.currency}
+		bk.pack(bookStrings{id: id, name: bookName, number: number, iban: accountIBAN(c.Code, bi.ibanCode, number), refCode: refCode(id)})
 		p.books = append(p.books, bk)
-		p.accounts = append(p.accounts, accountRef{id: bk.id, name: name, typ: typ, book: len(p.books) - 1, fav: fav})
-	}
-	newAccount := func(kind bookKind, label, number string, opening bankgate.Money) *book {
-		bk := &book{kind: kind, id: opaqueID(bi.bank.ID, user, label), number: number,
-			iban: accountIBAN(c.Code, bi.ibanCode, number), opening: opening, cur: p.currency}
-		bk.refCode = refCode(bk.id)
-		return bk
+		p.accounts = append(p.accounts, accountRef{id: p.books[len(p.books)-1].id(), name: name, typ: typ, book: int8(len(p.books) - 1), fav: fav})
+		return &p.books[len(p.books)-1]
 	}
 	p.current = 0
-	addAccount(newAccount(kindCurrent, "account/current", numbers[0], currentOpening), "Current Account", "current", true)
+	addAccount(kindCurrent, "account/current", "", numbers[0], currentOpening, "Current Account", "current", true)
 	if hasSavings {
-		bk := newAccount(kindSavings, "account/savings", numbers[1], savingsOpening)
-		bk.name = "Savings Account"
-		bk.interestBP = int32(interest)
 		p.savings = int8(len(p.books))
-		addAccount(bk, "Savings Account", "savings", false)
+		bk := addAccount(kindSavings, "account/savings", "Savings Account", numbers[1], savingsOpening, "Savings Account", "savings", false)
+		bk.interestBP = int32(interest)
 	}
 	if hasCurrent2 {
-		bk := newAccount(kindCurrent2, "account/current2", numbers[2], current2Opening)
-		bk.name = "Everyday Current Account"
 		p.current2 = int8(len(p.books))
-		addAccount(bk, "Everyday Current Account", "current", false)
+		addAccount(kindCurrent2, "account/current2", "Everyday Current Account", numbers[2], current2Opening, "Everyday Current Account", "current", false)
 	}
 	for i := range nCards {
 		d := cards[i]
@@ -323,11 +377,10 @@ func newProfile(bi *bankInfo, user string) *profile {
 		if strings.Contains(d.name, "Mastercard") {
 			scheme = "5"
 		}
-		bk := &book{kind: kindCard, id: opaqueID(bi.bank.ID, user, "card/"+strconv.Itoa(i)), name: d.name,
-			number: scheme + "XXX XXXX XXXX " + d.last4, limit: max(d.limit, 500000),
-			expiry: d.expiry, payDay: d.payDay, cur: p.currency}
-		bk.refCode = refCode(bk.id)
-		p.cards = append(p.cards, len(p.books))
+		id := opaqueID(bi.bank.ID, user, "card/"+strconv.Itoa(i))
+		bk := book{kind: kindCard, limit: max(d.limit, 500000), payDay: int8(d.payDay), cur: p.currency}
+		bk.pack(bookStrings{id: id, name: d.name, number: scheme + "XXX XXXX XXXX " + d.last4, refCode: refCode(id), expiry: d.expiry})
+		p.cards = append(p.cards, int8(len(p.books)))
 		p.books = append(p.books, bk)
 	}
 	if hasCredit {
@@ -499,24 +552,17 @@ func titleCase(s string) string {
 // tables excluded, for the cache of generated data.
 func (p *profile) size() int {
 	n := int(unsafe.Sizeof(*p)) + len(p.user)
-	id := &p.identity
-	n += len(id.Name) + len(id.EmailAddress) + len(id.DateOfBirth) + len(id.Address.Full) + len(id.Address.Flat) +
-		len(id.Address.ZipCode) + len(id.Address.PoBox)
-	n += cap(id.Numbers) * int(unsafe.Sizeof(bankgate.PhoneNumber{}))
-	for _, x := range id.Numbers {
-		n += len(x.Value)
+	n += cap(p.books)*int(unsafe.Sizeof(book{})) + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)
+	for i := range p.books {
+		n += len(p.books[i].s)
 	}
-	n += cap(id.Identifications) * int(unsafe.Sizeof(bankgate.Identification{}))
-	for _, x := range id.Identifications {
-		n += len(x.Value)
+	for i := range p.accounts {
+		if a := &p.accounts[i]; a.id != p.books[a.book].id() {
+			n += len(a.id)
+		}
 	}
-	n += cap(p.books)*8 + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)*8
-	for _, bk := range p.books {
-		n += int(unsafe.Sizeof(*bk)) + len(bk.id) + len(bk.number) + len(bk.iban) + len(bk.refCode) +
-			len(bk.expiry)
-	}
-	for _, a := range p.accounts {
-		n += len(a.id)
+	if p.fixed != nil {
+		n += int(unsafe.Sizeof(*p.fixed)) // fixtures are not in the cache; a rough count will do
 	}
 	return n
 }

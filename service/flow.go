@@ -192,13 +192,37 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 	return &Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID, ClientUserID: ex.ClientUserID}, nil
 }
 
+// intern returns the one copy of an app or bank ID that grant entries
+// share (at most maxInterned of them are kept; past that s is returned).
+func (s *Service) intern(v string) string {
+	s.mu.RLock()
+	w, ok := s.interned[v]
+	s.mu.RUnlock()
+	if ok {
+		return w
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w, ok := s.interned[v]; ok {
+		return w
+	}
+	if len(s.interned) < maxInterned {
+		s.interned[v] = v
+	}
+	return v
+}
+
+// maxInterned bounds the interned IDs: apps and banks, which an operator
+// creates, not clients.
+const maxInterned = 10_000
+
 // forgetCode drops cached grants issued for an access code, so that a
 // revocation for code reuse takes effect on this instance at once.
 func (s *Service) forgetCode(codeDigest []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, e := range s.grants {
-		if secret.Equal(e.grant.Token.CodeDigest, codeDigest) {
+		if secret.Equal(e.codeDigest, codeDigest) {
 			delete(s.grants, k)
 		}
 	}
@@ -209,7 +233,7 @@ func (s *Service) forgetConnection(connID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, e := range s.grants {
-		if e.grant.Connection.ID == connID {
+		if e.connID == connID {
 			delete(s.grants, k)
 		}
 	}
@@ -275,8 +299,7 @@ func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, u
 	if g.Token.AppID != app.ID || !g.Token.Forwarded || checkGrant(g) != nil {
 		return nil, bad
 	}
-	e := &grantEntry{grant: *g, fetched: s.Now()}
-	return s.authorize(ctx, e, appSecret, userSecret)
+	return s.authorize(ctx, newGrantEntry(g, s.Now(), s.intern), appSecret, userSecret)
 }
 
 func checkGrant(g *bankgate.Grant) error {
@@ -298,9 +321,9 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 		s.mu.RLock()
 		e := s.grants[string(digest)]
 		s.mu.RUnlock()
-		if e != nil && s.usable(ctx, e.fetched, now, e.grant.Connection.ID, e.grant.Token.AppID) {
-			if err := checkGrant(&e.grant); err != nil {
-				return nil, err
+		if e != nil && s.usable(ctx, e.fetched, now, e.connID, e.appID) {
+			if e.denied != nil {
+				return nil, e.denied
 			}
 			return e, nil
 		}
@@ -318,18 +341,19 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 	if err != nil {
 		return nil, err
 	}
-	e := &grantEntry{grant: *g, fetched: now}
+	e := newGrantEntry(g, now, s.intern)
 	if s.cacheTTL > 0 {
 		s.mu.Lock()
-		if old := s.grants[string(d)]; old != nil && old.session != nil && secret.Equal(old.grant.Connection.Sealed, g.Connection.Sealed) {
-			e.session = old.session
+		if old := s.grants[string(d)]; old != nil && old.session != nil && old.sealedTag == e.sealedTag &&
+			secret.Equal(old.userSecretDigest, e.userSecretDigest) {
+			e.session, e.sealed = old.session, nil
 		}
 		e.key = string(d)
 		putCapped(s.grants, e.key, e)
 		s.mu.Unlock()
 	}
-	if err := checkGrant(g); err != nil {
-		return nil, err
+	if e.denied != nil {
+		return nil, e.denied
 	}
 	return e, nil
 }
@@ -361,8 +385,7 @@ func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bank
 }
 
 func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userSecret string) (*Principal, error) {
-	g := &e.grant
-	app, err := s.cachedApp(ctx, g.Token.AppID, s.Now())
+	app, err := s.cachedApp(ctx, e.appID, s.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -379,14 +402,17 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 	if userSecret == "" || len(userSecret) > 256 {
 		return nil, bankgate.Errorf(bankgate.InvalidUserSecret, "The userSecret does not match this access token.")
 	}
-	ok, current = s.keys.Verify(domainUserSecret, userSecret, g.Connection.UserSecretDigest)
+	ok, current = s.keys.Verify(domainUserSecret, userSecret, e.userSecretDigest)
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidUserSecret, "The userSecret does not match this access token.")
 	}
-	sess := e.session
-	if sess == nil || !current {
+	s.mu.RLock()
+	sess, sealed := e.session, e.sealed
+	s.mu.RUnlock()
+	switch {
+	case sess == nil:
 		var sealedCurrent bool
-		sess, sealedCurrent, err = s.keys.OpenCurrent(userSecret, g.Connection.ID, g.Connection.Sealed)
+		sess, sealedCurrent, err = s.keys.OpenCurrent(userSecret, e.connID, sealed)
 		if err != nil {
 			return nil, fmt.Errorf("open connection session: %w", err)
 		}
@@ -394,13 +420,17 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 			s.redigestConnection(ctx, e, userSecret, sess)
 		} else if s.cacheTTL > 0 {
 			s.mu.Lock()
-			e.session = sess
+			e.session, e.sealed = sess, nil
 			s.mu.Unlock()
 		}
+	case !current:
+		// The session was unsealed before the server key that sealed it
+		// was retired from primary: store it again under the new one.
+		s.redigestConnection(ctx, e, userSecret, sess)
 	}
 	return &Principal{
-		AppID: g.Token.AppID, ConnectionID: g.Connection.ID, BankID: g.Connection.BankID, UserID: g.Connection.UserID, TokenID: g.Token.ID,
-		Session: bank.Session{AppID: g.Token.AppID, BankID: g.Connection.BankID, ConnectionID: g.Connection.ID, Data: sess},
+		AppID: e.appID, ConnectionID: e.connID, BankID: e.bankID, UserID: e.userID, TokenID: e.tokenID,
+		Session: bank.Session{AppID: e.appID, BankID: e.bankID, ConnectionID: e.connID, Data: sess},
 		Now:     s.AppNow(app),
 	}, nil
 }
@@ -410,13 +440,12 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 // under an older one. A failure is logged, not returned: the next use
 // tries again.
 func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSecret string, session []byte) {
-	c := &e.grant.Connection
-	sealed, err := s.keys.Seal(userSecret, c.ID, session)
+	sealed, err := s.keys.Seal(userSecret, e.connID, session)
 	if err == nil {
-		_, err = s.store.RedigestConnection(ctx, c.ID, c.UserSecretDigest, s.keys.Digest(domainUserSecret, userSecret), sealed)
+		_, err = s.store.RedigestConnection(ctx, e.connID, e.userSecretDigest, s.keys.Digest(domainUserSecret, userSecret), sealed)
 	}
 	if err != nil {
-		s.log.Warn("re-digest connection under the primary key", "connectionID", c.ID, "err", err)
+		s.log.Warn("re-digest connection under the primary key", "connectionID", e.connID, "err", err)
 	}
 	if e.key != "" {
 		s.mu.Lock()

@@ -93,7 +93,9 @@ type Service struct {
 
 	mu     sync.RWMutex
 	grants map[string]*grantEntry // by token digest
-	apps   map[string]*appEntry   // by app ID
+	// interned are the app and bank IDs grant entries share.
+	interned map[string]string
+	apps     map[string]*appEntry // by app ID
 	// appsBySecret are apps by their secret's digest, for ExchangeToken
 	// and other calls an app makes with its secret alone.
 	appsBySecret map[string]*appEntry
@@ -102,13 +104,38 @@ type Service struct {
 	appsByKey map[string]*appEntry
 }
 
+// grantEntry is what a bearer check needs of a grant, kept per token:
+// with a cache entry per active token it is kept small (a Grant copied
+// whole was about 1 KB).
 type grantEntry struct {
 	key     string // the token digest it is cached under, "" if not cached
-	grant   bankgate.Grant
 	fetched time.Time
-	// session is the unsealed connector session, kept after the first
-	// request that proved the userSecret.
-	session []byte
+
+	tokenID, appID, connID, bankID, userID string
+	userSecretDigest                       []byte
+	codeDigest                             []byte // the access code the token was issued for
+	// sealed is the connection's sealed session until session, the
+	// unsealed one, is known (after the first request that proved the
+	// userSecret); sealedTag is the sealed session's last 16 bytes (its
+	// authentication tag), which tell a re-read entry whether the session
+	// it had still holds.
+	sealed    []byte
+	sealedTag [16]byte
+	session   []byte
+	denied    error // nil for a usable grant; else InvalidToken or UserDelinked
+}
+
+// newGrantEntry copies of g what a bearer check needs. Strings that many
+// entries share (the app and bank IDs) are taken from intern.
+func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string) *grantEntry {
+	c := &g.Connection
+	e := &grantEntry{fetched: now, tokenID: g.Token.ID, appID: intern(g.Token.AppID), connID: c.ID,
+		bankID: intern(c.BankID), userID: c.UserID, userSecretDigest: c.UserSecretDigest,
+		codeDigest: g.Token.CodeDigest, sealed: c.Sealed, denied: checkGrant(g)}
+	if len(c.Sealed) >= len(e.sealedTag) {
+		copy(e.sealedTag[:], c.Sealed[len(c.Sealed)-len(e.sealedTag):])
+	}
+	return e
 }
 
 type appEntry struct {
@@ -146,6 +173,7 @@ func New(cfg Config) *Service {
 		banks:     map[string]bank.Connector{},
 		bankIndex: map[string]bankgate.Bank{},
 		grants:    map[string]*grantEntry{},
+		interned:  map[string]string{},
 		apps:      map[string]*appEntry{},
 		batchSeq:  batchSeqs{m: map[string]int64{}},
 
