@@ -218,6 +218,9 @@ func TestBadFixtures(t *testing.T) {
 		{"bad type", `{` + good + `,"accounts":[{"name":"A","transactions":[{"date":"2026-01-05","amount":1,"type":"refund","description":"d"}]}]}`, "credit or debit"},
 		{"no description", `{` + good + `,"accounts":[{"name":"A","transactions":[{"date":"2026-01-05","amount":1,"type":"debit"}]}]}`, "description is required"},
 		{"bad beneficiary", `{` + good + `,"beneficiaries":[{"name":"B"}]}`, "beneficiaries[0]"},
+		{"too many accounts", `{` + good + `,"accounts":[` + strings.Repeat(`{"name":"A"},`, maxFixtureAccounts) + `{"name":"A"}]}`, "at most 50 accounts"},
+		{"long account name", `{` + good + `,"accounts":[{"name":"` + strings.Repeat("n", maxFixtureAccountField+1) + `"}]}`, "accounts[0].name is longer"},
+		{"long account ID", `{` + good + `,"accounts":[{"id":"` + strings.Repeat("i", maxFixtureAccountField+1) + `","name":"A"}]}`, "accounts[0].id is longer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
