@@ -186,7 +186,7 @@ type userState struct {
 	bens       []bankgate.Beneficiary
 	wires      []bankgate.WireBeneficiary
 	autoflow   map[string]bool // beneficiary IDs made by autoflow
-	posted     [][]postedTx    // per book, by date then seq
+	posted     [][]postedTx    // per book, by date then seq; nil until an event posts
 	sent       map[string]*transferRecord
 	idem       map[string]string // idempotency key -> transfer ref
 	credited   map[string]bool   // credit refs applied
@@ -200,7 +200,7 @@ type userState struct {
 func (st *userState) rebuild() {
 	st.bens, st.wires = nil, nil
 	st.autoflow, st.sent, st.idem, st.credited, st.pending, st.ach = nil, nil, nil, nil, nil, nil
-	st.posted = make([][]postedTx, len(st.l.p.books))
+	st.posted = nil
 	for i := range st.events {
 		st.apply(&st.events[i])
 	}
@@ -332,11 +332,22 @@ func (st *userState) post(i int, typ string, amt bankgate.Money, desc, details, 
 		delta = -amt
 	}
 	at = at.UTC()
+	if st.posted == nil {
+		st.posted = make([][]postedTx, len(st.l.p.books))
+	}
 	ps := st.posted[i]
 	n := countPostedUpTo(ps, at)
 	tx := bankgate.Transaction{Amount: amt, Date: at, Type: typ, Description: desc, Details: details,
 		Currency: *st.l.p.books[i].cur, Reference: ref, Category: catTransfers, BrandName: m.Name, BrandLogo: m.Logo}
 	st.posted[i] = slices.Insert(ps, n, postedTx{tx: tx, delta: delta})
+}
+
+// postedOf returns what events posted to book i, oldest first.
+func (st *userState) postedOf(i int) []postedTx {
+	if st.posted == nil {
+		return nil
+	}
+	return st.posted[i]
 }
 
 // countPostedUpTo returns how many of ps are dated at or before t.
@@ -354,7 +365,7 @@ func countPostedUpTo(ps []postedTx, t time.Time) int {
 // transaction dated at or before t. The caller holds st.mu.
 func (st *userState) balance(i int, t time.Time) bankgate.Money {
 	bal := st.l.balanceAt(i, t)
-	for _, p := range st.posted[i] {
+	for _, p := range st.postedOf(i) {
 		if p.tx.Date.After(t) {
 			break
 		}
@@ -368,7 +379,7 @@ func (st *userState) balance(i int, t time.Time) bankgate.Money {
 // the credit limit of a card.
 func (st *userState) available(i int, now time.Time) bankgate.Money {
 	bal := st.balance(i, now)
-	for _, p := range st.posted[i] {
+	for _, p := range st.postedOf(i) {
 		if p.tx.Date.After(now) && p.delta < 0 {
 			bal += p.delta
 		}
@@ -382,7 +393,7 @@ func (st *userState) available(i int, now time.Time) bankgate.Money {
 // st.mu.
 func (st *userState) history(i int, from, to time.Time) []bankgate.Transaction {
 	gen, base := st.l.between(i, from, to)
-	ps := st.posted[i]
+	ps := st.postedOf(i)
 	if len(ps) == 0 {
 		return gen // fresh, and never nil
 	}

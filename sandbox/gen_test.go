@@ -175,6 +175,50 @@ func TestGenCacheBounded(t *testing.T) {
 	}
 }
 
+// TestGenCacheDemotes checks that a cache over its bytes first drops
+// the hot months' postings of users not read since the hand passed,
+// keeping their entries, and that their balances stay the same.
+func TestGenCacheDemotes(t *testing.T) {
+	bi := bankByID[enbd]
+	c := newGenCache(1 << 30)
+	var hs []*ledger
+	var want []bankgate.Money
+	for i := range 100 {
+		l := c.ledger(bi, "demote"+strconv.Itoa(i))
+		hs = append(hs, l)
+		want = append(want, l.balanceAt(0, testNow))
+	}
+	c.mu.Lock()
+	full := c.bytes
+	// Shrink the bound to what the entries take without their hot
+	// postings, plus a little: the hand demotes rather than evicts.
+	var hot int64
+	for _, e := range c.ring {
+		hot += int64(8 * cap(e.hotPosts))
+	}
+	c.max = full - hot + 1024
+	for _, e := range c.ring {
+		e.ref.Store(false)
+	}
+	c.evict()
+	n, bytes := len(c.m), c.bytes
+	demoted := 0
+	for _, e := range c.ring {
+		if e.hotPosts == nil && e.hotReplay {
+			demoted++
+		}
+	}
+	c.mu.Unlock()
+	if n != 100 || demoted == 0 || bytes > c.max {
+		t.Errorf("after evict: %d entries (want 100), %d demoted, %d bytes for a bound of %d", n, demoted, bytes, c.max)
+	}
+	for i, l := range hs {
+		if got := l.balanceAt(0, testNow); got != want[i] {
+			t.Errorf("user %d: balance %d demoted, want %d", i, got, want[i])
+		}
+	}
+}
+
 // TestHotReplay checks the path for a hot month whose postings do not
 // pack (a change of 2^38 hundredths or more): reads play the month again
 // and get the same balances.

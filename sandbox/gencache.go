@@ -60,7 +60,7 @@ type genEntry struct {
 	// The hot month (-1 for none), the one balances were last read in:
 	// its first second, its balances as it started, each card's statement
 	// due time (seconds into the month), and its postings in date order,
-	// each packed by hotPack. hotReplay says a posting did not fit, and
+	// each packed by hotPack. hotReplay says a posting did not fit, or that the cache dropped the postings (demote), and
 	// reads play the month again instead.
 	hotStart int64
 	hotOpen  [maxBooks]bankgate.Money
@@ -151,6 +151,20 @@ func (c *genCache) evict() {
 			c.hand++
 			continue
 		}
+		// An entry not read since the hand last passed first loses its
+		// hot month's postings (its balances are then read by playing
+		// the month, a few µs), and only if it is still unread when the
+		// hand comes round again, the rest.
+		if v.mu.TryLock() {
+			freed := v.demote()
+			v.mu.Unlock()
+			if freed > 0 {
+				v.size -= freed
+				c.bytes -= freed
+				c.hand++
+				continue
+			}
+		}
 		delete(c.m, genKey{v.h.p.bank.bank.ID, v.h.p.user})
 		c.bytes -= v.size
 		v.evicted = true
@@ -172,6 +186,17 @@ func (c *genCache) grew(e *genEntry, d int64) {
 		c.bytes += d
 	}
 	c.mu.Unlock()
+}
+
+// demote drops e's hot month's postings, keeping its opening balances,
+// and returns the bytes freed. The caller holds e.mu.
+func (e *genEntry) demote() int64 {
+	if e.hotPosts == nil {
+		return 0
+	}
+	freed := int64(8 * cap(e.hotPosts))
+	e.hotPosts, e.hotReplay = nil, true
+	return freed
 }
 
 // dataBytes returns the bytes of e's slices. The caller holds e.mu.
