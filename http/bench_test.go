@@ -53,6 +53,7 @@ func BenchmarkBalanceRequest(b *testing.B) {
 	token := conn.AccessCode
 	acctReq := httptest.NewRequest("POST", "/v2/data/accounts/get", bytes.NewReader([]byte(`{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`"}`)))
 	acctReq.Header.Set("Authorization", "Bearer "+token)
+	acctReq.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, acctReq)
 	var accts struct {
@@ -68,6 +69,7 @@ func BenchmarkBalanceRequest(b *testing.B) {
 	rd := bytes.NewReader(body)
 	req := httptest.NewRequest("POST", "/v2/data/balance/get", rd)
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
 	b.ReportAllocs()
 	for b.Loop() {
 		rd.Reset(body)

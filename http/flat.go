@@ -1,6 +1,9 @@
 package http
 
-import "strings"
+import (
+	"strings"
+	"unsafe"
+)
 
 // flatDecoder is a request type the fast path can fill: it returns the
 // string field a JSON key names (matched as encoding/json does, exactly or
@@ -66,9 +69,27 @@ func decodeFlat(body []byte, v flatDecoder) bool {
 		}
 		i = skipWS(body, j+1)
 	}
-	for _, p := range pairs[:n] {
-		if f := v.flatField(string(p.key)); f != nil {
-			*f = string(p.val)
+	// The values are copied into one string, each field a part of it;
+	// keys are matched in place (flatField does not keep them).
+	var fields [len(pairs)]*string
+	size := 0
+	for k, p := range pairs[:n] {
+		if fields[k] = v.flatField(unsafeString(p.key)); fields[k] != nil {
+			size += len(p.val)
+		}
+	}
+	all := make([]byte, 0, size)
+	for k, p := range pairs[:n] {
+		if fields[k] != nil {
+			all = append(all, p.val...)
+		}
+	}
+	vals := unsafeString(all)
+	off := 0
+	for k, p := range pairs[:n] {
+		if fields[k] != nil {
+			*fields[k] = vals[off : off+len(p.val)]
+			off += len(p.val)
 		}
 	}
 	return true
@@ -161,4 +182,13 @@ func flatFor(req any) flatDecoder {
 		return r
 	}
 	return nil
+}
+
+// unsafeString returns b as a string without copying; b must not change
+// while the string is in use.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

@@ -389,9 +389,15 @@ func (s *Server) dispatch(ctx context.Context, c *call) (any, error) {
 func (s *Server) writeJSON(w *statusWriter, status int, v any) {
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	var err error
+	if a, ok := v.(jsonAppender); !ok {
+		err = encodeJSON(buf, v)
+	} else if b, ok := a.appendJSON(buf.AvailableBuffer()); ok {
+		buf.Write(b)
+	} else {
+		err = encodeJSON(buf, v)
+	}
+	if err != nil {
 		s.log.Error("encode response", "err", err)
 		buf.Reset()
 		buf.WriteString(`{"success":false,"status":"failed","operationID":"","type":"UNKNOWN_ERROR","msg":"Oops! Something happened while performing the request."}` + "\n")
@@ -407,6 +413,13 @@ func (s *Server) writeJSON(w *statusWriter, status int, v any) {
 	if buf.Cap() <= 64<<10 {
 		s.bufs.Put(buf)
 	}
+}
+
+// encodeJSON writes v as JSON to buf, HTML characters not escaped.
+func encodeJSON(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 var (

@@ -1,11 +1,13 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
@@ -31,30 +33,55 @@ func decodeSession(data []byte) (sessionInfo, error) {
 	return sessionInfo{bi: bi, user: d.User}, nil
 }
 
-// session decodes a session, remembering the sessions it decoded by their
-// bytes so that a user's calls after the first decode nothing. A session
-// that does not decode, or names an unknown bank or another bank than
-// s.BankID, answers SessionInvalidated.
+// session decodes a session. A session that does not decode, or names an
+// unknown bank or another bank than s.BankID, answers SessionInvalidated.
 func (b *Bank) session(s bank.Session) (*bankInfo, string, error) {
-	b.smu.RLock()
-	si, ok := b.sessions[string(s.Data)]
-	b.smu.RUnlock()
+	si, ok := plainSession(s.Data)
 	if !ok {
 		var err error
 		if si, err = decodeSession(s.Data); err != nil {
 			return nil, "", err
 		}
-		b.smu.Lock()
-		if len(b.sessions) >= maxSessions {
-			clear(b.sessions)
-		}
-		b.sessions[string(s.Data)] = si
-		b.smu.Unlock()
 	}
 	if s.BankID != "" && s.BankID != si.bi.bank.ID {
 		return nil, "", errSession()
 	}
 	return si.bi, si.user, nil
+}
+
+// plainSession decodes, without allocating, a session as loggedIn writes
+// it, {"bank":"<ID>","user":"<username>"} in printable ASCII with
+// nothing escaped; it
+// reports false for anything else, which decodeSession then reads. The
+// username it returns shares data's bytes, which a session never changes.
+func plainSession(data []byte) (sessionInfo, bool) {
+	const pre, mid, end = `{"bank":"`, `","user":"`, `"}`
+	rest, ok := bytes.CutPrefix(data, []byte(pre))
+	if !ok {
+		return sessionInfo{}, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return sessionInfo{}, false
+	}
+	bi, ok := bankByID[string(rest[:i])]
+	if !ok || bytes.IndexByte(rest[:i], '\\') >= 0 {
+		return sessionInfo{}, false
+	}
+	user, ok := bytes.CutPrefix(rest[i:], []byte(mid))
+	if !ok {
+		return sessionInfo{}, false
+	}
+	user, ok = bytes.CutSuffix(user, []byte(end))
+	if !ok || len(user) == 0 {
+		return sessionInfo{}, false
+	}
+	for _, c := range user {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return sessionInfo{}, false
+		}
+	}
+	return sessionInfo{bi: bi, user: unsafe.String(&user[0], len(user))}, true
 }
 
 func errSession() error {

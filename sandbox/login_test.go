@@ -413,3 +413,23 @@ func cardBalanceAt(b *Bank, s bank.Session, id string, now time.Time) (bankgate.
 	}
 	return *cb, nil
 }
+
+// FuzzPlainSession checks that the allocation-free session decoder agrees
+// with encoding/json whenever it accepts a session.
+func FuzzPlainSession(f *testing.F) {
+	for _, s := range []string{`{"bank":"SANDBOX_AE_ENBD","user":"user_good"}`, `{"bank":"SANDBOX_AE_ENBD","user":""}`,
+		`{"bank":"SANDBOX_AE_ENBD","user":"a\"b"}`, `{"bank":"SANDBOX_AE_ENBD","user":"\u0061"}`, `{"user":"x","bank":"SANDBOX_AE_ENBD"}`,
+		`{"bank":"SANDBOX_AE_ENBD","user":"x"} `, `{"bank":"NOPE","user":"x"}`, `{"bank":"SANDBOX_AE_ENBD","user":"x","more":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := plainSession(data)
+		if !ok {
+			return
+		}
+		want, err := decodeSession(data)
+		if err != nil || got != want {
+			t.Errorf("plainSession(%q) = %v, %v; decodeSession: %v, %v", data, got.bi.bank.ID, got.user, want, err)
+		}
+	})
+}

@@ -50,10 +50,6 @@ const DefaultCacheBytes = 128 << 20
 // cache keeps across instances.
 const DefaultReadStaleness = 500 * time.Millisecond
 
-// maxSessions bounds the decoded-session cache (about 100 bytes an
-// entry); past it, the cache starts over.
-const maxSessions = 1 << 18
-
 // maxLockEntries bounds the failed-login table; past it, entries that no
 // longer matter are swept.
 const maxLockEntries = 10000
@@ -122,9 +118,6 @@ type Bank struct {
 	// older count is not fresh.
 	fixGen atomic.Uint64
 
-	smu      sync.RWMutex
-	sessions map[string]sessionInfo // decoded sessions, by their bytes
-
 	mu       sync.Mutex
 	failures map[lockKey]*failures // at most maxLockEntries
 }
@@ -163,7 +156,7 @@ func New(opts Options) *Bank {
 		staleness = DefaultReadStaleness
 	}
 	b := &Bank{now: now, cache: newLedgerCache(size), gen: newGenCache(genBytes), log: log, staleness: staleness,
-		fixtures: make(map[string]*fixtureEntry), sessions: make(map[string]sessionInfo),
+		fixtures: make(map[string]*fixtureEntry),
 		failures: make(map[lockKey]*failures)}
 	if cl, ok := log.(feed.Log); ok && opts.ChangeFeed && staleness > 0 {
 		b.feed = feed.New(cl, nil, b.markStream)

@@ -7,10 +7,12 @@ package service
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -559,13 +561,32 @@ func (s *Service) userID(appID, bankID, userKey string) string {
 
 // --- operations ---
 
+// opRand are ChaCha8 generators seeded from crypto/rand, one per user at
+// a time: a random (version 4) UUID from one costs no allocation and no
+// system call.
+var opRand = sync.Pool{New: func() any {
+	var seed [32]byte
+	crand.Read(seed[:])
+	return mrand.NewChaCha8(seed)
+}}
+
+// randomUUID returns a random (version 4, RFC 9562) UUID.
+func randomUUID() (u [16]byte) {
+	r := opRand.Get().(*mrand.ChaCha8)
+	r.Read(u[:])
+	opRand.Put(r)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
 func (s *Service) newOperationID(bankID string) string {
 	prefix := bankID
 	if b, ok := s.bankIndex[bankID]; ok && b.SwiftCode != "" {
 		prefix = b.SwiftCode
 	}
 	// <prefix>:<uuid v4>, built in one allocation.
-	u := uuid.New()
+	u := randomUUID()
 	buf := make([]byte, 0, len(prefix)+1+36)
 	buf = append(append(buf, prefix...), ':')
 	var h [36]byte
