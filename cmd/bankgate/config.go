@@ -40,6 +40,9 @@ type Config struct {
 	NoSandbox bool
 	// SandboxCacheMB bounds the sandbox's generated-data cache, in MiB.
 	SandboxCacheMB int
+	// MemoryLimit is the Go runtime's soft memory limit: off, auto (90%
+	// of a cgroup limit) or a size (see memoryLimit).
+	MemoryLimit string
 	// TrustedProxies is a comma-separated list of CIDRs of load balancers
 	// whose X-Forwarded-For is believed for per-IP rate limits.
 	TrustedProxies string
@@ -74,9 +77,12 @@ var settings = []setting{
 	{"rate-limits", "BANKGATE_RATE_LIMITS", "rate limits: off, default, or a comma list of NAME=N/DURATION (N events per duration, burst N; N/DURATION/B for a burst of B; NAME=off disables one; unnamed limits keep their defaults). login-user: failed bank logins per app, bank and username; login-ip: failed bank logins per client IP (while either is spent every login is refused); exchange-app: failed ExchangeToken calls (wrong access code) per app; auth-ip: failed token/appSecret/userSecret/access-code checks per client IP (only failing requests are refused). Defaults: " + bghttp.DefaultLimits.String(), func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.RateLimits, "rate-limits", def, "")
 	}},
-	{"sandbox-cache-mb", "BANKGATE_SANDBOX_CACHE_MB", "MiB of memory for the sandbox's users (generated data, about 2.5 KB a user, and user states); a user not cached costs about 0.1 ms to make again", func(fs *flag.FlagSet, c *Config, def string) {
+	{"sandbox-cache-mb", "BANKGATE_SANDBOX_CACHE_MB", "MiB of memory for the sandbox's users (generated data, about 1.6 KB a user, and user states); over it, users not read lately first lose their current month's postings (a balance then costs a few µs more), then their entry (about 0.1 ms to make again)", func(fs *flag.FlagSet, c *Config, def string) {
 		n, _ := strconv.Atoi(def)
 		fs.IntVar(&c.SandboxCacheMB, "sandbox-cache-mb", n, "")
+	}},
+	{"memory-limit", "BANKGATE_MEMORY_LIMIT", "soft memory limit of the Go heap, at which the garbage collector works harder: auto (90% of the container's cgroup memory limit, if it has one), off, or a size such as 512MiB; keep it well above what the caches hold (--sandbox-cache-mb, about 0.5 KB per active token)", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.MemoryLimit, "memory-limit", def, "")
 	}},
 	{"no-sandbox", "BANKGATE_NO_SANDBOX", "serve no sandbox banks (a production server): banks/get lists none, logins and sandbox endpoints refuse them", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.BoolVar(&c.NoSandbox, "no-sandbox", def == "true" || def == "1", "")
@@ -97,6 +103,7 @@ var defaults = map[string]string{
 	"rate-limits":      "default",
 	"no-sandbox":       "false",
 	"sandbox-cache-mb": "256",
+	"memory-limit":     "auto",
 }
 
 // newFlagSet returns a flag set for a command with the named settings

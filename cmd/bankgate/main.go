@@ -270,7 +270,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "no-sandbox", "trusted-proxies", "rate-limits", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "log-level")
 	if err != nil {
 		return err
 	}
@@ -279,6 +279,10 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	memLimit, err := applyMemoryLimit(cfg.MemoryLimit)
+	if err != nil {
+		return err
 	}
 	limits, err := cfg.limits()
 	if err != nil {
@@ -352,7 +356,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if cfg.DatabaseURL != "" {
 		storeKind = "postgres"
 	}
-	log.Info("bankgate listening", "addr", addr, "dataDir", cfg.DataDir, "store", storeKind)
+	log.Info("bankgate listening", "addr", addr, "dataDir", cfg.DataDir, "store", storeKind, "memoryLimit", memLimit)
 	fmt.Fprintf(stdout, "bankgate listening on http://%s\n", addr)
 	if hooks != nil && hooks.Ready != nil {
 		hooks.Ready(addr)
