@@ -157,6 +157,8 @@ type userState struct {
 	bi   *bankInfo
 	user string
 
+	ref atomic.Bool // read since the cache's hand last passed
+
 	mu      sync.Mutex
 	gen     *ledger // the generated ledger, kept once made
 	l       *ledger // the base in use: gen or the fixture's

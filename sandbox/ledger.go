@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"container/list"
 	"slices"
 	"sync"
 	"time"
@@ -179,56 +178,69 @@ func upper(s string) string {
 	return string(b)
 }
 
-// ledgerCache keeps the most recently used users' states (generated
-// ledger, fixture and events applied), at most max of them. A state
-// evicted is rebuilt from the store when next used.
+// ledgerCache keeps the users' states (generated ledger, fixture and
+// events applied) read lately, at most max of them, evicted by CLOCK. A
+// state evicted is rebuilt from the store when next used.
 type ledgerCache struct {
-	mu  sync.Mutex
-	max int
-	ll  *list.List // of *cacheEntry, most recent first
-	m   map[cacheKey]*list.Element
+	mu   sync.RWMutex
+	max  int
+	m    map[cacheKey]*userState
+	ring []*userState // CLOCK order
+	hand int
 }
 
 // cacheKey names a user at a bank in an app's world (a struct, so that
 // looking one up allocates nothing).
 type cacheKey struct{ app, bank, user string }
 
-type cacheEntry struct {
-	key cacheKey
-	st  *userState
-}
-
 func newLedgerCache(max int) *ledgerCache {
-	return &ledgerCache{max: max, ll: list.New(), m: make(map[cacheKey]*list.Element)}
+	return &ledgerCache{max: max, m: make(map[cacheKey]*userState)}
 }
 
-// peek returns the cached state of key, or nil, without making it the
-// most recently used.
+// peek returns the cached state of key, or nil, without marking it used.
 func (c *ledgerCache) peek(key cacheKey) *userState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok {
-		return e.Value.(*cacheEntry).st
-	}
-	return nil
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[key]
 }
 
 // get returns the state of user at bank bi in app's world, making an
 // empty one (filled in by Bank.sync) if it is not cached.
 func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
 	key := cacheKey{app, bi.bank.ID, user}
+	c.mu.RLock()
+	st := c.m[key]
+	c.mu.RUnlock()
+	if st != nil {
+		if !st.ref.Load() {
+			st.ref.Store(true)
+		}
+		return st
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok {
-		c.ll.MoveToFront(e)
-		return e.Value.(*cacheEntry).st
+	if st := c.m[key]; st != nil {
+		return st
 	}
-	st := &userState{app: app, bi: bi, user: user}
-	c.m[key] = c.ll.PushFront(&cacheEntry{key: key, st: st})
-	for c.ll.Len() > c.max {
-		last := c.ll.Back()
-		c.ll.Remove(last)
-		delete(c.m, last.Value.(*cacheEntry).key)
+	st = &userState{app: app, bi: bi, user: user}
+	st.ref.Store(true)
+	c.m[key] = st
+	c.ring = append(c.ring, st)
+	for len(c.m) > c.max && len(c.ring) > 1 {
+		if c.hand >= len(c.ring) {
+			c.hand = 0
+		}
+		v := c.ring[c.hand]
+		if v.ref.Load() {
+			v.ref.Store(false)
+			c.hand++
+			continue
+		}
+		delete(c.m, cacheKey{v.app, v.bi.bank.ID, v.user})
+		last := len(c.ring) - 1
+		c.ring[c.hand] = c.ring[last]
+		c.ring[last] = nil
+		c.ring = c.ring[:last]
 	}
 	return st
 }
