@@ -85,3 +85,54 @@ func (r *accountBalanceResponse) appendJSON(b []byte) ([]byte, bool) {
 	b = appendJSONString(b, r.Balance.AccountNumber)
 	return append(b, "}}\n"...), true
 }
+
+func (r *transactionsResponse) appendJSON(b []byte) ([]byte, bool) {
+	b, ok := r.envelope.appendOpen(b)
+	if !ok {
+		return b, false
+	}
+	if r.Transactions == nil {
+		b = append(b, `,"transactions":null`...)
+		return append(b, "}\n"...), true
+	}
+	b = append(b, `,"transactions":[`...)
+	for i := range r.Transactions {
+		t := &r.Transactions[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"amount":`...)
+		b = appendJSONFloat(b, t.Amount)
+		b = append(b, `,"date":`...)
+		b = appendJSONString(b, t.Date)
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, t.Type)
+		b = append(b, `,"description":`...)
+		b = appendJSONString(b, t.Description)
+		b = append(b, `,"details":`...)
+		b = appendJSONString(b, t.Details)
+		b = append(b, `,"currency":{"code":`...)
+		b = appendJSONString(b, t.Currency.Code)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, t.Currency.Name)
+		b = append(b, `},"beforeAmount":`...)
+		b = appendJSONFloat(b, t.BeforeAmount)
+		b = append(b, `,"afterAmount":`...)
+		b = appendJSONFloat(b, t.AfterAmount)
+		b = append(b, `,"reference":`...)
+		b = appendJSONString(b, t.Reference)
+		if t.Category != "" {
+			b = append(b, `,"category":`...)
+			b = appendJSONString(b, t.Category)
+		}
+		if bd := t.BrandDetails; bd != nil {
+			b = append(b, `,"brandDetails":{"logo":`...)
+			b = appendJSONString(b, bd.Logo)
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, bd.Name)
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}\n"...), true
+}
