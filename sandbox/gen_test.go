@@ -524,3 +524,51 @@ func BenchmarkBankBalance(b *testing.B) {
 		})
 	}
 }
+
+// TestReadCostFlatInUsers: a balance read through the Bank allocates the
+// same whether the reads go round 1 user or 2,000 distinct ones (cached:
+// no regeneration, no per-user growth), and so does a month of
+// transactions; the timing side is BenchmarkBankBalance.
+func TestReadCostFlatInUsers(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, time.December, 4, 9, 15, 0, 0, time.UTC)
+	allocs := func(n int) (balance, month float64) {
+		bk := New(Options{Now: func() time.Time { return now }, CacheUsers: n + 1, CacheBytes: DefaultCacheBytes})
+		calls := make([]*bank.Call, n)
+		ids := make([]string, n)
+		for i := range calls {
+			calls[i] = &bank.Call{Session: MustLogin(t, bk, enbd, "flat"+strconv.Itoa(i)), Now: now}
+			accts, _, err := bk.Accounts(ctx, calls[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = accts[0].ID
+		}
+		i := 0
+		balance = testing.AllocsPerRun(2*n, func() {
+			if _, _, err := bk.Balance(ctx, calls[i%n], ids[i%n]); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		})
+		from, to := monthStart(now).AddDate(0, -1, 0), monthStart(now).Add(-time.Nanosecond)
+		month = testing.AllocsPerRun(n, func() {
+			if _, _, err := bk.Transactions(ctx, calls[i%n], ids[i%n], from, to); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		})
+		return balance, month
+	}
+	b1, m1 := allocs(1)
+	bn, mn := allocs(2000)
+	t.Logf("allocations per read: balance %.1f (1 user) / %.1f (2,000 users); month %.1f / %.1f", b1, bn, m1, mn)
+	if bn > b1 {
+		t.Errorf("a balance read over 2,000 users allocates %.1f times, over one user %.1f", bn, b1)
+	}
+	// A month's transactions allocate per transaction; users differ in
+	// how many they have, so compare per user on average, with room.
+	if mn > m1*1.5+2 {
+		t.Errorf("a month over 2,000 users allocates %.1f times, over one user %.1f", mn, m1)
+	}
+}
