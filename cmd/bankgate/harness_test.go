@@ -109,6 +109,11 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	var once sync.Once
 	ts.stop = func() {
 		once.Do(func() {
+			// Connections the client dialled but never used (a burst of
+			// concurrent requests leaves some in its pool) hold up
+			// http.Server.Shutdown for 5 s: it waits that long before it
+			// takes a connection without a first request for idle.
+			http.DefaultClient.CloseIdleConnections()
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("server exit: %v", err)
