@@ -124,6 +124,16 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	return ts
 }
 
+// skipSlow skips a slow end-to-end test (a crash, an outage, a partition,
+// several processes) under -short: `go test -short ./...` is the fast
+// inner loop, and CI runs everything.
+func skipSlow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow end-to-end test: runs without -short (as CI does)")
+	}
+}
+
 // Stop shuts the server down gracefully and waits for it.
 func (ts *testServer) Stop() { ts.stop() }
 
