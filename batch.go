@@ -62,3 +62,29 @@ func (b *Batch) Total(status string) Money {
 	}
 	return t
 }
+
+// Batch limits. MaxBatchItems and the amounts are what batch/metadata/get
+// reports; the rest bound what one connection can store.
+const (
+	MaxBatchItems           = 100
+	BatchFilenameChars      = 50
+	MaxBatchTotalAmount     = 1_000_000
+	MinBatchTotalAmount     = 1
+	MaxBatchesPerConnection = 1000
+)
+
+// BatchRequest is a batch to create: items paid (or put in a file) from
+// the sender account, named by its ID, IBAN or number. Type and Remark
+// apply to items that give none.
+type BatchRequest struct {
+	SenderID string
+	Type     string
+	Remark   string
+	Items    []BatchItem
+}
+
+// BatchResult is a created batch, and for a bulk-payment file its CSV.
+type BatchResult struct {
+	Batch *Batch
+	File  []byte
+}

@@ -153,15 +153,6 @@ type ACHPuller interface {
 	ACHPull(ctx context.Context, call *Call, operationID string) (*bankgate.ACHPull, error)
 }
 
-// TestUser is a test user an app made for itself at a sandbox bank.
-type TestUser struct {
-	BankID   string
-	Username string
-	// Accounts and MFA count the user's accounts and MFA inputs.
-	Accounts int
-	MFA      int
-}
-
 // TestUsers is offered by sandbox connectors whose apps may make their own
 // test users (Dapi's dashboard sandbox users). Users live in the app's
 // sandbox world only.
@@ -170,9 +161,9 @@ type TestUsers interface {
 	// (the connector's fixture format) at bankID in appID's world. It
 	// returns ParameterError for a fixture it refuses, with a message that
 	// says why, and InvalidBankID for a bank it does not serve.
-	CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*TestUser, error)
+	CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error)
 	// TestUsers lists appID's users, by bank and username.
-	TestUsers(ctx context.Context, appID string) ([]TestUser, error)
+	TestUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error)
 	// DeleteTestUser deletes one of appID's users; NotFound if it has no
 	// such user.
 	DeleteTestUser(ctx context.Context, appID, bankID, username string) error

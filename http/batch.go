@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/service"
 )
 
 // The batch product (used by @dapi-co/dapi-node only): bulk transfers
@@ -33,13 +32,13 @@ type batchMetadataResponse struct {
 	} `json:"metadata"`
 }
 
-func (s *Server) batchMetadata(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) batchMetadata(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.BatchMetadata(ctx, p, callOpts(c, base)))(func(env envelope, m *bankgate.AccountsMetadata) any {
 		env.OperationID = "" // Dapi answers metadata without one
 		out := &batchMetadataResponse{envelope: env}
 		md := &out.Metadata
-		md.MaxTotalTransferAmount, md.FilenameMaxChars = service.MaxBatchTotalAmount, service.BatchFilenameChars
-		md.MinTotalTransferAmount, md.MaxBatchTransfers = service.MinBatchTotalAmount, service.MaxBatchItems
+		md.MaxTotalTransferAmount, md.FilenameMaxChars = bankgate.MaxBatchTotalAmount, bankgate.BatchFilenameChars
+		md.MinTotalTransferAmount, md.MaxBatchTransfers = bankgate.MinBatchTotalAmount, bankgate.MaxBatchItems
 		v := toWireValidators(m.BeneficiaryValidators)
 		md.Validators = map[string]any{"same": v["same"], "local": v["local"], "intl": v["local"]}
 		return out
@@ -114,8 +113,8 @@ type batchRecord struct {
 }
 
 // domain returns the service's batch request; id names the sender.
-func (r *batchCreateRequest) domain(id string) *service.BatchRequest {
-	out := &service.BatchRequest{SenderID: id, Type: r.Type, Remark: r.Remark}
+func (r *batchCreateRequest) domain(id string) *bankgate.BatchRequest {
+	out := &bankgate.BatchRequest{SenderID: id, Type: r.Type, Remark: r.Remark}
 	for _, it := range r.Items {
 		b := it.Beneficiary
 		out.Items = append(out.Items, bankgate.BatchItem{Type: it.Type, Amount: it.Amount.v, Remark: it.Remark,
@@ -159,7 +158,7 @@ type batchDetailsResponse struct {
 }
 
 // batchTransfersCreate pays each item with the connector's autoflow.
-func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *service.Principal, req *batchCreateRequest) (any, error) {
+func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *bankgate.Principal, req *batchCreateRequest) (any, error) {
 	if req.OperationID == "" {
 		if err := missing("senderID", req.SenderID); err != nil {
 			return nil, err
@@ -168,7 +167,7 @@ func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *service.P
 			return nil, err
 		}
 	}
-	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(req.SenderID), false))(func(env envelope, r *service.BatchResult) any {
+	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(req.SenderID), false))(func(env envelope, r *bankgate.BatchResult) any {
 		env.OperationID = r.Batch.Reference
 		return &batchDetailsResponse{envelope: env, Details: toBatchRecord(r.Batch)}
 	})
@@ -183,7 +182,7 @@ type batchFileResponse struct {
 
 // batchFileCreate prepares a bulk-payment file (CSV, base64) for the
 // user to upload at the bank; nothing is paid.
-func (s *Server) batchFileCreate(ctx context.Context, c *call, p *service.Principal, req *batchCreateRequest) (any, error) {
+func (s *Server) batchFileCreate(ctx context.Context, c *call, p *bankgate.Principal, req *batchCreateRequest) (any, error) {
 	var id string
 	if req.OperationID == "" {
 		if req.Sender == nil || (req.Sender.IBAN == "" && req.Sender.AccountNumber == "") {
@@ -198,7 +197,7 @@ func (s *Server) batchFileCreate(ctx context.Context, c *call, p *service.Princi
 			id = req.Sender.AccountNumber
 		}
 	}
-	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(id), true))(func(env envelope, r *service.BatchResult) any {
+	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(id), true))(func(env envelope, r *bankgate.BatchResult) any {
 		env.OperationID = r.Batch.Reference
 		return &batchFileResponse{envelope: env, FileContent: base64.StdEncoding.EncodeToString(r.File), FileExtension: "csv", Details: toBatchRecord(r.Batch)}
 	})
@@ -223,7 +222,7 @@ type batchTransfersResponse struct {
 	Transfers []batchSummary `json:"transfers"`
 }
 
-func (s *Server) batchTransfersGet(ctx context.Context, c *call, p *service.Principal, req *batchListRequest) (any, error) {
+func (s *Server) batchTransfersGet(ctx context.Context, c *call, p *bankgate.Principal, req *batchListRequest) (any, error) {
 	if err := missing("fromDate", req.FromDate, "toDate", req.ToDate); err != nil {
 		return nil, err
 	}
@@ -257,7 +256,7 @@ type batchItemsResponse struct {
 	Transfers *batchRecord `json:"transfers"`
 }
 
-func (s *Server) batchItemsGet(ctx context.Context, c *call, p *service.Principal, req *batchListRequest) (any, error) {
+func (s *Server) batchItemsGet(ctx context.Context, c *call, p *bankgate.Principal, req *batchListRequest) (any, error) {
 	if err := missing("reference", req.Reference); err != nil {
 		return nil, err
 	}

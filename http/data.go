@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/service"
 )
 
 // registerDataRoutes registers the data, metadata, payment, wire, ACH and
@@ -34,14 +33,14 @@ func (s *Server) registerDataRoutes() {
 
 // callOpts are the service call options of a request: the route names
 // the operation; operationID and userInputs resume one.
-func callOpts(c *call, base *baseRequest) service.CallOptions {
-	return service.CallOptions{Endpoint: c.route.name, OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs),
+func callOpts(c *call, base *baseRequest) bankgate.CallOptions {
+	return bankgate.CallOptions{Endpoint: c.route.name, OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs),
 		IdempotencyKey: c.idempotencyKey}
 }
 
 // respond renders a service call's outcome: a prompt for user input as
 // Dapi's user_input_required envelope, a done value through render.
-func respond[V any](o *service.Outcome[V], err error) func(render func(env envelope, v V) any) (any, error) {
+func respond[V any](o *bankgate.Outcome[V], err error) func(render func(env envelope, v V) any) (any, error) {
 	return func(render func(env envelope, v V) any) (any, error) {
 		if err != nil {
 			return nil, err
@@ -69,7 +68,7 @@ type cardBalanceResponse struct {
 	Balance *wireCardBalance `json:"balance"`
 }
 
-func (s *Server) balanceGet(ctx context.Context, c *call, p *service.Principal, req *balanceRequest) (any, error) {
+func (s *Server) balanceGet(ctx context.Context, c *call, p *bankgate.Principal, req *balanceRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" && req.AccountID == "" && req.CardID == "" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"accountID\" (or \"cardID\") is required.")
@@ -97,8 +96,8 @@ type transactionsResponse struct {
 	Transactions []wireTransaction `json:"transactions"`
 }
 
-func (s *Server) transactionsGet(detail txDetail) func(ctx context.Context, c *call, p *service.Principal, req *transactionsRequest) (any, error) {
-	return func(ctx context.Context, c *call, p *service.Principal, req *transactionsRequest) (any, error) {
+func (s *Server) transactionsGet(detail txDetail) func(ctx context.Context, c *call, p *bankgate.Principal, req *transactionsRequest) (any, error) {
+	return func(ctx context.Context, c *call, p *bankgate.Principal, req *transactionsRequest) (any, error) {
 		base := &req.baseRequest
 		var from, to time.Time
 		if base.OperationID == "" || req.FromDate != "" || req.ToDate != "" {
@@ -134,7 +133,7 @@ type cardsResponse struct {
 	Cards []wireCard `json:"cards"`
 }
 
-func (s *Server) cardsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) cardsGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Cards(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Card) any {
 		return &cardsResponse{envelope: env, Cards: toWireCards(v)}
 	})
@@ -145,7 +144,7 @@ type metadataResponse struct {
 	AccountsMetadata *wireMetadata `json:"accountsMetadata"`
 }
 
-func (s *Server) metadataGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) metadataGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Metadata(ctx, p, callOpts(c, base)))(func(env envelope, v *bankgate.AccountsMetadata) any {
 		return &metadataResponse{envelope: env, AccountsMetadata: toWireMetadata(v)}
 	})
@@ -156,13 +155,13 @@ type beneficiariesResponse struct {
 	Beneficiaries []wireBeneficiary `json:"beneficiaries"`
 }
 
-func (s *Server) beneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) beneficiariesGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Beneficiaries(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Beneficiary) any {
 		return &beneficiariesResponse{envelope: env, Beneficiaries: toWireBeneficiaries(v)}
 	})
 }
 
-func envOnly(env envelope, _ service.Done) any { return &env }
+func envOnly(env envelope, _ bankgate.Done) any { return &env }
 
 // beneficiaryCreateRequest is the body of payment/beneficiaries/create:
 // the beneficiary's fields flattened into it.
@@ -177,7 +176,7 @@ type wireBeneficiaryCreateRequest struct {
 	wireBeneficiaryFields
 }
 
-func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *service.Principal, req *beneficiaryCreateRequest) (any, error) {
+func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *bankgate.Principal, req *beneficiaryCreateRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := missing("name", req.Name); err != nil {
@@ -231,7 +230,7 @@ func checkTransfer(senderID string, amount flexMoney) error {
 	return nil
 }
 
-func (s *Server) transferCreate(ctx context.Context, c *call, p *service.Principal, req *transferCreateRequest) (any, error) {
+func (s *Server) transferCreate(ctx context.Context, c *call, p *bankgate.Principal, req *transferCreateRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -255,7 +254,7 @@ type autoflowRequest struct {
 	Remark      string             `json:"remark"`
 }
 
-func (s *Server) transferAutoflow(ctx context.Context, c *call, p *service.Principal, req *autoflowRequest) (any, error) {
+func (s *Server) transferAutoflow(ctx context.Context, c *call, p *bankgate.Principal, req *autoflowRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -277,13 +276,13 @@ type wireBeneficiariesResponse struct {
 	Beneficiaries []wireWireBeneficiary `json:"beneficiaries"`
 }
 
-func (s *Server) wireBeneficiariesGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) wireBeneficiariesGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.WireBeneficiaries(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.WireBeneficiary) any {
 		return &wireBeneficiariesResponse{envelope: env, Beneficiaries: toWireWireBeneficiaries(v)}
 	})
 }
 
-func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *service.Principal, req *wireBeneficiaryCreateRequest) (any, error) {
+func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *bankgate.Principal, req *wireBeneficiaryCreateRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := missing("name", req.Name, "accountNumber", req.AccountNumber, "routingNumber", req.RoutingNumber); err != nil {
@@ -303,7 +302,7 @@ type wireTransferRequest struct {
 	Remark      string                 `json:"remark"`
 }
 
-func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Principal, req *wireTransferRequest) (any, error) {
+func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *bankgate.Principal, req *wireTransferRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -317,7 +316,7 @@ func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *service.Pri
 	return respond(s.svc.WireTransfer(ctx, p, callOpts(c, base), tr))(renderTransfer)
 }
 
-func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *service.Principal, req *wireTransferRequest) (any, error) {
+func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *bankgate.Principal, req *wireTransferRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -343,7 +342,7 @@ type achCreateRequest struct {
 	} `json:"transfer"`
 }
 
-func (s *Server) achPullCreate(ctx context.Context, c *call, p *service.Principal, req *achCreateRequest) (any, error) {
+func (s *Server) achPullCreate(ctx context.Context, c *call, p *bankgate.Principal, req *achCreateRequest) (any, error) {
 	base := &req.baseRequest
 	var ar bankgate.ACHPullRequest
 	if base.OperationID == "" {
@@ -371,7 +370,7 @@ type achGetResponse struct {
 
 // achPullGet reads a pull by the operationID of the call that created it;
 // here operationID names the pull, it does not resume a prompt.
-func (s *Server) achPullGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) achPullGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	if base.OperationID == "" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"operationID\" (of the ACH pull) is required.")
 	}

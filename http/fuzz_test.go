@@ -86,7 +86,7 @@ func FuzzNormalizePath(f *testing.F) {
 
 // newTestServer returns a Server over a real SQLite store and the sandbox,
 // with one app and one connected user.
-func newTestServer(tb testing.TB) (*Server, string, string, *service.Connected) {
+func newTestServer(tb testing.TB) (*Server, string, string, *bankgate.Connected) {
 	tb.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "db"))
 	if err != nil {
@@ -101,7 +101,7 @@ func newTestServer(tb testing.TB) (*Server, string, string, *service.Connected) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	res, err := svc.Login(context.Background(), service.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
+	res, err := svc.Login(context.Background(), bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/service"
 )
 
 // registerRoutes registers every API route. Paths are matched
@@ -142,18 +141,16 @@ func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
 	// Nothing the client sent becomes a limiter key before it is
 	// validated: the app must exist, the bank must be one this server
 	// serves, and the username at most 256 characters; keys are digests.
-	app, err := s.svc.AppByKey(ctx, req.AppKey)
+	login := bankgate.LoginRequest{
+		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
+		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
+	}
+	app, err := s.svc.CheckLogin(ctx, login)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkCrossSite(c, app); err != nil {
 		return nil, err
-	}
-	if _, ok := s.svc.Bank(req.BankID); !ok {
-		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
-	}
-	if len(req.Username) > 256 || len(req.Password) > 256 || len(req.ClientUserID) > 256 {
-		return nil, bankgate.Errorf(bankgate.ParameterError, "username, password and clientUserID must be at most 256 characters.")
 	}
 	// Each attempt holds a token of its address and of its user while it
 	// runs (so concurrent attempts cannot exceed the limits) and spends
@@ -187,10 +184,7 @@ func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
 			}
 		}
 	}
-	res, err := s.svc.Login(ctx, service.LoginRequest{
-		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
-		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
-	})
+	res, err := s.svc.Login(ctx, login)
 	if err != nil {
 		failed = loginFailure(err)
 		return nil, err
@@ -246,7 +240,7 @@ func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
 }
 
 // userHandler handles an authenticated per-user call.
-type userHandler func(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error)
+type userHandler func(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error)
 
 // withBase is a per-user request body: the base fields plus the
 // endpoint's own (a struct embedding baseRequest).
@@ -256,7 +250,7 @@ func (b *baseRequest) base() *baseRequest { return b }
 
 // bearer authenticates a per-user call whose body is just the base fields.
 func (s *Server) bearer(h userHandler) handlerFunc {
-	return bearerOf(s, func(ctx context.Context, c *call, p *service.Principal, req *baseRequest) (any, error) {
+	return bearerOf(s, func(ctx context.Context, c *call, p *bankgate.Principal, req *baseRequest) (any, error) {
 		return h(ctx, c, p, req)
 	})
 }
@@ -267,7 +261,7 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 func bearerOf[T any, PT interface {
 	*T
 	withBase
-}](s *Server, h func(ctx context.Context, c *call, p *service.Principal, req PT) (any, error)) handlerFunc {
+}](s *Server, h func(ctx context.Context, c *call, p *bankgate.Principal, req PT) (any, error)) handlerFunc {
 	return func(ctx context.Context, c *call) (any, error) {
 		req := PT(new(T))
 		if fd := flatFor(any(req)); fd == nil || !decodeFlat(c.body, fd) {
@@ -277,7 +271,7 @@ func bearerOf[T any, PT interface {
 			}
 		}
 		base := req.base()
-		var p *service.Principal
+		var p *bankgate.Principal
 		var err error
 		if c.forwarded && c.bearer == "" {
 			p, err = s.svc.AuthenticateTokenID(ctx, base.TokenID, base.AppSecret, base.UserSecret)
@@ -299,7 +293,7 @@ type identityResponse struct {
 	Identity *wireIdentity `json:"identity"`
 }
 
-func (s *Server) identityGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) identityGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Identity(ctx, p, callOpts(c, base)))(func(env envelope, v *bankgate.Identity) any {
 		return &identityResponse{envelope: env, Identity: toWireIdentity(v)}
 	})
@@ -310,13 +304,13 @@ type accountsResponse struct {
 	Accounts []wireAccount `json:"accounts"`
 }
 
-func (s *Server) accountsGet(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) accountsGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Accounts(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Account) any {
 		return &accountsResponse{envelope: env, Accounts: toWireAccounts(v)}
 	})
 }
 
-func (s *Server) delink(ctx context.Context, c *call, p *service.Principal, base *baseRequest) (any, error) {
+func (s *Server) delink(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
 	if err := s.svc.Delink(ctx, p); err != nil {
 		return nil, err
 	}
@@ -330,7 +324,7 @@ func checkCrossSite(c *call, app *bankgate.App) error {
 	if !c.crossSite {
 		return nil
 	}
-	if o, err := service.NormalizeOrigin(c.origin); err == nil && slices.Contains(app.AllowedOrigins, o) {
+	if o, err := bankgate.NormalizeOrigin(c.origin); err == nil && slices.Contains(app.AllowedOrigins, o) {
 		return nil
 	}
 	return bankgate.Errorf(bankgate.BadRequest, "Cross-site requests to the Connect API must come from an origin the app registered (bankgate apps set --allowed-origin).")
@@ -349,11 +343,25 @@ var idempotentRoutes = map[string]bool{
 	"/batch/file/create":            true,
 }
 
+// validIdempotencyKey reports whether k is an acceptable Idempotency-Key:
+// 1 to 255 printable ASCII characters.
+func validIdempotencyKey(k string) bool {
+	if k == "" || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // idempotent runs a payment request at most once per Idempotency-Key: a
 // retry with the same key and body gets the first response again
 // (Idempotent-Replayed: true); the same key with another body fails.
-func (s *Server) idempotent(ctx context.Context, c *call, p *service.Principal, h func() (any, error)) (any, error) {
-	if !service.IdempotencyKeyValid(c.idempotencyKey) {
+func (s *Server) idempotent(ctx context.Context, c *call, p *bankgate.Principal, h func() (any, error)) (any, error) {
+	if !validIdempotencyKey(c.idempotencyKey) {
 		return nil, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
 	}
 	stored, err := s.svc.BeginIdempotent(ctx, p, c.idempotencyKey, c.route.name, c.body)
@@ -369,7 +377,7 @@ func (s *Server) idempotent(ctx context.Context, c *call, p *service.Principal, 
 	}
 	v, herr := h()
 	rr := s.capture(v, herr)
-	if err := s.svc.FinishIdempotent(ctx, p, c.idempotencyKey, service.StoredResponse{Status: rr.status, Body: rr.body}); err != nil {
+	if err := s.svc.FinishIdempotent(ctx, p, c.idempotencyKey, bankgate.StoredResponse{Status: rr.status, Body: rr.body}); err != nil {
 		s.log.Warn("record idempotent response", "route", c.route.name, "err", err)
 	}
 	return rr, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/service"
 )
 
 type clockRequest struct {
@@ -74,7 +73,7 @@ type sandboxUsersResponse struct {
 	Users []wireSandboxUser `json:"users"`
 }
 
-func toWireSandboxUser(u service.SandboxUser) wireSandboxUser {
+func toWireSandboxUser(u bankgate.SandboxUser) wireSandboxUser {
 	return wireSandboxUser{BankID: u.BankID, Username: u.Username, Accounts: u.Accounts, MFA: u.MFA}
 }
 

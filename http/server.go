@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/service"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -36,7 +35,7 @@ var (
 
 // Config configures a Server.
 type Config struct {
-	Service *service.Service
+	Service Service
 	Logger  *slog.Logger
 	// Unavailable reports whether an error means the store is unreachable;
 	// such errors are answered 503 TEMPORARILY_UNAVAILABLE. May be nil.
@@ -60,7 +59,7 @@ type Config struct {
 
 // Server is the bankgate HTTP handler.
 type Server struct {
-	svc         *service.Service
+	svc         Service
 	log         *slog.Logger
 	unavailable func(error) bool
 	metrics     *Metrics
@@ -303,7 +302,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if k := r.Header.Get("Idempotency-Key"); k != "" && idempotentRoutes[rt.name] {
 		// A key that is not valid is refused before anything runs: were it
 		// dropped, a retry would run the payment again.
-		if !service.IdempotencyKeyValid(k) {
+		if !validIdempotencyKey(k) {
 			s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters."), "")
 			return
 		}

@@ -742,17 +742,17 @@ const (
 )
 
 // AppUser is a sandbox user an app made for itself.
-type AppUser = bank.TestUser
+type AppUser = bankgate.SandboxUser
 
 var _ bank.TestUsers = (*Bank)(nil)
 
 // CreateTestUser implements bank.TestUsers with AddAppFixture.
-func (b *Bank) CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bank.TestUser, error) {
+func (b *Bank) CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error) {
 	return b.AddAppFixture(ctx, appID, bankID, fixture)
 }
 
 // TestUsers implements bank.TestUsers with AppFixtures.
-func (b *Bank) TestUsers(ctx context.Context, appID string) ([]bank.TestUser, error) {
+func (b *Bank) TestUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error) {
 	return b.AppFixtures(ctx, appID)
 }
 

@@ -21,16 +21,6 @@ type AppSettings struct {
 	Clear      bool
 }
 
-// NormalizeOrigin validates a web origin (scheme://host[:port]) and returns
-// it in canonical form.
-func NormalizeOrigin(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", bankgate.Errorf(bankgate.ParameterError, "%q is not an origin like https://app.example.com", s)
-	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), nil
-}
-
 // checkURL validates an absolute http(s) URL without user info or fragment.
 func checkURL(s string) error {
 	u, err := url.Parse(s)
@@ -49,7 +39,7 @@ func (s *Service) UpdateAppSettings(ctx context.Context, appKey string, set AppS
 	}
 	var origins []string
 	for _, o := range set.AllowedOrigins {
-		n, err := NormalizeOrigin(o)
+		n, err := bankgate.NormalizeOrigin(o)
 		if err != nil {
 			return nil, err
 		}

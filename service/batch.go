@@ -15,43 +15,23 @@ import (
 	"github.com/bankgate/bankgate/secret"
 )
 
-// Batch limits. MaxBatchItems and the amounts are what batch/metadata/get
-// reports; the rest bound what one connection can store.
-const (
-	MaxBatchItems           = 100
-	BatchFilenameChars      = 50
-	MaxBatchTotalAmount     = 1_000_000
-	MinBatchTotalAmount     = 1
-	MaxBatchesPerConnection = 1000
-)
-
 // Field lengths of a batch item, in characters.
 var batchFieldMax = map[string]int{
 	"type": 16, "remark": 140, "name": 100, "nickname": 100, "iban": 34, "accountNumber": 34,
 	"swiftCode": 11, "country": 64, "bankName": 100, "branchName": 100,
 }
 
-// BatchRequest is a batch to create: items paid (or put in a file) from
-// the sender account, named by its ID, IBAN or number. Type and Remark
-// apply to items that give none.
-type BatchRequest struct {
-	SenderID string
-	Type     string
-	Remark   string
-	Items    []bankgate.BatchItem
-}
-
 // check validates a batch request before anything runs: ParameterMissing
 // for what is missing, ParameterError for what is malformed or too long.
-func (r *BatchRequest) check() error {
+func checkBatch(r *bankgate.BatchRequest) error {
 	if r.SenderID == "" {
 		return bankgate.Errorf(bankgate.ParameterMissing, "The sender account is required.")
 	}
 	if len(r.Items) == 0 {
 		return bankgate.Errorf(bankgate.ParameterMissing, "The field \"items\" is required.")
 	}
-	if len(r.Items) > MaxBatchItems {
-		return bankgate.Errorf(bankgate.ParameterError, "A batch holds at most %d items.", MaxBatchItems)
+	if len(r.Items) > bankgate.MaxBatchItems {
+		return bankgate.Errorf(bankgate.ParameterError, "A batch holds at most %d items.", bankgate.MaxBatchItems)
 	}
 	if err := checkLen("senderID", r.SenderID, 64); err != nil {
 		return err
@@ -91,22 +71,16 @@ func checkLen(field, v string, n int) error {
 	return nil
 }
 
-// BatchResult is a created batch, and for a bulk-payment file its CSV.
-type BatchResult struct {
-	Batch *bankgate.Batch
-	File  []byte
-}
-
 // batchState is the continuation state of a batch whose account lookup
 // asked for input: the connector's state and the request to carry out.
 type batchState struct {
-	Conn []byte        `json:"conn"`
-	Req  *BatchRequest `json:"req"`
+	Conn []byte                 `json:"conn"`
+	Req  *bankgate.BatchRequest `json:"req"`
 }
 
 // BatchMetadata reads the bank's metadata for the batch limits and
 // beneficiary validators.
-func (s *Service) BatchMetadata(ctx context.Context, p *Principal, opts CallOptions) (*Outcome[*bankgate.AccountsMetadata], error) {
+func (s *Service) BatchMetadata(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[*bankgate.AccountsMetadata], error) {
 	return s.Metadata(ctx, p, opts)
 }
 
@@ -119,9 +93,9 @@ func (s *Service) BatchMetadata(ctx context.Context, p *Principal, opts CallOpti
 // ParameterError for a bad request (nothing runs), InvalidAccountID when
 // the sender is not one of the user's accounts, ParameterError when the
 // connection already has MaxBatchesPerConnection batches.
-func (s *Service) CreateBatch(ctx context.Context, p *Principal, opts CallOptions, req *BatchRequest, file bool) (*Outcome[*BatchResult], error) {
+func (s *Service) CreateBatch(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, req *bankgate.BatchRequest, file bool) (*bankgate.Outcome[*bankgate.BatchResult], error) {
 	if opts.OperationID == "" {
-		if err := req.check(); err != nil {
+		if err := checkBatch(req); err != nil {
 			return nil, err
 		}
 	}
@@ -135,7 +109,7 @@ func (s *Service) CreateBatch(ctx context.Context, p *Principal, opts CallOption
 			return nil, err
 		}
 	}
-	return runCall(s, ctx, p, opts, func(ctx context.Context, call *bank.Call) (*BatchResult, *bank.Challenge, error) {
+	return runCall(s, ctx, p, opts, func(ctx context.Context, call *bank.Call) (*bankgate.BatchResult, *bank.Challenge, error) {
 		if call.Resuming() {
 			var st batchState
 			if err := json.Unmarshal(call.State, &st); err != nil || st.Req == nil {
@@ -163,7 +137,7 @@ func (s *Service) CreateBatch(ctx context.Context, p *Principal, opts CallOption
 			return nil, nil, bankgate.Errorf(bankgate.InvalidAccountID, "The sender is not one of the user's accounts.")
 		}
 		b := newBatch(req, acct, p.Now)
-		res := &BatchResult{Batch: b}
+		res := &bankgate.BatchResult{Batch: b}
 		if file {
 			res.File = batchCSV(b)
 		} else if err := s.payBatch(ctx, p, payer, acct, b); err != nil {
@@ -186,7 +160,7 @@ func senderAccount(accts []bankgate.Account, id string) *bankgate.Account {
 	return nil
 }
 
-func newBatch(req *BatchRequest, acct *bankgate.Account, now time.Time) *bankgate.Batch {
+func newBatch(req *bankgate.BatchRequest, acct *bankgate.Account, now time.Time) *bankgate.Batch {
 	ref := "BGB" + strings.ToUpper(secret.Hex(6))
 	b := &bankgate.Batch{Reference: ref, Stage: bankgate.BatchPending, CreatedAt: now.UTC(), SenderIBAN: acct.IBAN,
 		SenderNumber: acct.Number, Currency: acct.Currency.Code, FileName: "batch-" + ref + ".csv"}
@@ -204,13 +178,13 @@ func newBatch(req *BatchRequest, acct *bankgate.Account, now time.Time) *bankgat
 }
 
 // payBatch pays b's items in order and sets the batch's stage.
-func (s *Service) payBatch(ctx context.Context, p *Principal, payer bank.Payer, acct *bankgate.Account, b *bankgate.Batch) error {
+func (s *Service) payBatch(ctx context.Context, p *bankgate.Principal, payer bank.Payer, acct *bankgate.Account, b *bankgate.Batch) error {
 	for i := range b.Items {
 		it := &b.Items[i]
 		ben := it.Beneficiary
 		ben.Type = it.Type
 		tr := &bankgate.TransferRequest{SenderID: acct.ID, Amount: it.Amount, Remark: it.Remark, Beneficiary: &ben}
-		call := &bank.Call{Session: p.Session, Now: p.Now, OperationID: fmt.Sprintf("%s:%d", b.Reference, i)}
+		call := &bank.Call{Session: session(p), Now: p.Now, OperationID: fmt.Sprintf("%s:%d", b.Reference, i)}
 		res, ch, err := payer.TransferAutoflow(ctx, call, tr)
 		switch code := bankgate.ErrorCode(err); {
 		case err == nil && ch == nil:
@@ -250,7 +224,7 @@ func batchCSV(b *bankgate.Batch) []byte {
 	return []byte(csv.String())
 }
 
-func batchStream(p *Principal) string { return "batch/" + p.AppID + "/" + p.ConnectionID }
+func batchStream(p *bankgate.Principal) string { return "batch/" + p.AppID + "/" + p.ConnectionID }
 
 // storedBatch is a batch as the store keeps it (JSON in the connection's
 // batch stream); it reads the records of earlier builds too.
@@ -333,7 +307,7 @@ type batchSeqs struct {
 }
 
 // saveBatch appends b to the connection's batch stream.
-func (s *Service) saveBatch(ctx context.Context, p *Principal, b *bankgate.Batch) error {
+func (s *Service) saveBatch(ctx context.Context, p *bankgate.Principal, b *bankgate.Batch) error {
 	stream := batchStream(p)
 	body, err := json.Marshal(toStoredBatch(b))
 	if err != nil {
@@ -351,8 +325,8 @@ func (s *Service) saveBatch(ctx context.Context, p *Principal, b *bankgate.Batch
 			seq += int64(len(evs))
 			known = true
 		}
-		if seq >= MaxBatchesPerConnection {
-			return bankgate.Errorf(bankgate.ParameterError, "This connection has %d batches, the most it may keep.", MaxBatchesPerConnection)
+		if seq >= bankgate.MaxBatchesPerConnection {
+			return bankgate.Errorf(bankgate.ParameterError, "This connection has %d batches, the most it may keep.", bankgate.MaxBatchesPerConnection)
 		}
 		err = s.store.AppendEvent(ctx, stream, seq+1, s.Now(), body)
 		if err == nil {
@@ -369,7 +343,7 @@ func (s *Service) saveBatch(ctx context.Context, p *Principal, b *bankgate.Batch
 }
 
 // Batches returns the connection's batches, oldest first.
-func (s *Service) Batches(ctx context.Context, p *Principal) ([]*bankgate.Batch, error) {
+func (s *Service) Batches(ctx context.Context, p *bankgate.Principal) ([]*bankgate.Batch, error) {
 	events, err := s.store.Events(ctx, batchStream(p), 0)
 	if err != nil {
 		return nil, err
@@ -386,7 +360,7 @@ func (s *Service) Batches(ctx context.Context, p *Principal) ([]*bankgate.Batch,
 
 // Batch returns the connection's batch with the given reference, or
 // ParameterError when there is none.
-func (s *Service) Batch(ctx context.Context, p *Principal, reference string) (*bankgate.Batch, error) {
+func (s *Service) Batch(ctx context.Context, p *bankgate.Principal, reference string) (*bankgate.Batch, error) {
 	bs, err := s.Batches(ctx, p)
 	if err != nil {
 		return nil, err

@@ -9,42 +9,14 @@ import (
 	"github.com/bankgate/bankgate/bank"
 )
 
-// Outcome is the result of a connector call: done with a value, or a
-// prompt for user input (Status StatusUserInputRequired, Inputs set, the
-// zero Value). OperationID is the operation's, kept through every step.
-type Outcome[V any] struct {
-	OperationID string
-	Status      string
-	Inputs      []bankgate.UserInput
-	Value       V
-}
-
-// Prompting reports whether the outcome asks for user input.
-func (o *Outcome[V]) Prompting() bool { return o.Status == bankgate.StatusUserInputRequired }
-
-// CallOptions qualify a connector call.
-type CallOptions struct {
-	// Endpoint names the operation (the API route, e.g.
-	// "/data/balance/get"); a resume must come to the same endpoint.
-	Endpoint string
-	// OperationID and Answers resume a call that asked for user input.
-	OperationID string
-	Answers     []bankgate.UserInput
-	// Record stores the operation and its outcome even when no user input
-	// was needed, so that operation/status can report it (payments).
-	Record bool
-	// IdempotencyKey is passed to the connector.
-	IdempotencyKey string
-}
-
 // run is the one path from the service to a connector: it finds the
 // principal's connector as capability C (NotImplemented when its bank
 // does not offer it) and calls fn with it, handling MFA: a challenge
 // becomes a stored pending operation; a call carrying an operationID
 // resumes it with the answers, which are good for that operation and
 // endpoint only.
-func run[C, V any](s *Service, ctx context.Context, p *Principal, opts CallOptions,
-	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*Outcome[V], error) {
+func run[C, V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
+	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
 	c, err := Capability[C](s, p)
 	if err != nil {
 		return nil, err
@@ -56,9 +28,9 @@ func run[C, V any](s *Service, ctx context.Context, p *Principal, opts CallOptio
 
 // runCall is run without the capability lookup, for calls that make
 // several connector calls (a batch).
-func runCall[V any](s *Service, ctx context.Context, p *Principal, opts CallOptions,
-	fn func(ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*Outcome[V], error) {
-	call := &bank.Call{Session: p.Session, Now: p.Now, IdempotencyKey: opts.IdempotencyKey}
+func runCall[V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
+	fn func(ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
+	call := &bank.Call{Session: session(p), Now: p.Now, IdempotencyKey: opts.IdempotencyKey}
 	var op *bankgate.Operation
 	if opts.OperationID != "" {
 		var state []byte
@@ -83,7 +55,7 @@ func runCall[V any](s *Service, ctx context.Context, p *Principal, opts CallOpti
 		} else if err := s.createPrompt(ctx, call.OperationID, p.AppID, p.ConnectionID, p.BankID, opts.Endpoint, ch); err != nil {
 			return nil, fmt.Errorf("%s: %w", opts.Endpoint, err)
 		}
-		return &Outcome[V]{OperationID: call.OperationID, Status: bankgate.StatusUserInputRequired, Inputs: ch.Inputs}, nil
+		return &bankgate.Outcome[V]{OperationID: call.OperationID, Status: bankgate.StatusUserInputRequired, Inputs: ch.Inputs}, nil
 	}
 	switch {
 	case op != nil:
@@ -94,7 +66,12 @@ func runCall[V any](s *Service, ctx context.Context, p *Principal, opts CallOpti
 	if err != nil {
 		return nil, err
 	}
-	return &Outcome[V]{OperationID: call.OperationID, Status: bankgate.StatusDone, Value: v}, nil
+	return &bankgate.Outcome[V]{OperationID: call.OperationID, Status: bankgate.StatusDone, Value: v}, nil
+}
+
+// session is the connector session of the principal's connection.
+func session(p *bankgate.Principal) bank.Session {
+	return bank.Session{AppID: p.AppID, BankID: p.BankID, ConnectionID: p.ConnectionID, Data: p.Session}
 }
 
 // single adapts a connector method that never asks for input.
@@ -115,7 +92,7 @@ func (s *Service) reprompt(ctx context.Context, op *bankgate.Operation, ch *bank
 
 // recordOperation stores a finished operation that needed no input.
 // Failures to record are logged: the call's result stands.
-func (s *Service) recordOperation(ctx context.Context, opID string, p *Principal, endpoint string, callErr error) {
+func (s *Service) recordOperation(ctx context.Context, opID string, p *bankgate.Principal, endpoint string, callErr error) {
 	now := s.Now()
 	op := &bankgate.Operation{ID: opID, AppID: p.AppID, ConnectionID: p.ConnectionID, BankID: p.BankID, Endpoint: endpoint,
 		Status: bankgate.StatusDone, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(recordTTL)}
@@ -131,7 +108,7 @@ func (s *Service) recordOperation(ctx context.Context, opID string, p *Principal
 const recordTTL = 7 * 24 * time.Hour
 
 // connector returns the connector serving the principal's bank.
-func (s *Service) connector(p *Principal) (bank.Connector, error) {
+func (s *Service) connector(p *bankgate.Principal) (bank.Connector, error) {
 	c, ok := s.banks[p.BankID]
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.UnableToConnectToBank, "The bank of this connection is not available.")
@@ -141,7 +118,7 @@ func (s *Service) connector(p *Principal) (bank.Connector, error) {
 
 // Capability returns the principal's connector as the capability T, or
 // NotImplemented when its bank does not offer it.
-func Capability[T any](s *Service, p *Principal) (T, error) {
+func Capability[T any](s *Service, p *bankgate.Principal) (T, error) {
 	var zero T
 	c, err := s.connector(p)
 	if err != nil {

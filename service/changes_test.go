@@ -48,7 +48,7 @@ func TestCacheFollowsChanges(t *testing.T) {
 	}
 	type conn struct{ token, userSecret string }
 	login := func(user string) conn {
-		res, err := b.Login(ctx, service.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: user, Password: "pass_good"})
+		res, err := b.Login(ctx, bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: user, Password: "pass_good"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,107 +14,104 @@ import (
 // recorded for operation/status.
 
 // Identity reads the user's identity.
-func (s *Service) Identity(ctx context.Context, p *Principal, opts CallOptions) (*Outcome[*bankgate.Identity], error) {
+func (s *Service) Identity(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[*bankgate.Identity], error) {
 	return run(s, ctx, p, opts, bank.AccountsReader.Identity)
 }
 
 // Accounts reads the user's accounts.
-func (s *Service) Accounts(ctx context.Context, p *Principal, opts CallOptions) (*Outcome[[]bankgate.Account], error) {
+func (s *Service) Accounts(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[[]bankgate.Account], error) {
 	return run(s, ctx, p, opts, bank.AccountsReader.Accounts)
 }
 
 // Balance reads an account's balance.
-func (s *Service) Balance(ctx context.Context, p *Principal, opts CallOptions, accountID string) (*Outcome[*bankgate.Account], error) {
+func (s *Service) Balance(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, accountID string) (*bankgate.Outcome[*bankgate.Account], error) {
 	return run(s, ctx, p, opts, func(r bank.BalanceReader, ctx context.Context, call *bank.Call) (*bankgate.Account, *bank.Challenge, error) {
 		return r.Balance(ctx, call, accountID)
 	})
 }
 
 // CardBalance reads a card's balance.
-func (s *Service) CardBalance(ctx context.Context, p *Principal, opts CallOptions, cardID string) (*Outcome[*bankgate.CardBalance], error) {
+func (s *Service) CardBalance(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, cardID string) (*bankgate.Outcome[*bankgate.CardBalance], error) {
 	return run(s, ctx, p, opts, func(r bank.CardsReader, ctx context.Context, call *bank.Call) (*bankgate.CardBalance, *bank.Challenge, error) {
 		return r.CardBalance(ctx, call, cardID)
 	})
 }
 
 // Transactions reads an account's transactions between two dates.
-func (s *Service) Transactions(ctx context.Context, p *Principal, opts CallOptions, accountID string, from, to time.Time) (*Outcome[[]bankgate.Transaction], error) {
+func (s *Service) Transactions(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, accountID string, from, to time.Time) (*bankgate.Outcome[[]bankgate.Transaction], error) {
 	return run(s, ctx, p, opts, func(r bank.TransactionsReader, ctx context.Context, call *bank.Call) ([]bankgate.Transaction, *bank.Challenge, error) {
 		return r.Transactions(ctx, call, accountID, from, to)
 	})
 }
 
 // CardTransactions reads a card's transactions between two dates.
-func (s *Service) CardTransactions(ctx context.Context, p *Principal, opts CallOptions, cardID string, from, to time.Time) (*Outcome[[]bankgate.Transaction], error) {
+func (s *Service) CardTransactions(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, cardID string, from, to time.Time) (*bankgate.Outcome[[]bankgate.Transaction], error) {
 	return run(s, ctx, p, opts, func(r bank.CardsReader, ctx context.Context, call *bank.Call) ([]bankgate.Transaction, *bank.Challenge, error) {
 		return r.CardTransactions(ctx, call, cardID, from, to)
 	})
 }
 
 // Cards reads the user's cards.
-func (s *Service) Cards(ctx context.Context, p *Principal, opts CallOptions) (*Outcome[[]bankgate.Card], error) {
+func (s *Service) Cards(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[[]bankgate.Card], error) {
 	return run(s, ctx, p, opts, bank.CardsReader.Cards)
 }
 
 // Metadata reads the bank's account and payment metadata.
-func (s *Service) Metadata(ctx context.Context, p *Principal, opts CallOptions) (*Outcome[*bankgate.AccountsMetadata], error) {
+func (s *Service) Metadata(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[*bankgate.AccountsMetadata], error) {
 	return run(s, ctx, p, opts, func(r bank.MetadataReader, ctx context.Context, call *bank.Call) (*bankgate.AccountsMetadata, *bank.Challenge, error) {
 		return single(r.Metadata(ctx, call))
 	})
 }
 
 // Beneficiaries reads the user's beneficiaries.
-func (s *Service) Beneficiaries(ctx context.Context, p *Principal, opts CallOptions) (*Outcome[[]bankgate.Beneficiary], error) {
+func (s *Service) Beneficiaries(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[[]bankgate.Beneficiary], error) {
 	return run(s, ctx, p, opts, bank.Payer.Beneficiaries)
 }
 
 // WireBeneficiaries reads the user's US wire beneficiaries.
-func (s *Service) WireBeneficiaries(ctx context.Context, p *Principal, opts CallOptions) (*Outcome[[]bankgate.WireBeneficiary], error) {
+func (s *Service) WireBeneficiaries(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[[]bankgate.WireBeneficiary], error) {
 	return run(s, ctx, p, opts, bank.WirePayer.WireBeneficiaries)
 }
 
-// Done is the value of a call that answers nothing but done.
-type Done struct{}
-
 // payment runs a payment: recorded for operation/status.
-func payment[C, V any](s *Service, ctx context.Context, p *Principal, opts CallOptions,
-	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*Outcome[V], error) {
+func payment[C, V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
+	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
 	opts.Record = true
 	return run(s, ctx, p, opts, fn)
 }
 
 // CreateBeneficiary adds a beneficiary.
-func (s *Service) CreateBeneficiary(ctx context.Context, p *Principal, opts CallOptions, b *bankgate.Beneficiary) (*Outcome[Done], error) {
-	return payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (Done, *bank.Challenge, error) {
+func (s *Service) CreateBeneficiary(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, b *bankgate.Beneficiary) (*bankgate.Outcome[bankgate.Done], error) {
+	return payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (bankgate.Done, *bank.Challenge, error) {
 		ch, err := r.CreateBeneficiary(ctx, call, b)
-		return Done{}, ch, err
+		return bankgate.Done{}, ch, err
 	})
 }
 
 // Transfer pays a beneficiary or a named receiver.
-func (s *Service) Transfer(ctx context.Context, p *Principal, opts CallOptions, tr *bankgate.TransferRequest) (*Outcome[*bankgate.TransferResult], error) {
+func (s *Service) Transfer(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.Transfer(ctx, call, tr)
 	})
 }
 
 // TransferAutoflow adds the beneficiary if needed, then pays it.
-func (s *Service) TransferAutoflow(ctx context.Context, p *Principal, opts CallOptions, tr *bankgate.TransferRequest) (*Outcome[*bankgate.TransferResult], error) {
+func (s *Service) TransferAutoflow(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.TransferAutoflow(ctx, call, tr)
 	})
 }
 
 // CreateWireBeneficiary adds a US wire beneficiary.
-func (s *Service) CreateWireBeneficiary(ctx context.Context, p *Principal, opts CallOptions, b *bankgate.WireBeneficiary) (*Outcome[Done], error) {
-	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (Done, *bank.Challenge, error) {
+func (s *Service) CreateWireBeneficiary(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, b *bankgate.WireBeneficiary) (*bankgate.Outcome[bankgate.Done], error) {
+	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (bankgate.Done, *bank.Challenge, error) {
 		ch, err := r.CreateWireBeneficiary(ctx, call, b)
-		return Done{}, ch, err
+		return bankgate.Done{}, ch, err
 	})
 }
 
 // WireTransfer pays a US wire beneficiary.
-func (s *Service) WireTransfer(ctx context.Context, p *Principal, opts CallOptions, tr *bankgate.TransferRequest) (*Outcome[*bankgate.TransferResult], error) {
+func (s *Service) WireTransfer(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.WireTransfer(ctx, call, tr)
 	})
@@ -122,7 +119,7 @@ func (s *Service) WireTransfer(ctx context.Context, p *Principal, opts CallOptio
 
 // WireTransferAutoflow adds the US wire beneficiary if needed, then pays
 // it.
-func (s *Service) WireTransferAutoflow(ctx context.Context, p *Principal, opts CallOptions, tr *bankgate.TransferRequest) (*Outcome[*bankgate.TransferResult], error) {
+func (s *Service) WireTransferAutoflow(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.WireTransferAutoflow(ctx, call, tr)
 	})
@@ -130,20 +127,20 @@ func (s *Service) WireTransferAutoflow(ctx context.Context, p *Principal, opts C
 
 // CreateACHPull pulls money in by ACH; the pull is known by the
 // operation's ID.
-func (s *Service) CreateACHPull(ctx context.Context, p *Principal, opts CallOptions, req *bankgate.ACHPullRequest) (*Outcome[Done], error) {
-	return payment(s, ctx, p, opts, func(r bank.ACHPuller, ctx context.Context, call *bank.Call) (Done, *bank.Challenge, error) {
+func (s *Service) CreateACHPull(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, req *bankgate.ACHPullRequest) (*bankgate.Outcome[bankgate.Done], error) {
+	return payment(s, ctx, p, opts, func(r bank.ACHPuller, ctx context.Context, call *bank.Call) (bankgate.Done, *bank.Challenge, error) {
 		ch, err := r.CreateACHPull(ctx, call, req)
-		return Done{}, ch, err
+		return bankgate.Done{}, ch, err
 	})
 }
 
 // ACHPull reads the ACH pull made by the operation with the given ID.
 // It never asks for input and records nothing: operationID names the
 // pull, it resumes nothing.
-func (s *Service) ACHPull(ctx context.Context, p *Principal, operationID string) (*bankgate.ACHPull, error) {
+func (s *Service) ACHPull(ctx context.Context, p *bankgate.Principal, operationID string) (*bankgate.ACHPull, error) {
 	r, err := Capability[bank.ACHPuller](s, p)
 	if err != nil {
 		return nil, err
 	}
-	return r.ACHPull(ctx, &bank.Call{Session: p.Session, Now: p.Now, OperationID: operationID}, operationID)
+	return r.ACHPull(ctx, &bank.Call{Session: session(p), Now: p.Now, OperationID: operationID}, operationID)
 }

@@ -4,73 +4,58 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/secret"
 )
 
-// LoginEndpoint is the operation endpoint name of Connect logins.
-const LoginEndpoint = "/connect/login"
-
-// LoginRequest is a Connect login, or (with OperationID) its resume.
-type LoginRequest struct {
-	AppKey       string
-	BankID       string
-	Username     string
-	Password     string
-	ClientUserID string
-	OperationID  string
-	Answers      []bankgate.UserInput
-}
-
-// Connected is what a successful Connect login hands to the app.
-type Connected struct {
-	AccessCode   string
-	UserSecret   string
-	ConnectionID string
-	UserID       string
-	TokenID      string
-	BankID       string
-}
-
-// LoginResult is a finished login or an MFA prompt.
-type LoginResult struct {
-	OperationID string
-	Connected   *Connected           // set when done
-	Inputs      []bankgate.UserInput // set when user input is required
-}
-
-// Login runs a Connect login (or resumes one) against the bank's connector.
-func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+// CheckLogin checks a Connect login before it runs and returns its app:
+// InvalidAppCredentials for an unknown appKey, InvalidBankID for a bank
+// this server does not serve or the app may not use, ParameterMissing
+// without username and password (unless it resumes an operation), and
+// ParameterError for fields longer than 256 characters. The transport
+// calls it before it spends rate limits on the attempt; Login checks the
+// same.
+func (s *Service) CheckLogin(ctx context.Context, req bankgate.LoginRequest) (*bankgate.App, error) {
 	app, err := s.AppByKey(ctx, req.AppKey)
 	if err != nil {
 		return nil, err
 	}
-	conn, ok := s.banks[req.BankID]
+	b, ok := s.bankIndex[req.BankID]
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
 	}
-	if b := s.bankIndex[req.BankID]; !reaches(app, b) {
+	if !reaches(app, b) {
 		if b.Sandbox {
 			return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s is a sandbox bank; a production app cannot use it.", b.ID)
 		}
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s is a real bank; a sandbox app cannot use it.", b.ID)
 	}
+	if req.OperationID == "" && (req.Username == "" || req.Password == "") {
+		return nil, bankgate.Errorf(bankgate.ParameterMissing, "username and password are required.")
+	}
+	if len(req.Username) > 256 || len(req.Password) > 256 || len(req.ClientUserID) > 256 {
+		return nil, bankgate.Errorf(bankgate.ParameterError, "username, password and clientUserID must be at most 256 characters.")
+	}
+	return app, nil
+}
+
+// Login runs a Connect login (or resumes one) against the bank's
+// connector, after the checks of CheckLogin.
+func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankgate.LoginResult, error) {
+	app, err := s.CheckLogin(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	conn := s.banks[req.BankID]
 	breq := bank.LoginRequest{AppID: app.ID, BankID: req.BankID, Now: s.AppNow(app)}
 	var op *bankgate.Operation
 	if req.OperationID == "" {
-		if req.Username == "" || req.Password == "" {
-			return nil, bankgate.Errorf(bankgate.ParameterMissing, "username and password are required.")
-		}
-		if len(req.Username) > 256 || len(req.Password) > 256 || len(req.ClientUserID) > 256 {
-			return nil, bankgate.Errorf(bankgate.ParameterError, "username, password and clientUserID must be at most 256 characters.")
-		}
 		breq.Username, breq.Password = req.Username, req.Password
 	} else {
 		var state []byte
-		op, state, err = s.claimOperation(ctx, req.OperationID, app.ID, "", LoginEndpoint)
+		op, state, err = s.claimOperation(ctx, req.OperationID, app.ID, "", bankgate.LoginEndpoint)
 		if err != nil {
 			return nil, err
 		}
@@ -89,23 +74,23 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	opID := s.newOperationID(req.BankID)
 	if res.Challenge != nil {
-		if err := s.createPrompt(ctx, opID, app.ID, "", req.BankID, LoginEndpoint, res.Challenge); err != nil {
+		if err := s.createPrompt(ctx, opID, app.ID, "", req.BankID, bankgate.LoginEndpoint, res.Challenge); err != nil {
 			return nil, fmt.Errorf("login: %w", err)
 		}
-		return &LoginResult{OperationID: opID, Inputs: res.Challenge.Inputs}, nil
+		return &bankgate.LoginResult{OperationID: opID, Inputs: res.Challenge.Inputs}, nil
 	}
 	c, err := s.connect(ctx, app, req.BankID, req.ClientUserID, res)
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	return &LoginResult{OperationID: opID, Connected: c}, nil
+	return &bankgate.LoginResult{OperationID: opID, Connected: c}, nil
 }
 
 // connect stores a new connection for a finished login and issues its
 // access code.
-func (s *Service) connect(ctx context.Context, app *bankgate.App, bankID, clientUserID string, res *bank.LoginResult) (*Connected, error) {
+func (s *Service) connect(ctx context.Context, app *bankgate.App, bankID, clientUserID string, res *bank.LoginResult) (*bankgate.Connected, error) {
 	now := s.Now()
-	c := &Connected{
+	c := &bankgate.Connected{
 		AccessCode:   secret.Random(secret.PrefixAccessCode, CodeBytes),
 		UserSecret:   secret.Random(secret.PrefixUserSecret, UserSecretBytes),
 		ConnectionID: secret.Hex(20),
@@ -131,17 +116,6 @@ func (s *Service) connect(ctx context.Context, app *bankgate.App, bankID, client
 	return c, nil
 }
 
-// Exchanged is the result of ExchangeToken.
-type Exchanged struct {
-	AccessToken string
-	TokenID     string
-	UserID      string
-	// ClientUserID is the one given at login: the app checks it is the
-	// user it opened Connect for (a login planted in another session has
-	// another).
-	ClientUserID string
-}
-
 // ExchangeToken trades an access code for an access token. The app is
 // authenticated by its secret (InvalidAppCredentials); the code must be
 // the app's, for the connection, unused and unexpired (InvalidAccessCode
@@ -150,7 +124,7 @@ type Exchanged struct {
 // With forwarded set (an exchange through SDK forwarding, whose token
 // stays server-side), the token is marked so that later forwarded calls
 // may name it by tokenID; an app that refuses forwarding gets BadRequest.
-func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string, forwarded bool) (*Exchanged, error) {
+func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string, forwarded bool) (*bankgate.Exchanged, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
@@ -189,7 +163,7 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 		}
 		return nil, fmt.Errorf("exchange token: %w", err)
 	}
-	return &Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID, ClientUserID: ex.ClientUserID}, nil
+	return &bankgate.Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID, ClientUserID: ex.ClientUserID}, nil
 }
 
 // intern returns the one copy of an app or bank ID that grant entries
@@ -239,26 +213,12 @@ func (s *Service) forgetConnection(connID string) {
 	}
 }
 
-// Principal is an authenticated per-user caller: an app acting for one of
-// its connections.
-type Principal struct {
-	AppID        string
-	ConnectionID string
-	BankID       string
-	UserID       string
-	TokenID      string
-	Session      bank.Session
-	// Now is the time on the app's sandbox test clock when the principal
-	// was authenticated; connector calls run on it.
-	Now time.Time
-}
-
 // Authenticate checks, in order, the access token (InvalidToken, or
 // UserDelinked after delink), that appSecret belongs to the token's app
 // (InvalidAppCredentials), and that userSecret belongs to the token's
 // connection (InvalidUserSecret). Lookups are cached for at most the
 // cache TTL.
-func (s *Service) Authenticate(ctx context.Context, token, appSecret, userSecret string) (*Principal, error) {
+func (s *Service) Authenticate(ctx context.Context, token, appSecret, userSecret string) (*bankgate.Principal, error) {
 	if !secret.WellFormed(token, secret.PrefixAccessToken, TokenBytes) {
 		return nil, bankgate.Errorf(bankgate.InvalidToken, "The access token is invalid.")
 	}
@@ -280,7 +240,7 @@ func (s *Service) Authenticate(ctx context.Context, token, appSecret, userSecret
 // the app allows forwarding, can be named: every other case (unknown,
 // another app's, exchanged directly, revoked, delinked) answers the one
 // error InvalidToken.
-func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, userSecret string) (*Principal, error) {
+func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, userSecret string) (*bankgate.Principal, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
@@ -384,7 +344,7 @@ func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bank
 	return s.store.Grant(ctx, d)
 }
 
-func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userSecret string) (*Principal, error) {
+func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userSecret string) (*bankgate.Principal, error) {
 	app, err := s.cachedApp(ctx, e.appID, s.Now())
 	if err != nil {
 		return nil, err
@@ -428,9 +388,9 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 		// was retired from primary: store it again under the new one.
 		s.redigestConnection(ctx, e, userSecret, sess)
 	}
-	return &Principal{
+	return &bankgate.Principal{
 		AppID: e.appID, ConnectionID: e.connID, BankID: e.bankID, UserID: e.userID, TokenID: e.tokenID,
-		Session: bank.Session{AppID: e.appID, BankID: e.bankID, ConnectionID: e.connID, Data: sess},
+		Session: sess,
 		Now:     s.AppNow(app),
 	}, nil
 }
@@ -458,7 +418,7 @@ func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSec
 
 // Delink ends the principal's connection: every token of it is revoked and
 // later calls get UserDelinked.
-func (s *Service) Delink(ctx context.Context, p *Principal) error {
+func (s *Service) Delink(ctx context.Context, p *bankgate.Principal) error {
 	if err := s.store.DelinkConnection(ctx, p.ConnectionID, s.Now()); err != nil {
 		return fmt.Errorf("delink: %w", err)
 	}

@@ -14,34 +14,14 @@ import (
 
 const domainIdempotency = "idempotency"
 
-// IdempotencyKeyValid reports whether k is an acceptable Idempotency-Key:
-// 1 to 255 printable ASCII characters.
-func IdempotencyKeyValid(k string) bool {
-	if k == "" || len(k) > 255 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// StoredResponse is the response recorded for an idempotent request.
-type StoredResponse struct {
-	Status int    `json:"status"`
-	Body   []byte `json:"body"`
-}
-
 // idemEvent is one entry of an idempotency stream: a claim, the recorded
 // response, or a release after a server-side failure (so a retry runs the
 // request again).
 type idemEvent struct {
-	Kind        string          `json:"kind"` // claim | response | release
-	Fingerprint string          `json:"fp,omitempty"`
-	At          time.Time       `json:"at"`
-	Response    *StoredResponse `json:"response,omitempty"`
+	Kind        string                   `json:"kind"` // claim | response | release
+	Fingerprint string                   `json:"fp,omitempty"`
+	At          time.Time                `json:"at"`
+	Response    *bankgate.StoredResponse `json:"response,omitempty"`
 }
 
 // idemTakeover is how long a claim may stay without a response before a
@@ -49,7 +29,7 @@ type idemEvent struct {
 // connector still applies a payment at most once per key).
 const idemTakeover = 10 * time.Minute
 
-func (s *Service) idemStream(p *Principal, key string) string {
+func (s *Service) idemStream(p *bankgate.Principal, key string) string {
 	h := sha256.Sum256([]byte(key))
 	return "idem/" + p.AppID + "/" + p.ConnectionID + "/" + hex.EncodeToString(h[:16])
 }
@@ -62,7 +42,7 @@ var errInProgress = bankgate.Errorf(bankgate.RequestInProgress, "A request with 
 // the key was used with a different request; RequestInProgress while the
 // first request runs; and (nil, nil) when the caller should run the
 // request and then call FinishIdempotent.
-func (s *Service) BeginIdempotent(ctx context.Context, p *Principal, key, endpoint string, body []byte) (*StoredResponse, error) {
+func (s *Service) BeginIdempotent(ctx context.Context, p *bankgate.Principal, key, endpoint string, body []byte) (*bankgate.StoredResponse, error) {
 	fp := hex.EncodeToString(s.keys.IDDigest(domainIdempotency, endpoint+"\x00"+string(body)))
 	stream := s.idemStream(p, key)
 	for attempt := 0; attempt < 3; attempt++ {
@@ -110,7 +90,7 @@ func (s *Service) BeginIdempotent(ctx context.Context, p *Principal, key, endpoi
 // FinishIdempotent records the outcome of a request begun with
 // BeginIdempotent: its response, or, for a server-side failure (HTTP 5xx),
 // a release so that a retry runs it again.
-func (s *Service) FinishIdempotent(ctx context.Context, p *Principal, key string, resp StoredResponse) error {
+func (s *Service) FinishIdempotent(ctx context.Context, p *bankgate.Principal, key string, resp bankgate.StoredResponse) error {
 	stream := s.idemStream(p, key)
 	events, err := s.store.Events(ctx, stream, 0)
 	if err != nil {

@@ -60,7 +60,7 @@ func connect(tb testing.TB, s *service.Service, app *service.NewApp, username st
 			tb.Fatal(err)
 		}
 	}
-	res, err := s.Login(ctx, service.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: username, Password: "pass_good"})
+	res, err := s.Login(ctx, bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: username, Password: "pass_good"})
 	if err != nil {
 		tb.Fatal(err)
 	}

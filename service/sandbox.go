@@ -10,9 +10,6 @@ import (
 	"github.com/bankgate/bankgate/bank"
 )
 
-// SandboxUser is a sandbox user an app made for itself.
-type SandboxUser = bank.TestUser
-
 // testUsers returns the connector serving bankID as bank.TestUsers, or
 // InvalidBankID when no connector serving it lets apps make test users.
 func (s *Service) testUsers(bankID string) (bank.TestUsers, error) {
@@ -32,7 +29,7 @@ func (s *Service) testUsers(bankID string) (bank.TestUsers, error) {
 // InvalidAppCredentials for a bad appSecret, ParameterMissing without a
 // bankID or fixture, InvalidBankID for a bank without sandbox users, and
 // ParameterError for a fixture the bank refuses.
-func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID string, fixture []byte) (*SandboxUser, error) {
+func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID string, fixture []byte) (*bankgate.SandboxUser, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
@@ -56,7 +53,7 @@ func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID strin
 
 // SandboxUsers lists the sandbox users the calling app made, by bank and
 // username.
-func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]SandboxUser, error) {
+func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]bankgate.SandboxUser, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
@@ -65,7 +62,7 @@ func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]Sandbox
 		return nil, errProductionApp()
 	}
 	var seen []bank.TestUsers
-	out := []bank.TestUser{}
+	out := []bankgate.SandboxUser{}
 	for _, b := range s.bankList {
 		tu, ok := s.banks[b.ID].(bank.TestUsers)
 		if !ok || slices.Contains(seen, tu) {
@@ -78,7 +75,7 @@ func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]Sandbox
 		}
 		out = append(out, us...)
 	}
-	slices.SortFunc(out, func(a, b bank.TestUser) int {
+	slices.SortFunc(out, func(a, b bankgate.SandboxUser) int {
 		if c := strings.Compare(a.BankID, b.BankID); c != 0 {
 			return c
 		}

@@ -262,12 +262,6 @@ func errProductionApp() error {
 	return bankgate.Errorf(bankgate.NotImplemented, "Production apps have no sandbox: no test clock and no sandbox users.")
 }
 
-// Clock is an app's sandbox test clock.
-type Clock struct {
-	Now    time.Time
-	Offset time.Duration
-}
-
 // AdvanceClock moves the app's sandbox test clock forward by advance (a
 // Go duration or "<n>d"), or only reads it when advance is empty. Only
 // that app's sandbox world sees the move: its new transactions, ended
@@ -277,7 +271,7 @@ type Clock struct {
 // positive and at most MaxClockAdvance, and the app's advances together
 // at most MaxClockOffset; otherwise it returns ParameterError and nothing
 // moves. It returns InvalidAppCredentials for a bad appSecret.
-func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (*Clock, error) {
+func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (*bankgate.SandboxClock, error) {
 	app, err := s.AppBySecret(ctx, appSecret)
 	if err != nil {
 		return nil, err
@@ -301,11 +295,8 @@ func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (
 		}
 		s.forgetApp(app.ID)
 	}
-	return &Clock{Now: appNow(s.sbNow(), offset), Offset: offset}, nil
+	return &bankgate.SandboxClock{Now: appNow(s.sbNow(), offset), Offset: offset}, nil
 }
-
-// Store returns the service's store.
-func (s *Service) Store() bankgate.Store { return s.store }
 
 // Ready reports whether the store is reachable.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
@@ -545,12 +536,6 @@ func reaches(app *bankgate.App, b bankgate.Bank) bool {
 }
 
 func production(app *bankgate.App) bool { return app.Environment == bankgate.EnvProduction }
-
-// Bank returns the bank with the given ID.
-func (s *Service) Bank(id string) (bankgate.Bank, bool) {
-	b, ok := s.bankIndex[id]
-	return b, ok
-}
 
 func (s *Service) userID(appID, bankID, userKey string) string {
 	// The original server key derives userIDs for the store's whole life,

@@ -26,6 +26,13 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // instances on one database, sharing a clock.
 func twoInstances(t *testing.T) (*service.Service, *service.Service, *clock) {
 	t.Helper()
+	a, b, clk, _ := twoInstancesOn(t)
+	return a, b, clk
+}
+
+// twoInstancesOn is twoInstances that also returns the store they share.
+func twoInstancesOn(t *testing.T) (*service.Service, *service.Service, *clock, bankgate.Store) {
+	t.Helper()
 	st := openStore(t)
 	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{3}, secret.KeySize))
 	clk := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
@@ -33,7 +40,7 @@ func twoInstances(t *testing.T) (*service.Service, *service.Service, *clock) {
 		return service.New(service.Config{Store: st, Keyring: keys, Now: clk.Now,
 			Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: clk.Now, Store: st})}})
 	}
-	return mk(), mk(), clk
+	return mk(), mk(), clk, st
 }
 
 // TestCacheBound: a delink or secret rotation made through one instance is
@@ -46,7 +53,7 @@ func TestCacheBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Login(ctx, service.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
+	res, err := a.Login(ctx, bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,19 +17,19 @@ import (
 // such logins left 2,013 connections and 4,059 audit rows for good.
 func TestAbandonedLoginsAreSwept(t *testing.T) {
 	ctx := context.Background()
-	a, _, clk := twoInstances(t)
+	a, _, clk, st := twoInstancesOn(t)
 	app, err := a.CreateApp(ctx, "growth", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	login := func(user string) *service.Connected {
-		res, err := a.Login(ctx, service.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: user, Password: "pass_good"})
+	login := func(user string) *bankgate.Connected {
+		res, err := a.Login(ctx, bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: user, Password: "pass_good"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res.Connected
 	}
-	var abandoned []*service.Connected
+	var abandoned []*bankgate.Connected
 	for i := range 50 {
 		abandoned = append(abandoned, login("random_"+strconv.Itoa(i)))
 	}
@@ -46,11 +46,11 @@ func TestAbandonedLoginsAreSwept(t *testing.T) {
 		t.Fatalf("swept %d rows, want 100", n)
 	}
 	for _, c := range abandoned {
-		if _, err := a.Store().Connection(ctx, c.ConnectionID); !bankgate.IsCode(err, bankgate.NotFound) {
+		if _, err := st.Connection(ctx, c.ConnectionID); !bankgate.IsCode(err, bankgate.NotFound) {
 			t.Fatalf("abandoned connection %s still stored: %v", c.ConnectionID, err)
 		}
 	}
-	if _, err := a.Store().Connection(ctx, kept.ConnectionID); err != nil {
+	if _, err := st.Connection(ctx, kept.ConnectionID); err != nil {
 		t.Fatalf("exchanged connection swept: %v", err)
 	}
 	// Audit events go after the retention.
@@ -58,7 +58,7 @@ func TestAbandonedLoginsAreSwept(t *testing.T) {
 	if _, err := a.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ev, _ := a.Store().Audit(ctx, app.App.ID, 10000); len(ev) != 0 {
+	if ev, _ := st.Audit(ctx, app.App.ID, 10000); len(ev) != 0 {
 		t.Fatalf("%d audit events kept past the retention", len(ev))
 	}
 }

@@ -16,9 +16,7 @@ import (
 // applied twice. It runs on SQLite, and on PostgreSQL when
 // BANKGATE_TEST_DATABASE_URL is set.
 func TestCrashSafety(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test: slow, runs without -short (CI)")
-	}
+	skipSlow(t)
 	t.Run("sqlite", func(t *testing.T) { crashSafety(t, "") })
 	t.Run("postgres", func(t *testing.T) { crashSafety(t, pgSchemaURL(t)) })
 }

@@ -109,6 +109,11 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	var once sync.Once
 	ts.stop = func() {
 		once.Do(func() {
+			// Connections the client dialled but never used (a burst of
+			// concurrent requests leaves some in its pool) hold up
+			// http.Server.Shutdown for 5 s: it waits that long before it
+			// takes a connection without a first request for idle.
+			http.DefaultClient.CloseIdleConnections()
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("server exit: %v", err)
@@ -117,6 +122,16 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	}
 	t.Cleanup(ts.stop)
 	return ts
+}
+
+// skipSlow skips a slow end-to-end test (a crash, an outage, a partition,
+// several processes) under -short: `go test -short ./...` is the fast
+// inner loop, and CI runs everything.
+func skipSlow(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow end-to-end test: runs without -short (as CI does)")
+	}
 }
 
 // Stop shuts the server down gracefully and waits for it.

@@ -38,8 +38,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// pgBaseURL and pgSchemaURL are the shared PostgreSQL test helpers.
-func pgBaseURL(t *testing.T) string   { t.Helper(); return pgtest.BaseURL(t) }
+// pgSchemaURL is the shared PostgreSQL test helper.
 func pgSchemaURL(t *testing.T) string { t.Helper(); return pgtest.SchemaURL(t) }
 
 // newKeyArg returns a fresh server key as a --secret-key-file value.

@@ -165,6 +165,7 @@ func pollUntil(t *testing.T, limit time.Duration, what string, f func() bool) ti
 // access code raced over both is exchanged exactly once; both shut down
 // gracefully on SIGTERM.
 func TestPostgresTwoProcesses(t *testing.T) {
+	skipSlow(t)
 	dbURL := pgSchemaURL(t)
 	key := newKeyArg()
 	flags := func() []string {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -149,7 +150,8 @@ func (p *cutProxy) Unpause() {
 
 // sample is one request made under load.
 type sample struct {
-	kind string // login, exchange, accounts, readyz
+	kind   string // login, exchange, accounts, readyz
+	worker int    // the worker that made it; -1 for the /readyz poller
 	*result
 }
 
@@ -161,19 +163,20 @@ func (s sample) end() time.Time { return s.Start.Add(s.Duration) }
 type loadGen struct {
 	mu      sync.Mutex
 	samples []sample
+	workers int
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
 }
 
 func startLoad(t *testing.T, base, appKey, appSecret string, workers int) *loadGen {
-	g := &loadGen{stop: make(chan struct{})}
+	g := &loadGen{stop: make(chan struct{}), workers: workers}
 	// The client's timeout is far above any bound asserted, so a hang is
 	// seen as a slow answer rather than cut short.
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-	record := func(kind string, r *result) *result {
+	record := func(kind string, worker int, r *result) *result {
 		g.mu.Lock()
-		g.samples = append(g.samples, sample{kind, r})
+		g.samples = append(g.samples, sample{kind, worker, r})
 		g.mu.Unlock()
 		return r
 	}
@@ -188,7 +191,7 @@ func startLoad(t *testing.T, base, appKey, appSecret string, workers int) *loadG
 					return
 				default:
 				}
-				lr := record("login", try(client, base, "/v2/connect/login", "", map[string]any{
+				lr := record("login", w, try(client, base, "/v2/connect/login", "", map[string]any{
 					"appKey": appKey, "bankID": sandboxBank, "username": fmt.Sprintf("load_%d_%d", w, i), "password": "pass_good"}))
 				code, conn := lr.str("accessCode"), lr.str("connectionID")
 				if code == "" {
@@ -199,12 +202,12 @@ func startLoad(t *testing.T, base, appKey, appSecret string, workers int) *loadG
 					rand.Read(b)
 					code, conn = "bgac_"+base64.RawURLEncoding.EncodeToString(b), strings.Repeat("0", 40)
 				}
-				er := record("exchange", try(client, base, "/v2/auth/ExchangeToken", "", map[string]any{"appSecret": appSecret, "accessCode": code, "connectionID": conn}))
+				er := record("exchange", w, try(client, base, "/v2/auth/ExchangeToken", "", map[string]any{"appSecret": appSecret, "accessCode": code, "connectionID": conn}))
 				if er.Status == 200 {
 					token, userSecret = er.str("accessToken"), lr.str("userSecret")
 				}
 				if token != "" {
-					record("accounts", try(client, base, "/v2/data/accounts/get", token, map[string]any{"appSecret": appSecret, "userSecret": userSecret}))
+					record("accounts", w, try(client, base, "/v2/data/accounts/get", token, map[string]any{"appSecret": appSecret, "userSecret": userSecret}))
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -229,7 +232,7 @@ func startLoad(t *testing.T, base, appKey, appSecret string, workers int) *loadG
 				r.Status, r.Raw = res.StatusCode, string(b)
 			}
 			r.Duration = time.Since(r.Start)
-			record("readyz", r)
+			record("readyz", -1, r)
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
@@ -243,6 +246,85 @@ func (g *loadGen) Stop() {
 		close(g.stop)
 		g.wg.Wait()
 	})
+}
+
+// warmUp waits until the load has been served: a login, an exchange and
+// an account read answered 200.
+func (g *loadGen) warmUp(t *testing.T) {
+	t.Helper()
+	if !g.waitAnswered(time.Time{}, 10*time.Second, []string{"login", "exchange", "accounts"}, http.StatusOK) {
+		t.Fatal("no successful login, exchange and account read within 10 s")
+	}
+}
+
+// afterRecovery lets every kind of request that started after the
+// recovery be answered (at most 5 s), so that a late 503 would be seen.
+func (g *loadGen) afterRecovery(tReady, tFlow time.Time) {
+	since := tReady
+	if tFlow.After(since) {
+		since = tFlow
+	}
+	if !since.IsZero() {
+		g.waitAnswered(since, 5*time.Second, []string{"login", "exchange", "accounts", "readyz"})
+	}
+}
+
+// waitAnswered waits at most limit until, for each kind, a request
+// started at or after since has been answered with a status in statuses
+// (any status when statuses is empty). It reports whether they all were.
+func (g *loadGen) waitAnswered(since time.Time, limit time.Duration, kinds []string, statuses ...int) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		g.mu.Lock()
+		seen := map[string]bool{}
+		for _, s := range g.samples {
+			if !s.Start.Before(since) && (len(statuses) == 0 || slices.Contains(statuses, s.Status)) {
+				seen[s.kind] = true
+			}
+		}
+		g.mu.Unlock()
+		all := true
+		for _, k := range kinds {
+			all = all && seen[k]
+		}
+		if all {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// failureSpan holds a database failure begun at tFail, at most limit,
+// until each kind of request started after it has been refused with 503
+// and every worker has been answered after it: so the requests in flight
+// when it began have ended too, each by its store deadline at worst (a
+// write waits out its 10 s), and the worst case is seen.
+func (g *loadGen) failureSpan(t *testing.T, tFail time.Time, limit time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if !g.waitAnswered(tFail, limit, []string{"login", "exchange", "readyz"}, http.StatusServiceUnavailable) {
+		t.Fatalf("not every kind of request answered 503 within %v of the failure", limit)
+	}
+	for {
+		g.mu.Lock()
+		done := map[int]bool{}
+		for _, s := range g.samples {
+			if !s.end().Before(tFail) && s.worker >= 0 {
+				done[s.worker] = true
+			}
+		}
+		g.mu.Unlock()
+		if len(done) == g.workers {
+			return
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("%d of %d workers answered within %v of the failure", len(done), g.workers, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitRecovered waits at most limit for a 200 from /readyz and a
@@ -408,22 +490,23 @@ func startOutageServer(t *testing.T) (ts *testServer, px *cutProxy, appKey, appS
 // proxy resumes, the same server must recover within 5 s without a
 // restart, and the outage must show in the metrics.
 func TestPostgresOutage(t *testing.T) {
+	skipSlow(t)
 	ts, px, appKey, appSecret := startOutageServer(t)
 	load := startLoad(t, ts.URL, appKey, appSecret, 4)
 
-	time.Sleep(800 * time.Millisecond)
+	load.warmUp(t)
 	tCut := time.Now()
 	px.Cut()
-	time.Sleep(2500 * time.Millisecond)
+	load.failureSpan(t, tCut, 10*time.Second)
 	tResume := time.Now()
 	px.Resume()
 	tReady, tFlow := load.waitRecovered(tResume, 5*time.Second)
-	time.Sleep(700 * time.Millisecond)
+	load.afterRecovery(tReady, tFlow)
 	load.Stop()
 
 	st := checkOutage(t, load.samples, tCut, tResume, tFlow, 5*time.Second)
-	t.Logf("outage (connections cut, new ones refused, 2.5 s): first API 503 %v after the cut, first /readyz 503 %v after; slowest answer during the outage %v (%s); %d account reads served from the grant cache meanwhile",
-		st.firstAPI503.Round(time.Millisecond), st.firstReady503.Round(time.Millisecond), st.maxLatency.Round(time.Millisecond), st.maxKind, st.servedFromCache)
+	t.Logf("outage (connections cut, new ones refused, %v): first API 503 %v after the cut, first /readyz 503 %v after; slowest answer during the outage %v (%s); %d account reads served from the grant cache meanwhile",
+		tResume.Sub(tCut).Round(time.Millisecond), st.firstAPI503.Round(time.Millisecond), st.firstReady503.Round(time.Millisecond), st.maxLatency.Round(time.Millisecond), st.maxKind, st.servedFromCache)
 	if tReady.IsZero() || tFlow.IsZero() {
 		t.Fatalf("not recovered within 5 s of the resume: /readyz 200 at %v, exchange success at %v", tReady, tFlow)
 	}
@@ -470,23 +553,26 @@ func TestPostgresOutage(t *testing.T) {
 // within 12 s, never a 500 or a hang, and the server must recover within
 // 5 s of the partition healing.
 func TestPostgresPartition(t *testing.T) {
+	skipSlow(t)
 	ts, px, appKey, appSecret := startOutageServer(t)
 	load := startLoad(t, ts.URL, appKey, appSecret, 4)
 
-	time.Sleep(800 * time.Millisecond)
+	load.warmUp(t)
 	tPause := time.Now()
 	px.Pause()
-	// Longer than the 10 s write deadline, so the worst case is seen.
-	time.Sleep(11 * time.Second)
+	// Held until logins and exchanges that began within it are refused:
+	// their writes wait out the 10 s write deadline, so the worst case is
+	// seen.
+	load.failureSpan(t, tPause, 15*time.Second)
 	tHeal := time.Now()
 	px.Unpause()
 	tReady, tFlow := load.waitRecovered(tHeal, 5*time.Second)
-	time.Sleep(700 * time.Millisecond)
+	load.afterRecovery(tReady, tFlow)
 	load.Stop()
 
 	st := checkOutage(t, load.samples, tPause, tHeal, tFlow, 12*time.Second)
-	t.Logf("partition (bytes held, connections open, 11 s): first API 503 %v after it began, first /readyz 503 %v after; slowest answer %v (%s); %d answers took ≥ 5 s; %d account reads served from the grant cache",
-		st.firstAPI503.Round(time.Millisecond), st.firstReady503.Round(time.Millisecond), st.maxLatency.Round(time.Millisecond), st.maxKind, st.over5s, st.servedFromCache)
+	t.Logf("partition (bytes held, connections open, %v): first API 503 %v after it began, first /readyz 503 %v after; slowest answer %v (%s); %d answers took ≥ 5 s; %d account reads served from the grant cache",
+		tHeal.Sub(tPause).Round(time.Millisecond), st.firstAPI503.Round(time.Millisecond), st.firstReady503.Round(time.Millisecond), st.maxLatency.Round(time.Millisecond), st.maxKind, st.over5s, st.servedFromCache)
 	if tReady.IsZero() || tFlow.IsZero() {
 		t.Fatalf("not recovered within 5 s of the partition healing: /readyz 200 at %v, exchange success at %v", tReady, tFlow)
 	}
