@@ -136,15 +136,20 @@ func TestGeneratedColdEqualsWarm(t *testing.T) {
 				t.Fatalf("book %d at %v: warm %d, cold %d", i, now, w, c)
 			}
 		}
-		cold = newGenCache(1<<30).ledger(bi, UserGood)
-		for i := range warm.p.books {
-			wt, wb := warm.between(i, monthStart(now), now)
-			ct, cb := cold.between(i, monthStart(now), now)
-			if wb != cb {
-				t.Fatalf("book %d before %v: warm %d, cold %d", i, now, wb, cb)
-			}
-			if diff := cmp.Diff(wt, ct); diff != "" {
-				t.Fatalf("book %d month of %v (-warm +cold):\n%s", i, now, diff)
+		// This month's and last month's (which a warm user plays from
+		// the opening it keeps for the month before the hot one).
+		lastMonth := monthStart(now).AddDate(0, -1, 0)
+		for _, r := range [][2]time.Time{{monthStart(now), now}, {lastMonth, monthStart(now).Add(-time.Nanosecond)}} {
+			cold = newGenCache(1<<30).ledger(bi, UserGood)
+			for i := range warm.p.books {
+				wt, wb := warm.between(i, r[0], r[1])
+				ct, cb := cold.between(i, r[0], r[1])
+				if wb != cb {
+					t.Fatalf("book %d before %v: warm %d, cold %d", i, r[0], wb, cb)
+				}
+				if diff := cmp.Diff(wt, ct); diff != "" {
+					t.Fatalf("book %d from %v (-warm +cold):\n%s", i, r[0], diff)
+				}
 			}
 		}
 	}

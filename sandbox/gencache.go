@@ -64,6 +64,10 @@ type genEntry struct {
 	// reads play the month again instead.
 	hotStart int64
 	hotOpen  [maxBooks]bankgate.Money
+	// prevOpen are the balances as the month before the hot one started
+	// (when hot > 0): last month's transactions, the read apps make most
+	// after balances, are then played without a replay from a checkpoint.
+	prevOpen [maxBooks]bankgate.Money
 	hotPosts []uint64
 	hotDue   [2]uint32
 	hot      int32
@@ -264,7 +268,13 @@ func (e *genEntry) setHot(m int) {
 	nb := len(p.books)
 	s := simPool.Get().(*monthSim)
 	defer simPool.Put(s)
-	e.open(s, m, e.hotOpen[:nb])
+	if m > 0 {
+		e.open(s, m-1, e.prevOpen[:nb])
+		copy(e.hotOpen[:nb], e.prevOpen[:nb])
+		s.run(p, m-1, e.hotOpen[:nb])
+	} else {
+		e.open(s, m, e.hotOpen[:nb])
+	}
 	var buf [maxBooks]bankgate.Money
 	bal := buf[:copy(buf[:], e.hotOpen[:nb])]
 	s.run(p, m, bal)
@@ -366,7 +376,11 @@ func (e *genEntry) between(i int, from, to time.Time) ([]bankgate.Transaction, b
 	var buf [maxBooks]bankgate.Money
 	bal := buf[:len(p.books)]
 	e.mu.Lock()
-	e.open(s, mf, bal)
+	if e.hot > 0 && mf == int(e.hot)-1 {
+		copy(bal, e.prevOpen[:len(bal)])
+	} else {
+		e.open(s, mf, bal)
+	}
 	e.mu.Unlock()
 	before := bal[i]
 	out := []bankgate.Transaction{}
