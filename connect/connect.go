@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/logos"
 )
 
 // Apps looks apps up by their public key.
@@ -88,8 +89,8 @@ type handler struct {
 
 var templates = template.Must(template.ParseFS(assetFS, "assets/*.html"))
 
-// New returns the handler for GET /connect, /connect.js and the page's
-// assets under /connect/. Other methods are refused with 405; other paths
+// New returns the handler for GET /connect, /connect.js, the page's
+// assets under /connect/ and the bank logos under /connect/logos/. Other methods are refused with 405; other paths
 // under /connect/ are 404.
 func New(cfg Config) http.Handler {
 	h := &handler{
@@ -127,6 +128,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.serveAsset(w, r, a, false)
+	case strings.HasPrefix(p, logos.Prefix):
+		serveLogo(w, r)
 	default:
 		plain(w, http.StatusNotFound, "not found")
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/logos"
 )
 
 // fakeApps is an in-memory Apps.
@@ -443,4 +444,30 @@ func FuzzConnectPage(f *testing.F) {
 			t.Fatalf("status %d for %s", w.Code, target)
 		}
 	})
+}
+
+func TestConnectLogos(t *testing.T) {
+	h := New(Config{Apps: testApps()})
+	for _, slug := range logos.Slugs() {
+		u := logos.URL(slug)
+		w := get(t, h, u)
+		hd := w.Header()
+		if w.Code != 200 || hd.Get("Content-Type") != "image/svg+xml" || hd.Get("X-Content-Type-Options") != "nosniff" ||
+			hd.Get("Cache-Control") != "public, max-age=31536000, immutable" || hd.Get("Cross-Origin-Resource-Policy") != "cross-origin" ||
+			!strings.Contains(hd.Get("Content-Security-Policy"), "sandbox") || !strings.HasPrefix(w.Body.String(), "<svg") {
+			t.Errorf("GET %s = %d %v", u, w.Code, hd)
+		}
+		req := httptest.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("If-None-Match", hd.Get("ETag"))
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag = %d, want 304", u, w.Code)
+		}
+	}
+	for _, p := range []string{"/connect/logos/", "/connect/logos/enbd.svg", "/connect/logos/enbd-000000000000.svg", "/connect/logos/../assets/page.js"} {
+		if w := get(t, h, p); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", p, w.Code)
+		}
+	}
 }
