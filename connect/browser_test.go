@@ -316,14 +316,18 @@ func TestBrowserConnectErrorStates(t *testing.T) {
 	ctx, problems := openTab(t, browser)
 	must(t, ctx, "open", chromedp.Navigate(srv.URL+"/connect?appKey=key-web&environment=sandbox"),
 		chromedp.WaitVisible(chromedp.CSS(`button[data-bank-id="TEST_AE_ALPHA"]`)))
+	// The end user reads what happened and what to do, never the
+	// developer's message (devMsg), which goes to the app only.
 	for _, tc := range []struct {
-		user, title, msg, shot string
+		user, title, msg, devMsg, shot string
 	}{
-		{"someone", "Incorrect username or password", "Your user entered invalid login credentials.", ""},
-		{"locked", "Your account is locked", "The account is locked after too many failed login attempts.", "connect-error-locked"},
-		{"down", "Alpha is unavailable right now", "The bank is temporarily unavailable.", "connect-error-unavailable"},
-		{"busy", "Too many attempts", "Too many login attempts; try again in 30 seconds.", "connect-error-rate-limited"},
-		{"mfa", "That answer wasn't accepted", "The one-time password is wrong.", "connect-error-wrong-mfa"},
+		{"someone", "Incorrect username or password", "don't match your Alpha online banking login. Check them and try again.",
+			"Your user entered invalid login credentials.", ""},
+		{"locked", "Your account is locked", "Contact Alpha to unlock it, or try again later.",
+			"The account is locked after too many failed login attempts.", "connect-error-locked"},
+		{"down", "Alpha is unavailable right now", "please try again in a few minutes.", "The bank is temporarily unavailable.", "connect-error-unavailable"},
+		{"busy", "Too many attempts", "please wait a minute before trying again.", "Too many login attempts; try again in 30 seconds.", "connect-error-rate-limited"},
+		{"mfa", "That answer wasn't accepted", "Log in again to get a new code.", "The one-time password is wrong.", "connect-error-wrong-mfa"},
 	} {
 		t.Run(tc.user, func(t *testing.T) {
 			must(t, ctx, "log in",
@@ -346,8 +350,8 @@ func TestBrowserConnectErrorStates(t *testing.T) {
 				t.Fatalf("the error for %s never showed: %v", tc.user, err)
 			}
 			text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#bg-error")))
-			if !strings.Contains(text, tc.title) || !strings.Contains(text, tc.msg) {
-				t.Errorf("error box says %q, want %q and %q", text, tc.title, tc.msg)
+			if !strings.Contains(text, tc.title) || !strings.Contains(text, tc.msg) || strings.Contains(text, tc.devMsg) {
+				t.Errorf("error box says %q, want %q and %q and not the developer's %q", text, tc.title, tc.msg, tc.devMsg)
 			}
 			if f, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); f != "bg-error" {
 				t.Errorf("focus on %q, want the error", f)
