@@ -191,7 +191,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		case "OP:1":
 			reply(200, map[string]any{"success": true, "status": "user_input_required", "operationID": "OP:2", "userInputs": []map[string]any{
-				{"id": "confirmation", "index": 0, "query": "Allow Acme Budget to read your accounts at Alpha Bank?", "queryType": "txt", "answer": ""}}})
+				{"id": "confirmation", "index": 0, "query": "Allow Acme Budget to read account AE07 0331 2345 6789 0123 456 (balance AED 12,345.67)?", "queryType": "txt", "answer": ""}}})
 		case "OP:2":
 			reply(200, map[string]any{"success": true, "status": "done", "operationID": "OP:2", "accessCode": "ac_1", "userSecret": "us_1",
 				"connectionID": "conn1", "userID": "user1", "tokenID": "tok1", "bankID": "TEST_AE_ALPHA"})
@@ -274,6 +274,11 @@ func TestBrowserConnectInputs(t *testing.T) {
 	shot(t, ctx, "connect-mfa-all-inputs")
 	must(t, ctx, "continue", chromedp.Click(chromedp.CSS("#bg-submit")), chromedp.WaitVisible(chromedp.CSS(`button[name="confirm"][value="true"]`)))
 	shot(t, ctx, "connect-mfa-confirmation")
+	// The bank's IBAN and amount are isolated left to right.
+	isolated, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.prototype.map.call(document.querySelectorAll("legend bdi[dir=ltr]"), function (b) { return b.textContent; })`))
+	if diff := cmp.Diff([]string{"AE07 0331 2345 6789 0123 456", "AED 12,345.67"}, isolated); diff != "" {
+		t.Errorf("isolated runs in the confirmation (-want +got):\n%s", diff)
+	}
 	must(t, ctx, "confirm", chromedp.Click(chromedp.CSS(`button[name="confirm"][value="true"]`)), chromedp.WaitVisible(chromedp.CSS("#bg-success")))
 
 	raw, err := chromedp.Run(ctx, chromedp.Poll[json.RawMessage](`__native.filter(function (m) { return m.type === "link"; })[0]`, chromedp.WithPollingInterval(20*time.Millisecond)))
@@ -374,6 +379,37 @@ func TestBrowserConnectErrorStates(t *testing.T) {
 		inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#bg-username"), "aria-invalid"))
 		if !strings.Contains(text, "username") || inv.Value != "true" {
 			t.Errorf("empty username: problem %q aria-invalid %q", text, inv.Value)
+		}
+	})
+
+	// The same failures in Arabic, with the bank's name where it has none
+	// in the catalogue.
+	t.Run("arabic", func(t *testing.T) {
+		must(t, ctx, "open", chromedp.Navigate(srv.URL+"/connect?appKey=key-web&environment=sandbox&locale=ar"),
+			chromedp.WaitVisible(chromedp.CSS(`button[data-bank-id="TEST_AE_ALPHA"]`)))
+		for _, tc := range []struct{ user, title, msg string }{
+			{"someone", "اسم المستخدم أو كلمة المرور غير صحيحة", "لدى Alpha. يُرجى التحقق منها والمحاولة مرة أخرى."},
+			{"locked", "حسابك مقفل", "يُرجى التواصل مع Alpha لإعادة تفعيله"},
+			{"down", "Alpha غير متاح حاليًا", "يُرجى المحاولة مرة أخرى بعد بضع دقائق."},
+			{"busy", "محاولات كثيرة جدًا", "يُرجى الانتظار دقيقة"},
+		} {
+			titleJSON, _ := json.Marshal(tc.title)
+			must(t, ctx, "log in as "+tc.user,
+				chromedp.Evaluate[chromedp.Void](`document.getElementById("bg-username") || document.querySelector('button[data-bank-id="TEST_AE_ALPHA"]').click()`),
+				chromedp.WaitVisible(chromedp.CSS("#bg-username")),
+				chromedp.Clear(chromedp.CSS("#bg-username")),
+				chromedp.SendKeys(chromedp.CSS("#bg-username"), tc.user),
+				chromedp.SendKeys(chromedp.CSS("#bg-password"), "pw"),
+				chromedp.Click(chromedp.CSS("#bg-submit")),
+			)
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`((document.getElementById("bg-error")||{}).textContent||"").includes(`+string(titleJSON)+`)`,
+				chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+				t.Fatalf("the error for %s never showed: %v", tc.user, err)
+			}
+			text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#bg-error")))
+			if !strings.Contains(text, tc.msg) {
+				t.Errorf("%s: error box says %q, want %q", tc.user, text, tc.msg)
+			}
 		}
 	})
 
