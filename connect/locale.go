@@ -1,13 +1,13 @@
 package connect
 
 import (
+	"cmp"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"html"
 	"html/template"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -134,7 +134,7 @@ func negotiateLocale(param, acceptLanguage string) *locale {
 		}
 	}
 	// Stable: among equal weights the header's order decides.
-	sort.SliceStable(prefs, func(i, j int) bool { return prefs[i].q > prefs[j].q })
+	slices.SortStableFunc(prefs, func(a, b pref) int { return cmp.Compare(b.q, a.q) })
 	if len(prefs) > 0 {
 		return prefs[0].l
 	}
