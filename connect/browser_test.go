@@ -191,7 +191,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		case "OP:1":
 			reply(200, map[string]any{"success": true, "status": "user_input_required", "operationID": "OP:2", "userInputs": []map[string]any{
-				{"id": "confirmation", "index": 0, "query": "Allow Acme Budget to read your accounts at Alpha Bank?", "queryType": "txt", "answer": ""}}})
+				{"id": "confirmation", "index": 0, "query": "Allow Acme Budget to read account AE07 0331 2345 6789 0123 456 (balance AED 12,345.67)?", "queryType": "txt", "answer": ""}}})
 		case "OP:2":
 			reply(200, map[string]any{"success": true, "status": "done", "operationID": "OP:2", "accessCode": "ac_1", "userSecret": "us_1",
 				"connectionID": "conn1", "userID": "user1", "tokenID": "tok1", "bankID": "TEST_AE_ALPHA"})
@@ -274,6 +274,11 @@ func TestBrowserConnectInputs(t *testing.T) {
 	shot(t, ctx, "connect-mfa-all-inputs")
 	must(t, ctx, "continue", chromedp.Click(chromedp.CSS("#bg-submit")), chromedp.WaitVisible(chromedp.CSS(`button[name="confirm"][value="true"]`)))
 	shot(t, ctx, "connect-mfa-confirmation")
+	// The bank's IBAN and amount are isolated left to right.
+	isolated, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.prototype.map.call(document.querySelectorAll("legend bdi[dir=ltr]"), function (b) { return b.textContent; })`))
+	if diff := cmp.Diff([]string{"AE07 0331 2345 6789 0123 456", "AED 12,345.67"}, isolated); diff != "" {
+		t.Errorf("isolated runs in the confirmation (-want +got):\n%s", diff)
+	}
 	must(t, ctx, "confirm", chromedp.Click(chromedp.CSS(`button[name="confirm"][value="true"]`)), chromedp.WaitVisible(chromedp.CSS("#bg-success")))
 
 	raw, err := chromedp.Run(ctx, chromedp.Poll[json.RawMessage](`__native.filter(function (m) { return m.type === "link"; })[0]`, chromedp.WithPollingInterval(20*time.Millisecond)))
@@ -316,14 +321,18 @@ func TestBrowserConnectErrorStates(t *testing.T) {
 	ctx, problems := openTab(t, browser)
 	must(t, ctx, "open", chromedp.Navigate(srv.URL+"/connect?appKey=key-web&environment=sandbox"),
 		chromedp.WaitVisible(chromedp.CSS(`button[data-bank-id="TEST_AE_ALPHA"]`)))
+	// The end user reads what happened and what to do, never the
+	// developer's message (devMsg), which goes to the app only.
 	for _, tc := range []struct {
-		user, title, msg, shot string
+		user, title, msg, devMsg, shot string
 	}{
-		{"someone", "Incorrect username or password", "Your user entered invalid login credentials.", ""},
-		{"locked", "Your account is locked", "The account is locked after too many failed login attempts.", "connect-error-locked"},
-		{"down", "Alpha is unavailable right now", "The bank is temporarily unavailable.", "connect-error-unavailable"},
-		{"busy", "Too many attempts", "Too many login attempts; try again in 30 seconds.", "connect-error-rate-limited"},
-		{"mfa", "That answer wasn't accepted", "The one-time password is wrong.", "connect-error-wrong-mfa"},
+		{"someone", "Incorrect username or password", "don't match your Alpha online banking login. Check them and try again.",
+			"Your user entered invalid login credentials.", ""},
+		{"locked", "Your account is locked", "Contact Alpha to unlock it, or try again later.",
+			"The account is locked after too many failed login attempts.", "connect-error-locked"},
+		{"down", "Alpha is unavailable right now", "please try again in a few minutes.", "The bank is temporarily unavailable.", "connect-error-unavailable"},
+		{"busy", "Too many attempts", "please wait a minute before trying again.", "Too many login attempts; try again in 30 seconds.", "connect-error-rate-limited"},
+		{"mfa", "That answer wasn't accepted", "Log in again to get a new code.", "The one-time password is wrong.", "connect-error-wrong-mfa"},
 	} {
 		t.Run(tc.user, func(t *testing.T) {
 			must(t, ctx, "log in",
@@ -346,8 +355,8 @@ func TestBrowserConnectErrorStates(t *testing.T) {
 				t.Fatalf("the error for %s never showed: %v", tc.user, err)
 			}
 			text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#bg-error")))
-			if !strings.Contains(text, tc.title) || !strings.Contains(text, tc.msg) {
-				t.Errorf("error box says %q, want %q and %q", text, tc.title, tc.msg)
+			if !strings.Contains(text, tc.title) || !strings.Contains(text, tc.msg) || strings.Contains(text, tc.devMsg) {
+				t.Errorf("error box says %q, want %q and %q and not the developer's %q", text, tc.title, tc.msg, tc.devMsg)
 			}
 			if f, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); f != "bg-error" {
 				t.Errorf("focus on %q, want the error", f)
@@ -370,6 +379,37 @@ func TestBrowserConnectErrorStates(t *testing.T) {
 		inv, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#bg-username"), "aria-invalid"))
 		if !strings.Contains(text, "username") || inv.Value != "true" {
 			t.Errorf("empty username: problem %q aria-invalid %q", text, inv.Value)
+		}
+	})
+
+	// The same failures in Arabic, with the bank's name where it has none
+	// in the catalogue.
+	t.Run("arabic", func(t *testing.T) {
+		must(t, ctx, "open", chromedp.Navigate(srv.URL+"/connect?appKey=key-web&environment=sandbox&locale=ar"),
+			chromedp.WaitVisible(chromedp.CSS(`button[data-bank-id="TEST_AE_ALPHA"]`)))
+		for _, tc := range []struct{ user, title, msg string }{
+			{"someone", "اسم المستخدم أو كلمة المرور غير صحيحة", "لدى Alpha. يُرجى التحقق منها والمحاولة مرة أخرى."},
+			{"locked", "حسابك مقفل", "يُرجى التواصل مع Alpha لإعادة تفعيله"},
+			{"down", "Alpha غير متاح حاليًا", "يُرجى المحاولة مرة أخرى بعد بضع دقائق."},
+			{"busy", "محاولات كثيرة جدًا", "يُرجى الانتظار دقيقة"},
+		} {
+			titleJSON, _ := json.Marshal(tc.title)
+			must(t, ctx, "log in as "+tc.user,
+				chromedp.Evaluate[chromedp.Void](`document.getElementById("bg-username") || document.querySelector('button[data-bank-id="TEST_AE_ALPHA"]').click()`),
+				chromedp.WaitVisible(chromedp.CSS("#bg-username")),
+				chromedp.Clear(chromedp.CSS("#bg-username")),
+				chromedp.SendKeys(chromedp.CSS("#bg-username"), tc.user),
+				chromedp.SendKeys(chromedp.CSS("#bg-password"), "pw"),
+				chromedp.Click(chromedp.CSS("#bg-submit")),
+			)
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`((document.getElementById("bg-error")||{}).textContent||"").includes(`+string(titleJSON)+`)`,
+				chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+				t.Fatalf("the error for %s never showed: %v", tc.user, err)
+			}
+			text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#bg-error")))
+			if !strings.Contains(text, tc.msg) {
+				t.Errorf("%s: error box says %q, want %q", tc.user, text, tc.msg)
+			}
 		}
 	})
 

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/logos"
 )
 
 // Apps looks apps up by their public key.
@@ -88,8 +89,8 @@ type handler struct {
 
 var templates = template.Must(template.ParseFS(assetFS, "assets/*.html"))
 
-// New returns the handler for GET /connect, /connect.js and the page's
-// assets under /connect/. Other methods are refused with 405; other paths
+// New returns the handler for GET /connect, /connect.js, the page's
+// assets under /connect/ and the bank logos under /connect/logos/. Other methods are refused with 405; other paths
 // under /connect/ are 404.
 func New(cfg Config) http.Handler {
 	h := &handler{
@@ -127,6 +128,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.serveAsset(w, r, a, false)
+	case strings.HasPrefix(p, logos.Prefix):
+		serveLogo(w, r)
 	default:
 		plain(w, http.StatusNotFound, "not found")
 	}
@@ -184,6 +187,9 @@ type pageConfig struct {
 	Origin string `json:"origin"`
 	// AllowedOrigins are the origins the page may post its result to.
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// Locale is the page's locale (see negotiateLocale); its catalogue is
+	// in the page's bg-messages block.
+	Locale string `json:"locale"`
 }
 
 type pageData struct {
@@ -193,53 +199,70 @@ type pageData struct {
 	Sandbox bool
 	Webview bool
 	Config  pageConfig
+	L       *locale // the page's locale: lang, dir, texts, catalogue
+	Theme   string  // ThemeAuto, ThemeLight or ThemeDark
+	Scheme  string  // the color-scheme meta tag's content
 }
 
 type errorData struct {
 	Nonce  string
 	CSS    string
+	L      *locale
+	Theme  string
+	Scheme string
 	Title  string
 	Msg    string
-	Detail string // for the developer who set up the link
+	Detail string // for the developer who set up the link, in English
 }
 
-// pageError is a request the page refuses, with what to tell the user.
+// pageError is a request the page refuses: what to tell the user, as the
+// catalogue keys of a title and a message, and the developer's detail.
 type pageError struct {
 	status int
-	title  string
-	msg    string
+	title  string // catalogue key
+	msg    string // catalogue key
 	detail string
+}
+
+// view is what a page request asked for how the page looks.
+type view struct {
+	l     *locale
+	theme string
+}
+
+func viewOf(r *http.Request) view {
+	q := r.URL.Query()
+	return view{l: negotiateLocale(q.Get("locale"), r.Header.Get("Accept-Language")), theme: parseTheme(q.Get("theme"))}
 }
 
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 	nonce := newNonce()
 	q := r.URL.Query()
+	v := viewOf(r)
 	appKey := q.Get("appKey")
 	if appKey == "" || len(appKey) > maxAppKey {
-		h.renderError(w, nonce, nil, &pageError{http.StatusBadRequest, "This link is incomplete",
-			"The app that sent you here did not say who it is, so we can't connect your bank.",
+		h.renderError(w, nonce, nil, v, &pageError{http.StatusBadRequest, "refused.incomplete.title", "refused.incomplete.body",
 			"The appKey query parameter is missing or too long."})
 		return
 	}
 	app, err := h.apps.AppByKey(r.Context(), appKey)
 	if err != nil {
 		if bankgate.IsCode(err, bankgate.InvalidAppCredentials) || bankgate.IsCode(err, bankgate.NotFound) {
-			h.renderError(w, nonce, nil, &pageError{http.StatusNotFound, "We don't recognise this app",
-				"The app that sent you here is not registered with this server, so we can't connect your bank. Please go back and try again.",
+			h.renderError(w, nonce, nil, v, &pageError{http.StatusNotFound, "refused.unknownApp.title", "refused.unknownApp.body",
 				"No app has this appKey."})
 			return
 		}
 		h.log.Error("connect page: look up app", "err", err)
-		h.renderError(w, nonce, nil, &pageError{http.StatusServiceUnavailable, "Connect is temporarily unavailable",
-			"We couldn't load this page right now. Please try again in a few minutes.", ""})
+		h.renderError(w, nonce, nil, v, &pageError{http.StatusServiceUnavailable, "refused.unavailable.title", "refused.unavailable.body", ""})
 		return
 	}
 	origins := allowedOrigins(app.AllowedOrigins)
 	cfg, perr := parseQuery(q, app, origins)
 	if perr != nil {
-		h.renderError(w, nonce, origins, perr)
+		h.renderError(w, nonce, origins, v, perr)
 		return
 	}
+	cfg.Locale = v.l.Tag
 	data := pageData{
 		Nonce:   nonce,
 		CSS:     "connect/assets/page.css?v=" + h.assets["page.css"].version,
@@ -248,6 +271,9 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 		Sandbox: cfg.Environment == EnvSandbox,
 		Webview: cfg.IsWebview,
 		Config:  *cfg,
+		L:       v.l,
+		Theme:   v.theme,
+		Scheme:  colorScheme(v.theme),
 	}
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, data); err != nil {
@@ -260,13 +286,13 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-func (h *handler) renderError(w http.ResponseWriter, nonce string, origins []string, e *pageError) {
+func (h *handler) renderError(w http.ResponseWriter, nonce string, origins []string, v view, e *pageError) {
 	var buf bytes.Buffer
 	err := h.errPage.Execute(&buf, errorData{Nonce: nonce, CSS: "connect/assets/page.css?v=" + h.assets["page.css"].version,
-		Title: e.title, Msg: e.msg, Detail: e.detail})
+		L: v.l, Theme: v.theme, Scheme: colorScheme(v.theme), Title: v.l.T(e.title), Msg: v.l.T(e.msg), Detail: e.detail})
 	if err != nil {
 		h.log.Error("connect page: render error page", "err", err)
-		plain(w, e.status, e.title)
+		plain(w, e.status, v.l.T(e.title))
 		return
 	}
 	setPageHeaders(w, nonce, false, origins)
@@ -280,6 +306,7 @@ func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig,
 	bad := func(title, msg, detail string) *pageError {
 		return &pageError{http.StatusBadRequest, title, msg, detail}
 	}
+	const invalid, invalidMsg = "refused.invalid.title", "refused.invalid.body"
 	cfg := &pageConfig{AppKey: app.Key, AppName: app.Name, Countries: []string{}, AllowedOrigins: origins}
 	if cfg.AllowedOrigins == nil {
 		cfg.AllowedOrigins = []string{}
@@ -290,7 +317,7 @@ func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig,
 	case EnvSandbox, EnvProduction:
 		cfg.Environment = env
 	default:
-		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+		return nil, bad(invalid, invalidMsg,
 			`The environment parameter must be "sandbox" or "production".`)
 	}
 	if cs := q.Get("countries"); cs != "" {
@@ -302,7 +329,7 @@ func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig,
 				continue
 			}
 			if !countryRE.MatchString(c) || len(cfg.Countries) >= maxCountries {
-				return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+				return nil, bad(invalid, invalidMsg,
 					"The countries parameter must be a comma-separated list of ISO 3166-1 alpha-2 codes, like AE,SA.")
 			}
 			if !slices.Contains(cfg.Countries, c) {
@@ -312,12 +339,12 @@ func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig,
 	}
 	cfg.ClientUserID = q.Get("clientUserID")
 	if len(cfg.ClientUserID) > maxClientUserID {
-		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+		return nil, bad(invalid, invalidMsg,
 			"The clientUserID parameter is longer than 256 characters.")
 	}
 	cfg.State = q.Get("state")
 	if len(cfg.State) > maxState {
-		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+		return nil, bad(invalid, invalidMsg,
 			"The state parameter is longer than 512 characters.")
 	}
 	switch strings.ToLower(q.Get("isWebview")) {
@@ -325,15 +352,14 @@ func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig,
 		cfg.IsWebview = true
 	case "", "false", "0":
 	default:
-		return nil, bad("This link is not valid", "The app that sent you here used a link we can't open.",
+		return nil, bad(invalid, invalidMsg,
 			`The isWebview parameter must be "true" or "false".`)
 	}
 	if ru := q.Get("redirectUri"); ru != "" {
 		// Exact match only: no prefix or pattern matching, so no open
 		// redirect.
 		if !slices.Contains(app.RedirectURIs, ru) {
-			return nil, bad("This link is not valid",
-				"The app that sent you here asked us to return you to an address it has not registered, so we stopped for your safety.",
+			return nil, bad(invalid, "refused.redirect.body",
 				"The redirectUri is not one of the app's registered redirect URIs (bankgate apps set --redirect-uri).")
 		}
 		cfg.RedirectURI = ru
@@ -341,8 +367,7 @@ func parseQuery(q url.Values, app *bankgate.App, origins []string) (*pageConfig,
 	if o := q.Get("origin"); o != "" {
 		n, ok := normalizeOrigin(o)
 		if !ok || !slices.Contains(origins, n) {
-			return nil, bad("This website can't use Connect",
-				"The website that opened this page is not registered with this app, so we stopped for your safety.",
+			return nil, bad("refused.origin.title", "refused.origin.body",
 				"The origin is not one of the app's allowed origins (bankgate apps set --allowed-origin).")
 		}
 		cfg.Origin = n

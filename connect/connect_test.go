@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/logos"
 )
 
 // fakeApps is an in-memory Apps.
@@ -159,10 +160,11 @@ func TestConnectPageHeaders(t *testing.T) {
 			if c := w.Header().Values("Set-Cookie"); len(c) != 0 {
 				t.Errorf("page sets cookies: %v", c)
 			}
-			// Every script tag is either the nonced page script or the
-			// inert JSON block.
+			// Every script tag is either the nonced page script or one of
+			// the inert JSON blocks.
 			for _, tag := range scriptTagRE.FindAllString(body, -1) {
-				if !strings.Contains(tag, `nonce="`+nonces[0][1]+`"`) && tag != `<script type="application/json" id="bg-config">` {
+				if !strings.Contains(tag, `nonce="`+nonces[0][1]+`"`) && tag != `<script type="application/json" id="bg-config">` &&
+					tag != `<script type="application/json" id="bg-messages">` {
 					t.Errorf("script tag without the nonce: %s", tag)
 				}
 			}
@@ -247,17 +249,17 @@ func TestConnectPageConfig(t *testing.T) {
 		want   pageConfig
 	}{
 		{"defaults", page(keyWeb), pageConfig{AppKey: keyWeb, AppName: "Acme Budget", Environment: "production",
-			Countries: []string{}, AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000", "https://other.example.com"}}},
+			Countries: []string{}, AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000", "https://other.example.com"}, Locale: "en"}},
 		{"everything", page(keyWeb, "environment", "Sandbox", "countries", "ae, SA,ae", "clientUserID", "user-42",
 			"redirectUri", registeredR, "isWebview", "true", "origin", "https://APP.example.com"),
 			pageConfig{AppKey: keyWeb, AppName: "Acme Budget", Environment: "sandbox", Countries: []string{"AE", "SA"},
 				ClientUserID: "user-42", RedirectURI: registeredR, IsWebview: true, Origin: "https://app.example.com",
-				AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000", "https://other.example.com"}}},
+				AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000", "https://other.example.com"}, Locale: "en"}},
 		{"2019 countries and default port", page(keyWeb, "countries", `["AE"]`, "origin", "https://other.example.com:443"),
 			pageConfig{AppKey: keyWeb, AppName: "Acme Budget", Environment: "production", Countries: []string{"AE"},
-				Origin: "https://other.example.com", AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000", "https://other.example.com"}}},
+				Origin: "https://other.example.com", AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000", "https://other.example.com"}, Locale: "en"}},
 		{"no origins", page(keyNone, "isWebview", "false"), pageConfig{AppKey: keyNone, AppName: "No Origins",
-			Environment: "production", Countries: []string{}, AllowedOrigins: []string{}}},
+			Environment: "production", Countries: []string{}, AllowedOrigins: []string{}, Locale: "en"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := get(t, h, tc.target)
@@ -286,11 +288,11 @@ func TestConnectPageEscaping(t *testing.T) {
 			t.Errorf("page contains %q unescaped", bad)
 		}
 	}
-	if n := strings.Count(body, "<script"); n != 2 {
-		t.Errorf("%d script tags, want 2", n)
+	if n := strings.Count(body, "<script"); n != 3 {
+		t.Errorf("%d script tags, want 3", n)
 	}
-	if n := strings.Count(body, "</script>"); n != 2 {
-		t.Errorf("%d </script>, want 2", n)
+	if n := strings.Count(body, "</script>"); n != 3 {
+		t.Errorf("%d </script>, want 3", n)
 	}
 	c := pageConfigOf(t, body)
 	if c.AppName != `</script><script>alert(1)</script>"'&<b>` || c.ClientUserID != cuid {
@@ -418,20 +420,26 @@ func TestConnectNormalizeOrigin(t *testing.T) {
 }
 
 // FuzzConnectPage: whatever the query, the handler answers without
-// panicking, and a rendered page has exactly its two script tags and a
-// config block that decodes.
+// panicking, and a rendered page has exactly its three script tags (the
+// config, the catalogue and page.js), a config block that decodes and a
+// supported lang.
 func FuzzConnectPage(f *testing.F) {
-	f.Add(keyWeb, "sandbox", "AE,SA", "u1", registeredR, "true", "https://app.example.com")
-	f.Add(keyEvil, "", `["AE"]`, "</script>", "", "", "")
-	f.Add("nope", "production", "", "", "https://evil.example.com", "1", "null")
+	f.Add(keyWeb, "sandbox", "AE,SA", "u1", registeredR, "true", "https://app.example.com", "ar", "dark")
+	f.Add(keyEvil, "", `["AE"]`, "</script>", "", "", "", `"><script>`, "</style>")
+	f.Add("nope", "production", "", "", "https://evil.example.com", "1", "null", "en-GB", "auto")
 	h := New(Config{Apps: testApps()})
-	f.Fuzz(func(t *testing.T, key, env, countries, cuid, redirect, webview, origin string) {
-		target := page(key, "environment", env, "countries", countries, "clientUserID", cuid, "redirectUri", redirect, "isWebview", webview, "origin", origin)
+	f.Fuzz(func(t *testing.T, key, env, countries, cuid, redirect, webview, origin, locale, theme string) {
+		target := page(key, "environment", env, "countries", countries, "clientUserID", cuid, "redirectUri", redirect, "isWebview", webview,
+			"origin", origin, "locale", locale, "theme", theme)
 		w := get(t, h, target)
 		body := w.Body.String()
+		if !regexp.MustCompile(`^<!doctype html>\n<html lang="(en|ar)" dir="(ltr|rtl)" data-theme="(auto|light|dark)"`).MatchString(body) &&
+			w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("page starts %.80q for %s", body, target)
+		}
 		switch w.Code {
 		case http.StatusOK:
-			if n := strings.Count(body, "<script"); n != 2 {
+			if n := strings.Count(body, "<script"); n != 3 {
 				t.Fatalf("%d script tags for %s", n, target)
 			}
 			pageConfigOf(t, body)
@@ -443,4 +451,30 @@ func FuzzConnectPage(f *testing.F) {
 			t.Fatalf("status %d for %s", w.Code, target)
 		}
 	})
+}
+
+func TestConnectLogos(t *testing.T) {
+	h := New(Config{Apps: testApps()})
+	for _, slug := range logos.Slugs() {
+		u := logos.URL(slug)
+		w := get(t, h, u)
+		hd := w.Header()
+		if w.Code != 200 || hd.Get("Content-Type") != "image/svg+xml" || hd.Get("X-Content-Type-Options") != "nosniff" ||
+			hd.Get("Cache-Control") != "public, max-age=31536000, immutable" || hd.Get("Cross-Origin-Resource-Policy") != "cross-origin" ||
+			!strings.Contains(hd.Get("Content-Security-Policy"), "sandbox") || !strings.HasPrefix(w.Body.String(), "<svg") {
+			t.Errorf("GET %s = %d %v", u, w.Code, hd)
+		}
+		req := httptest.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("If-None-Match", hd.Get("ETag"))
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag = %d, want 304", u, w.Code)
+		}
+	}
+	for _, p := range []string{"/connect/logos/", "/connect/logos/enbd.svg", "/connect/logos/enbd-000000000000.svg", "/connect/logos/../assets/page.js"} {
+		if w := get(t, h, p); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", p, w.Code)
+		}
+	}
 }

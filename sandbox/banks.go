@@ -4,12 +4,24 @@ import (
 	"slices"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/logos"
 )
 
-// logoBase is where the sandbox's brand and bank logos are served from.
+// logoBase is where the logos of the merchants in generated transactions
+// are said to be (brandDetails.logo); bankgate does not serve them.
 const logoBase = "https://logos.bankgate.dev/"
 
 func logo(slug string) string { return logoBase + slug + ".png" }
+
+// bankLogo is the path of a sandbox bank's logo, which bankgate serves
+// itself (package logos). It panics at start-up if the logo is missing.
+func bankLogo(slug string) string {
+	u := logos.URL(slug)
+	if u == "" {
+		panic("sandbox: no logo " + slug)
+	}
+	return u
+}
 
 // bankInfo is a sandbox bank together with what the data generator needs
 // to know about it.
@@ -40,7 +52,7 @@ var bankInfos = []*bankInfo{
 		bank: bankgate.Bank{
 			ID: "SANDBOX_AE_ADCB", Name: "Abu Dhabi Commercial Bank (Sandbox)", ShortName: "ADCB",
 			Country: "AE", CountryName: "UNITED ARAB EMIRATES", SwiftCode: "ADCBAEAA",
-			PrimaryColor: "#E10A0A", SecondaryColor: "#FFFFFF", Logo: logo("banks/adcb"), Sandbox: true,
+			PrimaryColor: "#E10A0A", SecondaryColor: "#FFFFFF", Logo: bankLogo("adcb"), Sandbox: true,
 		},
 		ibanCode: "030", country: &countryAE,
 		cardNames:   []string{"ADCB TouchPoints Platinum Credit Card", "ADCB Traveller Credit Card", "ADCB 365 Cashback Card"},
@@ -51,7 +63,7 @@ var bankInfos = []*bankInfo{
 		bank: bankgate.Bank{
 			ID: "SANDBOX_AE_ENBD", Name: "Emirates NBD (Sandbox)", ShortName: "Emirates NBD",
 			Country: "AE", CountryName: "UNITED ARAB EMIRATES", SwiftCode: "EBILAEAD",
-			PrimaryColor: "#072B61", SecondaryColor: "#F58025", Logo: logo("banks/enbd"), Sandbox: true,
+			PrimaryColor: "#072B61", SecondaryColor: "#F58025", Logo: bankLogo("enbd"), Sandbox: true,
 		},
 		ibanCode: "026", country: &countryAE,
 		cardNames:   []string{"Skywards Infinite Credit Card", "Emirates NBD Go4it Platinum Card", "Emirates NBD Visa Signature Card"},
@@ -62,7 +74,7 @@ var bankInfos = []*bankInfo{
 		bank: bankgate.Bank{
 			ID: "SANDBOX_AE_FAB", Name: "First Abu Dhabi Bank (Sandbox)", ShortName: "FAB",
 			Country: "AE", CountryName: "UNITED ARAB EMIRATES", SwiftCode: "NBADAEAA",
-			PrimaryColor: "#1D3E8C", SecondaryColor: "#00B2E3", Logo: logo("banks/fab"), Sandbox: true,
+			PrimaryColor: "#1D3E8C", SecondaryColor: "#00B2E3", Logo: bankLogo("fab"), Sandbox: true,
 		},
 		ibanCode: "035", country: &countryAE,
 		cardNames:   []string{"FAB Cashback Credit Card", "FAB Etihad Guest Visa Infinite", "FAB Rewards Platinum Card"},
@@ -73,7 +85,7 @@ var bankInfos = []*bankInfo{
 		bank: bankgate.Bank{
 			ID: "SANDBOX_SA_RAJHI", Name: "Al Rajhi Bank (Sandbox)", ShortName: "Al Rajhi",
 			Country: "SA", CountryName: "SAUDI ARABIA", SwiftCode: "RJHISARI",
-			PrimaryColor: "#1B3F93", SecondaryColor: "#FFFFFF", Logo: logo("banks/alrajhi"), Sandbox: true,
+			PrimaryColor: "#1B3F93", SecondaryColor: "#FFFFFF", Logo: bankLogo("alrajhi"), Sandbox: true,
 		},
 		ibanCode: "80", country: &countrySA,
 		cardNames:   []string{"Al Rajhi Visa Signature Card", "Al Rajhi Mastercard Titanium", "Al Rajhi Cashback Card"},
@@ -84,7 +96,7 @@ var bankInfos = []*bankInfo{
 		bank: bankgate.Bank{
 			ID: "SANDBOX_SA_RIYAD", Name: "Riyad Bank (Sandbox)", ShortName: "Riyad Bank",
 			Country: "SA", CountryName: "SAUDI ARABIA", SwiftCode: "RIBLSARI",
-			PrimaryColor: "#00548B", SecondaryColor: "#F7A823", Logo: logo("banks/riyadbank"), Sandbox: true,
+			PrimaryColor: "#00548B", SecondaryColor: "#F7A823", Logo: bankLogo("riyadbank"), Sandbox: true,
 		},
 		ibanCode: "20", country: &countrySA,
 		cardNames:   []string{"Riyad Bank Visa Platinum", "Riyad Bank Mastercard World", "Riyad Bank Cashback Card"},
@@ -95,7 +107,7 @@ var bankInfos = []*bankInfo{
 		bank: bankgate.Bank{
 			ID: "SANDBOX_SA_SNB", Name: "Saudi National Bank (Sandbox)", ShortName: "SNB",
 			Country: "SA", CountryName: "SAUDI ARABIA", SwiftCode: "NCBKSAJE",
-			PrimaryColor: "#00A19A", SecondaryColor: "#00205B", Logo: logo("banks/snb"), Sandbox: true,
+			PrimaryColor: "#00A19A", SecondaryColor: "#00205B", Logo: bankLogo("snb"), Sandbox: true,
 		},
 		ibanCode: "10", country: &countrySA,
 		cardNames:   []string{"SNB AlAhli Visa Infinite", "SNB Mastercard Platinum", "SNB Cashback Card"},

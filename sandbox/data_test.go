@@ -12,6 +12,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/logos"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -410,7 +411,7 @@ func checkChain(t *testing.T, what string, txs []bankgate.Transaction, balance b
 		}
 		refs[tx.Reference] = true
 		if tx.Currency != cur || tx.Description == "" || tx.Details == "" || tx.Category == "" || tx.BrandName == "" ||
-			!strings.HasPrefix(tx.BrandLogo, "https://logos.bankgate.dev/") || !strings.HasSuffix(tx.BrandLogo, ".png") {
+			!validBrandLogo(tx.BrandLogo) {
 			t.Errorf("%s: tx %d incomplete: %+v", what, i, tx)
 		}
 	}
@@ -744,4 +745,13 @@ func BenchmarkAccounts(b *testing.B) {
 			}
 		}
 	})
+}
+
+// validBrandLogo reports whether a transaction's brand logo is a
+// merchant's logo URL or a sandbox bank's logo, which bankgate serves.
+func validBrandLogo(u string) bool {
+	if strings.HasPrefix(u, logos.Prefix) {
+		return strings.HasSuffix(u, ".svg")
+	}
+	return strings.HasPrefix(u, "https://logos.bankgate.dev/") && strings.HasSuffix(u, ".png")
 }

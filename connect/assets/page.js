@@ -1,18 +1,22 @@
 // bankgate Connect page. Vanilla JS, no dependencies, no network access but
-// the Connect JSON API on this origin. The DOM is built with createElement
-// and textContent only (the page runs under Trusted Types with no policy).
-// Credentials and MFA answers are sent with fetch (credentials: "omit"),
-// never logged and never stored.
+// the Connect JSON API and the bank logos on this origin. The DOM is built
+// with createElement and textContent only (the page runs under Trusted
+// Types with no policy). Credentials and MFA answers are sent with fetch
+// (credentials: "omit"), never logged and never stored. Every text the
+// user sees comes from the locale's message catalogue (the bg-messages
+// block); the developer's message of an error goes to the app only.
 (function () {
   "use strict";
 
   var doc = document;
-  var cfg;
+  var cfg, M;
   try {
     cfg = JSON.parse(doc.getElementById("bg-config").textContent);
+    M = JSON.parse(doc.getElementById("bg-messages").textContent);
   } catch (e) {
     return;
   }
+  var lang = doc.documentElement.lang || "en";
   var main = doc.getElementById("bg-main");
   var statusEl = doc.getElementById("bg-status");
   var backBtn = doc.getElementById("bg-back");
@@ -111,6 +115,72 @@
     }
   }
 
+  // --- Messages -------------------------------------------------------------
+
+  // msg returns the catalogue's text for key, or "" when it has none.
+  function msg(key) {
+    var v = Object.prototype.hasOwnProperty.call(M, key) ? M[key] : "";
+    return typeof v === "string" ? v : "";
+  }
+
+  // t returns the text of key with its {placeholders} filled from params.
+  function t(key, params) {
+    return fill(msg(key) || key, params).join("");
+  }
+
+  // tn is t for text with nodes in it: it returns the parts, strings and
+  // the nodes given in params, for el's kids.
+  function tn(key, params) { return fill(msg(key) || key, params); }
+
+  function fill(text, params) {
+    var out = [];
+    var parts = String(text).split(/\{(\w+)\}/);
+    for (var i = 0; i < parts.length; i++) {
+      if (i % 2 === 0) {
+        if (parts[i]) out.push(parts[i]);
+        continue;
+      }
+      var v = params && Object.prototype.hasOwnProperty.call(params, parts[i]) ? params[parts[i]] : "{" + parts[i] + "}";
+      out.push(typeof v === "number" ? String(v) : v);
+    }
+    return out;
+  }
+
+  // plural returns the text of a count in the locale's plural form. Numbers
+  // stay in Latin digits.
+  function plural(key, n) {
+    var forms = M[key] || {};
+    var cat = "other";
+    try { cat = new Intl.PluralRules(lang).select(n); } catch (e) { /* old browser: "other" */ }
+    if (n === 0 && forms.zero) cat = "zero";
+    return fill(forms[cat] || forms.other || key, { n: String(n) }).join("");
+  }
+
+  // isolate returns bank-provided text with amounts and IBANs in
+  // left-to-right <bdi> elements, so that right-to-left text around them
+  // does not reorder their parts.
+  var LTR_RUN = /([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?|(?:AED|SAR|USD|EUR|GBP|BHD|KWD|OMR|QAR|EGP|JOD) ?[0-9][0-9,]*(?:\.[0-9]+)?|[0-9][0-9,]*(?:\.[0-9]+)? ?(?:AED|SAR|USD|EUR|GBP|BHD|KWD|OMR|QAR|EGP|JOD))/;
+  function isolate(text) {
+    var parts = String(text).split(LTR_RUN);
+    var out = [];
+    for (var i = 0; i < parts.length; i++) {
+      if (!parts[i]) continue;
+      out.push(i % 2 ? el("bdi", { dir: "ltr", class: "ltr", text: parts[i] }) : parts[i]);
+    }
+    return out;
+  }
+
+  // prompt returns a bank's question in the page's language when the
+  // catalogue knows it, else as the bank wrote it.
+  function prompt(query) { return msg("prompt." + query) || query; }
+
+  // name is an app's or bank's name inside a text: isolated, so that a
+  // Latin name in Arabic text (or the reverse) keeps its own direction.
+  function name(text, strong) {
+    var b = el("bdi", { text: text });
+    return strong ? el("strong", null, b) : b;
+  }
+
   // --- DOM helpers --------------------------------------------------------
 
   function el(tag, props, kids) {
@@ -149,6 +219,9 @@
     s.setAttribute("height", size || 20);
     s.setAttribute("aria-hidden", "true");
     s.setAttribute("focusable", "false");
+    // Icons that point along the reading direction are mirrored in
+    // right-to-left pages (page.css).
+    if (extra && extra.flip) s.setAttribute("class", "flip");
     for (var i = 0; i < paths.length; i++) {
       var p = doc.createElementNS(SVGNS, "path");
       p.setAttribute("d", paths[i]);
@@ -212,12 +285,18 @@
     return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
   }
 
-  function bankName(b) { return String(b.name || b.shortName || b.bankID).replace(/\s*\(sandbox\)\s*$/i, ""); }
-  function bankShort(b) { return String(b.shortName || bankName(b)); }
+  // bankName and bankShort are a bank's names in the page's language: the
+  // catalogue's (bank.<bankID>.name and .short), else the bank's own.
+  function apiName(b) { return String(b.name || b.shortName || b.bankID).replace(/\s*\(sandbox\)\s*$/i, ""); }
+  function bankName(b) { return msg("bank." + b.bankID + ".name") || apiName(b); }
+  function bankShort(b) { return msg("bank." + b.bankID + ".short") || String(b.shortName || bankName(b)); }
 
-  // countryName is the bank's country for display: "UNITED ARAB EMIRATES"
-  // becomes "United Arab Emirates".
+  // countryName is the bank's country in the page's language: the
+  // catalogue's (country.<code>), else the bank's own, where "UNITED ARAB
+  // EMIRATES" becomes "United Arab Emirates".
   function countryName(b) {
+    var known = msg("country." + String(b.country || "").toUpperCase());
+    if (known) return known;
     var c = String(b.countryName || b.country || "");
     if (c.length > 3 && c === c.toUpperCase()) {
       c = c.toLowerCase().replace(/(^|[\s-])(\S)/g, function (all, sep, ch) { return sep + ch.toUpperCase(); });
@@ -233,17 +312,42 @@
     return s.slice(0, 2).toUpperCase();
   }
 
-  // tile is a coloured monogram standing in for a logo: bank logos are
-  // remote images, and this page loads nothing from other origins.
+  // logoURL returns the bank's logo as a URL on this server, or null: the
+  // page loads nothing from other origins. A logo path ("/connect/logos/…")
+  // is relative to the server's root, which is the directory this page is
+  // served from, so that a server behind a path prefix still works.
+  function logoURL(b) {
+    var l = typeof b.logo === "string" ? b.logo : "";
+    if (!/^\/connect\/logos\/[a-z0-9-]+\.svg$/.test(l)) return null;
+    try {
+      var u = new URL(l.slice(1), new URL(".", location.href));
+      return u.origin === location.origin ? u.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // tile is the bank's logo, or a coloured monogram standing in for one.
+  // It is decorative: the bank's name is always beside it.
   function tile(b, large) {
-    var m = monogram(bankShort(b));
-    var t = el("span", { class: "tile" + (large ? " lg" : "") + (m.length > 3 ? " m4" : ""), "aria-hidden": "true", text: m });
+    var src = logoURL(b);
+    if (src) {
+      var img = el("img", { class: "tile logo" + (large ? " lg" : ""), src: src, alt: "", width: large ? 52 : 42, height: large ? 52 : 42, decoding: "async" });
+      img.addEventListener("error", function () { if (img.parentNode) img.parentNode.replaceChild(monogramTile(b, large), img); });
+      return img;
+    }
+    return monogramTile(b, large);
+  }
+
+  function monogramTile(b, large) {
+    var m = monogram(String(b.shortName || apiName(b)));
+    var n = el("span", { class: "tile" + (large ? " lg" : "") + (m.length > 3 ? " m4" : ""), "aria-hidden": "true", text: m });
     var bg = hex(b.primaryColor) || "#344054";
     var fg = hex(b.secondaryColor);
     if (!fg || contrast(bg, fg) < 4.5) fg = contrast(bg, "#ffffff") >= contrast(bg, "#101828") ? "#ffffff" : "#101828";
-    t.style.setProperty("--tile-bg", bg);
-    t.style.setProperty("--tile-fg", fg);
-    return t;
+    n.style.setProperty("--tile-bg", bg);
+    n.style.setProperty("--tile-fg", fg);
+    return n;
   }
 
   function appTile() {
@@ -252,7 +356,7 @@
 
   // --- API ------------------------------------------------------------------
 
-  var NETWORK = { success: false, type: "NETWORK_ERROR", msg: "We couldn't reach the server. Check your internet connection and try again." };
+  var NETWORK = { success: false, type: "NETWORK_ERROR", msg: "The Connect API could not be reached." };
 
   function api(path, body) {
     return fetch(path, {
@@ -273,46 +377,34 @@
 
   // --- Errors -------------------------------------------------------------
 
-  function explain(err, bank) {
-    var b = bank ? bankShort(bank) : "your bank";
-    switch (err.type) {
-      case "INVALID_CREDENTIALS": return "Incorrect username or password";
-      case "ACCOUNT_LOCKED": return "Your account is locked";
-      case "INACTIVE_ACCOUNT": return "This account is not active";
-      case "TEMPORARILY_UNAVAILABLE":
-      case "UNABLE_TO_CONNECT_TO_BANK": return b + " is unavailable right now";
-      case "RATE_LIMIT_EXCEEDED": return "Too many attempts";
-      case "INVALID_MFA": return "That answer wasn't accepted";
-      case "INVALID_OPERATION_ID":
-      case "SESSION_EXPIRED": return "This step has expired";
-      case "USER_ALREADY_LOGGED_IN": return "You're already logged in elsewhere";
-      case "NETWORK_ERROR": return "No connection";
-      default: return "Something went wrong";
-    }
+  // The end user reads the catalogue's words for an error type
+  // (error.<TYPE>.title and .body: what happened and what to do); the
+  // server's message is for the app's developer and goes only to the app,
+  // in the error message. Types with the same advice share words.
+  var SAME_AS = {
+    INVALID_OPERATION_ID: "SESSION_EXPIRED",
+    SESSION_INVALIDATED: "SESSION_EXPIRED"
+  };
+
+  function errorKey(err) {
+    var type = SAME_AS[err.type] || err.type;
+    return msg("error." + type + ".title") ? "error." + type : "error.UNKNOWN_ERROR";
   }
 
-  function advice(err) {
-    switch (err.type) {
-      case "INVALID_MFA":
-      case "INVALID_OPERATION_ID":
-      case "SESSION_EXPIRED": return "Log in again to get a new code.";
-      case "RATE_LIMIT_EXCEEDED": return "Wait a minute before trying again.";
-      case "TEMPORARILY_UNAVAILABLE":
-      case "UNABLE_TO_CONNECT_TO_BANK": return "Please try again in a few minutes.";
-      case "ACCOUNT_LOCKED": return "Contact your bank or wait before trying again.";
-      default: return "";
-    }
+  function explain(err, bank) {
+    return t(errorKey(err) + ".title", { bank: bank ? bankShort(bank) : msg("bank.yours") });
+  }
+
+  function advise(err, bank) {
+    return t(errorKey(err) + ".body", { bank: bank ? bankShort(bank) : msg("bank.yours") });
   }
 
   function alertBox(err, bank) {
-    var msg = err.msg || "Please try again.";
-    var tip = advice(err);
     return el("div", { class: "alert", id: "bg-error", role: "alert", tabindex: "-1", "data-type": err.type }, [
       icon(ICON.alert, 20),
       el("div", null, [
         el("strong", { text: explain(err, bank) }),
-        el("p", { class: "alert-msg", text: msg }),
-        tip && msg.indexOf(tip) < 0 ? el("p", { text: tip }) : null
+        el("p", { class: "alert-msg", text: advise(err, bank) })
       ])
     ]);
   }
@@ -335,11 +427,11 @@
   // --- Step 1: bank list ----------------------------------------------------
 
   function loadBanks() {
-    show([el("div", { class: "loading" }, [el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: "Loading banks…" })])]);
+    show([el("div", { class: "loading" }, [el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: t("loading.banks") })])]);
     api("v2/connect/banks/get", { appKey: cfg.appKey, countries: cfg.countries }).then(function (res) {
       if (!res.success || !Array.isArray(res.banks)) {
         var err = failure(res);
-        renderState("warn", "We couldn't load the list of banks", err.msg || "Please try again.", { label: "Try again", run: loadBanks });
+        renderState("warn", t("banks.loadFailed.title"), advise(err, null), { label: t("action.retry"), run: loadBanks });
         return;
       }
       st.banks = res.banks.filter(function (b) { return b && b.bankID && (sandbox ? b.sandbox === true : b.sandbox !== true); });
@@ -350,31 +442,29 @@
 
   function renderBanks() {
     var banks = st.banks;
-    var h = heading("Select your bank");
-    var lead = el("p", { class: "lead" }, [el("strong", { text: cfg.appName }), " wants to connect to your bank account. Choose your bank to continue."]);
+    var h = heading(t("banks.title"));
+    var lead = el("p", { class: "lead" }, tn("banks.lead", { app: name(cfg.appName, true) }));
     if (!banks.length) {
-      var none = sandbox
-        ? "No sandbox banks are available for the countries requested."
-        : "No banks are available yet. Please check back later.";
+      var none = sandbox ? t("banks.empty.sandbox") : t("banks.empty.live");
       var kids = [el("div", { class: "state-icon info", "aria-hidden": "true" }, icon(ICON.bank, 28)),
-        heading("No banks available"), el("p", { class: "lead", text: none })];
-      if (!sandbox) kids.push(el("p", { class: "dev" }, [el("strong", { text: "For developers: " }),
-        "this server lists no live banks. Open Connect with ", el("code", { text: "environment=sandbox" }), " to use the sandbox banks."]));
+        heading(t("banks.empty.title")), el("p", { class: "lead", text: none })];
+      if (!sandbox) kids.push(el("p", { class: "dev" }, [el("strong", { text: t("dev.label") }), " "].concat(
+        tn("banks.empty.dev", { param: el("code", { dir: "ltr", text: "environment=sandbox" }) }))));
       show([el("div", { class: "state" }, kids)]);
       return;
     }
     var count = el("p", { class: "sr-only", id: "bg-count", "aria-live": "polite" });
     var search = el("input", {
-      type: "search", id: "bg-search", name: "bank-search", autocomplete: "off", spellcheck: "false",
-      placeholder: "Search by bank name", "aria-controls": "bg-banks", "aria-describedby": "bg-count", value: st.query
+      type: "search", id: "bg-search", name: "bank-search", autocomplete: "off", spellcheck: "false", dir: "auto",
+      placeholder: t("banks.search.placeholder"), "aria-controls": "bg-banks", "aria-describedby": "bg-count", value: st.query
     });
-    var list = el("ul", { class: "banks", id: "bg-banks", "aria-label": "Banks" });
+    var list = el("ul", { class: "banks", id: "bg-banks", "aria-label": t("banks.list.label") });
     var shown = [];
     function fill() {
       var q = search.value.trim().toLowerCase();
       st.query = search.value;
       shown = banks.filter(function (b) {
-        return !q || [b.name, b.shortName, b.countryName, b.country, b.swiftCode].some(function (f) {
+        return !q || [b.name, b.shortName, b.countryName, b.country, b.swiftCode, bankName(b), bankShort(b), countryName(b)].some(function (f) {
           return f && String(f).toLowerCase().indexOf(q) >= 0;
         });
       });
@@ -388,12 +478,12 @@
             el("span", { class: "bank-name", text: bankName(b) }),
             el("span", { class: "bank-meta", text: countryName(b) })
           ]),
-          el("span", { class: "chev" }, icon(ICON.chevron, 18))
+          el("span", { class: "chev" }, icon(ICON.chevron, 18, { flip: true }))
         ]));
       });
-      if (!items.length) items = [el("li", { class: "none" }, ["No banks match “", el("strong", { text: search.value.trim() }), "”."])];
+      if (!items.length) items = [el("li", { class: "none" }, tn("banks.noMatch", { query: el("strong", null, el("bdi", { text: search.value.trim() })) }))];
       list.replaceChildren.apply(list, items);
-      count.textContent = shown.length === 1 ? "1 bank" : shown.length + " banks";
+      count.textContent = plural("banks.count", shown.length);
     }
     search.addEventListener("input", fill);
     search.addEventListener("keydown", function (e) {
@@ -401,7 +491,7 @@
     });
     fill();
     show([h, lead,
-      el("div", { class: "search" }, [el("label", { for: "bg-search", class: "sr-only", text: "Search banks" }), icon(ICON.search, 18), search]),
+      el("div", { class: "search" }, [el("label", { for: "bg-search", class: "sr-only", text: t("banks.search.label") }), icon(ICON.search, 18), search]),
       count, list]);
   }
 
@@ -417,27 +507,27 @@
     st.operationID = "";
     var short = bankShort(bank);
     var user = el("input", {
-      type: "text", id: "bg-username", name: "username", autocomplete: "username", autocapitalize: "none",
+      type: "text", id: "bg-username", name: "username", autocomplete: "username", autocapitalize: "none", dir: "auto",
       autocorrect: "off", spellcheck: "false", required: true, maxlength: "256", value: st.username,
       "aria-invalid": err && err.type === "INVALID_CREDENTIALS" ? "true" : null
     });
     var pass = el("input", {
-      type: "password", id: "bg-password", name: "password", autocomplete: "current-password",
+      type: "password", id: "bg-password", name: "password", autocomplete: "current-password", dir: "ltr",
       required: true, maxlength: "256", "aria-invalid": err && err.type === "INVALID_CREDENTIALS" ? "true" : null
     });
     var toggle = el("button", {
-      type: "button", class: "toggle", "aria-controls": "bg-password", "aria-pressed": "false", "aria-label": "Show password", text: "Show",
+      type: "button", class: "toggle", "aria-controls": "bg-password", "aria-pressed": "false", "aria-label": t("login.showPassword"), text: t("login.show"),
       onclick: function () {
         var showing = pass.type === "text";
         pass.type = showing ? "password" : "text";
-        toggle.textContent = showing ? "Show" : "Hide";
+        toggle.textContent = showing ? t("login.show") : t("login.hide");
         toggle.setAttribute("aria-pressed", showing ? "false" : "true");
       }
     });
-    var submit = el("button", { type: "submit", class: "btn", id: "bg-submit", text: "Log in" });
+    var submit = el("button", { type: "submit", class: "btn", id: "bg-submit", text: t("login.submit") });
     var form = el("form", { method: "post", id: "bg-login", novalidate: true }, [
-      el("div", { class: "field" }, [el("label", { for: "bg-username", text: "Username" }), user]),
-      el("div", { class: "field" }, [el("label", { for: "bg-password", text: "Password" }), el("div", { class: "pw" }, [pass, toggle])]),
+      el("div", { class: "field" }, [el("label", { for: "bg-username", text: t("login.username") }), user]),
+      el("div", { class: "field" }, [el("label", { for: "bg-password", text: t("login.password") }), el("div", { class: "pw" }, [pass, toggle])]),
       el("div", { class: "actions" }, submit)
     ]);
     var alert = err ? alertBox(err, bank) : null;
@@ -450,12 +540,13 @@
         var missing = !u ? user : pass;
         missing.setAttribute("aria-invalid", "true");
         missing.focus();
-        problem.textContent = !u ? "Enter your username." : "Enter your password.";
+        problem.textContent = !u ? t("login.missingUsername") : t("login.missingPassword");
         return;
       }
       st.username = u;
-      setBusy(submit, true, "Connecting to " + short + "…");
-      announce("Connecting to " + short + "…");
+      var connecting = t("login.connecting", { bank: short });
+      setBusy(submit, true, connecting);
+      announce(connecting);
       var body = { appKey: cfg.appKey, bankID: bank.bankID, username: u, password: pass.value, clientUserID: cfg.clientUserID };
       api("v2/connect/login", body).then(function (res) {
         body = null;
@@ -466,14 +557,14 @@
     });
     var kids = [
       el("div", { class: "pair" }, [appTile(), el("span", { class: "pair-line" }, el("span", { class: "pair-lock" }, icon(ICON.lock, 13, { width: "2.2" }))), tile(bank, true)]),
-      heading("Log in to " + short),
-      el("p", { class: "lead" }, ["Enter the details you use for ", el("strong", { text: bankName(bank) }), " online banking. ",
-        el("strong", { text: cfg.appName }), " will only get access to the information you share."]),
+      heading(t("login.title", { bank: short })),
+      el("p", { class: "lead" }, tn("login.lead", { bank: name(bankName(bank), true), app: name(cfg.appName, true) })),
       alert, problem, form
     ];
     if (sandbox) {
-      kids.push(el("p", { class: "hint" }, ["Sandbox: log in as ", el("code", { text: "user_good" }), " / ", el("code", { text: "pass_good" }),
-        ", or ", el("code", { text: "user_mfa" }), " for a one-time password (", el("code", { text: "123456" }), ")."]));
+      kids.push(el("p", { class: "hint" }, tn("login.sandboxHint", {
+        user: code("user_good"), password: code("pass_good"), mfaUser: code("user_mfa"), otp: code("123456")
+      })));
     }
     show(kids, { back: function () { renderBanks(); }, focus: alert || null });
   }
@@ -490,7 +581,7 @@
       return;
     }
     var err = failure(res);
-    if (res.success) err = { type: "UNKNOWN_ERROR", msg: "The bank answered in a way we didn't expect." };
+    if (res.success) err = { type: "UNKNOWN_ERROR", msg: "The Connect API answered a login in a way the page did not expect." };
     send({ type: "error", error: err });
     announce(explain(err, st.bank));
     renderLogin(st.bank, err);
@@ -498,13 +589,13 @@
 
   // --- Step 3: user inputs (MFA) -------------------------------------------
 
-  var LABELS = {
-    otp: "One-time password",
-    pin: "PIN",
-    secret_question: "Answer to your security question",
-    token: "Security token",
-    captcha: "Type the characters in the image"
-  };
+  // Inputs whose answer is a code are typed left to right in every
+  // locale.
+  var CODES = { otp: true, pin: true, token: true, captcha: true };
+
+  function label(id) { return msg("mfa.label." + id) || msg("mfa.label.answer"); }
+
+  function code(text) { return el("code", { dir: "ltr", text: text }); }
 
   // imageSrc returns a data: URI for a base64 image, or null: the page
   // shows no image from anywhere else.
@@ -528,10 +619,10 @@
           if (onlyConfirm) {
             readers.push(function (submitter) { return submitter && submitter.value === "false" ? "false" : "true"; });
             return el("fieldset", { class: "confirm" }, [
-              el("legend", { text: query || "Do you want to continue?" }),
+              el("legend", null, query ? isolate(prompt(query)) : t("mfa.confirmDefault")),
               el("div", { class: "btns" }, [
-                el("button", { type: "submit", class: "btn secondary", name: "confirm", value: "false", text: "No" }),
-                el("button", { type: "submit", class: "btn", name: "confirm", value: "true", text: "Yes" })
+                el("button", { type: "submit", class: "btn secondary", name: "confirm", value: "false", text: t("mfa.no") }),
+                el("button", { type: "submit", class: "btn", name: "confirm", value: "true", text: t("mfa.yes") })
               ])
             ]);
           }
@@ -539,9 +630,9 @@
             var c = form.querySelector("input[name=" + id + "]:checked");
             return c ? c.value : "";
           });
-          return el("fieldset", null, [el("legend", { text: query || "Do you want to continue?" }), el("div", { class: "choices" }, [
-            el("label", { class: "choice" }, [el("input", { type: "radio", name: id, value: "true", required: true }), "Yes"]),
-            el("label", { class: "choice" }, [el("input", { type: "radio", name: id, value: "false", required: true }), "No"])
+          return el("fieldset", null, [el("legend", null, query ? isolate(prompt(query)) : t("mfa.confirmDefault")), el("div", { class: "choices" }, [
+            el("label", { class: "choice" }, [el("input", { type: "radio", name: id, value: "true", required: true }), t("mfa.yes")]),
+            el("label", { class: "choice" }, [el("input", { type: "radio", name: id, value: "false", required: true }), t("mfa.no")])
           ])]);
         case "multiple_choice":
           var opts = Array.isArray(u.queryOptions) && u.queryOptions.length ? u.queryOptions : (u.queryChoices || []);
@@ -549,21 +640,26 @@
             var c = form.querySelector("input[name=" + id + "]:checked");
             return c ? c.value : "";
           });
-          return el("fieldset", null, [el("legend", { text: query || "Choose one" }), el("div", { class: "choices" }, opts.map(function (o, j) {
+          return el("fieldset", null, [el("legend", null, query ? isolate(prompt(query)) : t("mfa.chooseDefault")), el("div", { class: "choices" }, opts.map(function (o, j) {
             var content = String(o.content || "");
             var src = o.type === "img" ? imageSrc(content) : null;
             return el("label", { class: "choice" }, [
               el("input", { type: "radio", name: id, value: String(o.index !== undefined ? o.index : j), required: true }),
-              src ? el("img", { src: src, alt: "Option " + (j + 1) }) : el("span", { text: content })
+              src ? el("img", { src: src, alt: t("mfa.optionAlt", { n: j + 1 }) }) : el("span", null, isolate(prompt(content)))
             ]);
           }))]);
         default:
           var captcha = u.id === "captcha" ? imageSrc(query) : null;
-          var label = u.id === "captcha" || u.queryType === "img" ? LABELS.captcha : (query || LABELS[u.id] || "Answer");
+          // The label is the catalogue's name of the input; the bank's
+          // own words (translated when the catalogue knows them) help
+          // below it. A security question is its own label.
+          var image = u.id === "captcha" || u.queryType === "img";
+          var asked = image ? "" : prompt(query);
+          var text = image ? label("captcha") : u.id === "secret_question" && asked ? asked : label(u.id);
           var attrs = {
             type: u.id === "pin" ? "password" : "text", id: id, name: u.id, required: true, maxlength: "256",
             autocomplete: u.id === "otp" || u.id === "token" ? "one-time-code" : "off",
-            autocapitalize: "none", autocorrect: "off", spellcheck: "false"
+            autocapitalize: "none", autocorrect: "off", spellcheck: "false", dir: CODES[u.id] || image ? "ltr" : "auto"
           };
           if (u.id === "otp" || u.id === "pin") {
             attrs.inputmode = "numeric";
@@ -571,14 +667,15 @@
           }
           var input = el("input", attrs);
           readers.push(function () { return input.value.trim(); });
-          var help = query && label !== query && u.id !== "captcha" ? el("span", { class: "help", text: query }) : null;
+          var help = asked && asked !== text ? el("span", { class: "help", id: id + "-help" }, isolate(asked)) : null;
+          if (help) input.setAttribute("aria-describedby", id + "-help");
           return el("div", { class: "field" }, [
-            captcha ? el("img", { class: "captcha", src: captcha, alt: "Security image: type the characters it shows" }) : null,
-            el("label", { for: id, text: label }), help, input
+            captcha ? el("img", { class: "captcha", src: captcha, alt: t("mfa.captchaAlt") }) : null,
+            el("label", { for: id }, isolate(text)), help, input
           ]);
       }
     });
-    var submit = onlyConfirm ? null : el("button", { type: "submit", class: "btn", id: "bg-submit", text: "Continue" });
+    var submit = onlyConfirm ? null : el("button", { type: "submit", class: "btn", id: "bg-submit", text: t("mfa.continue") });
     var problem = el("p", { class: "inline-error", role: "alert" });
     var form = el("form", { method: "post", id: "bg-mfa", novalidate: true }, fields.concat([submit ? el("div", { class: "actions" }, submit) : null]));
     form.addEventListener("submit", function (e) {
@@ -593,14 +690,14 @@
             target.setAttribute("aria-invalid", "true");
             target.focus();
           }
-          problem.textContent = "Answer every question to continue.";
+          problem.textContent = t("mfa.missing");
           return;
         }
         answers.push({ id: inputs[i].id, index: inputs[i].index || 0, answer: a });
       }
       var btn = submit || e.submitter;
-      if (btn) setBusy(btn, true, "Verifying…");
-      announce("Verifying…");
+      if (btn) setBusy(btn, true, t("mfa.verifying"));
+      announce(t("mfa.verifying"));
       api("v2/connect/login", {
         appKey: cfg.appKey, bankID: bank.bankID, clientUserID: cfg.clientUserID,
         operationID: st.operationID, userInputs: answers
@@ -611,13 +708,13 @@
       });
     });
     var first = inputs[0] && inputs[0].id;
-    var title = first === "confirmation" ? "Confirm it's you" : first === "multiple_choice" ? "One more question" : "Verify it's you";
+    var title = t(first === "confirmation" ? "mfa.title.confirm" : first === "multiple_choice" ? "mfa.title.question" : "mfa.title.verify");
     show([
       el("div", { class: "pair" }, [appTile(), el("span", { class: "pair-line" }, el("span", { class: "pair-lock" }, icon(ICON.lock, 13, { width: "2.2" }))), tile(bank, true)]),
       heading(title),
-      el("p", { class: "lead" }, [el("strong", { text: bankName(bank) }), " needs one more step to finish logging you in."]),
+      el("p", { class: "lead" }, tn("mfa.lead", { bank: name(bankName(bank), true) })),
       problem, form,
-      sandbox && first === "otp" ? el("p", { class: "hint" }, ["Sandbox: the code is ", el("code", { text: "123456" }), "."]) : null
+      sandbox && first === "otp" ? el("p", { class: "hint" }, tn("mfa.sandboxHint", { otp: code("123456") })) : null
     ], { back: function () { renderLogin(bank); } });
   }
 
@@ -637,18 +734,18 @@
     };
     withState(link);
     var next;
-    if (cfg.redirectUri) next = "Taking you back to " + cfg.appName + "…";
-    else if (nativeBridge() || host()) next = "Returning you to " + cfg.appName + "…";
-    else next = "You can close this window now.";
+    if (cfg.redirectUri) next = t("success.redirecting", { app: cfg.appName });
+    else if (nativeBridge() || host()) next = t("success.returning", { app: cfg.appName });
+    else next = t("success.close");
     show([el("div", { class: "state", id: "bg-success" }, [
       el("div", { class: "state-icon ok", "aria-hidden": "true" }, icon(ICON.check, 30, { width: "2.4" })),
-      heading("Your account is connected"),
-      el("p", { class: "lead" }, [el("strong", { text: cfg.appName }), " can now access the account information you agreed to share."]),
+      heading(t("success.title")),
+      el("p", { class: "lead" }, tn("success.lead", { app: name(cfg.appName, true) })),
       el("div", { class: "summary" }, [tile(bank), el("span", { class: "bank-text" }, [
-        el("span", { class: "bank-name", text: bankName(bank) }), el("span", { class: "bank-meta", text: "Connected" })])]),
+        el("span", { class: "bank-name", text: bankName(bank) }), el("span", { class: "bank-meta", text: t("success.connected") })])]),
       el("p", { class: "hint", text: next })
     ])]);
-    announce("Your account is connected. " + next);
+    announce(t("success.title") + ". " + next);
     if (cfg.redirectUri) {
       var frag = fragment(withState({
         accessCode: link.accessCode, userSecret: link.userSecret, connectionID: link.connectionID,
@@ -662,9 +759,9 @@
 
   // --- Other states --------------------------------------------------------
 
-  function renderState(kind, title, msg, action) {
+  function renderState(kind, title, body, action) {
     var kids = [el("div", { class: "state-icon " + kind, "aria-hidden": "true" }, icon(kind === "warn" ? ICON.alert : ICON.bank, 28)),
-      heading(title), el("p", { class: "lead", text: msg })];
+      heading(title), el("p", { class: "lead", text: body })];
     if (action) kids.push(el("button", { type: "button", class: "btn secondary", text: action.label, onclick: action.run }));
     show([el("div", { class: "state" }, kids)]);
   }
@@ -675,8 +772,8 @@
   closeBtn.addEventListener("click", exit);
   doc.addEventListener("keydown", function (e) {
     if (e.key !== "Escape" || !canClose() || st.done) return;
-    var t = e.target;
-    if (t && t.type === "search" && t.value) return; // Escape clears the search first
+    var target = e.target;
+    if (target && target.type === "search" && target.value) return; // Escape clears the search first
     e.preventDefault();
     exit();
   });

@@ -5,6 +5,8 @@
  *     appKey: "…", environment: "sandbox", countries: ["AE"], clientUserID: "user-42",
  *     state: "…",                         // opaque, random per session; handed back in the link
  *     mode: "modal",                      // or "popup"
+ *     locale: "ar",                       // "en" or "ar"; default: the browser's languages
+ *     theme: "auto",                      // "light", "dark" or "auto" (the browser's preference)
  *     onSuccessfulLogin: function (link) { // {accessCode, userSecret, connectionID, userID, tokenID, bankID, state}
  *       // check link.state is the one you gave, then send link.accessCode and link.connectionID
  *       // to your backend for POST /v2/auth/ExchangeToken
@@ -31,6 +33,22 @@
   } catch (e) { /* handled in create */ }
 
   var SUCCESS_CLOSE_DELAY = 1200; // ms the success screen stays up
+
+  // The words this script puts on the app's page (for screen readers); the
+  // Connect page itself has the full catalogue.
+  var WORDS = {
+    en: { dialog: "Connect your bank", frame: "Connect your bank with bankgate" },
+    ar: { dialog: "ربط حسابك البنكي", frame: "ربط حسابك البنكي عبر bankgate" }
+  };
+
+  function words(locale) {
+    var tags = [locale].concat(global.navigator && global.navigator.languages ? global.navigator.languages : []);
+    for (var i = 0; i < tags.length; i++) {
+      var base = String(tags[i] || "").toLowerCase().split(/[-_]/)[0];
+      if (Object.prototype.hasOwnProperty.call(WORDS, base)) return WORDS[base];
+    }
+    return WORDS.en;
+  }
   var LINK_FIELDS = ["accessCode", "userSecret", "connectionID", "userID", "tokenID", "bankID", "state"];
 
   function call(fn, arg) {
@@ -65,6 +83,8 @@
       if (c) p.set("countries", String(c));
       if (config.clientUserID) p.set("clientUserID", String(config.clientUserID));
       if (config.state) p.set("state", String(config.state));
+      if (config.locale) p.set("locale", String(config.locale));
+      if (config.theme) p.set("theme", String(config.theme));
       p.set("origin", global.location.origin);
       return u.toString();
     }
@@ -102,7 +122,8 @@
       var overlay = doc.createElement("div");
       overlay.setAttribute("role", "dialog");
       overlay.setAttribute("aria-modal", "true");
-      overlay.setAttribute("aria-label", "Connect your bank");
+      var w = words(config.locale);
+      overlay.setAttribute("aria-label", w.dialog);
       overlay.setAttribute("data-bankgate", "overlay");
       css(overlay, {
         position: "fixed", inset: "0", "z-index": "2147483647", display: "flex",
@@ -111,16 +132,19 @@
       });
       var frame = doc.createElement("iframe");
       frame.src = url;
-      frame.title = "Connect your bank with bankgate";
+      frame.title = w.frame;
       frame.setAttribute("data-bankgate", "frame");
       frame.setAttribute("sandbox", "allow-scripts allow-same-origin allow-forms");
       frame.setAttribute("referrerpolicy", "origin");
       var phone = global.matchMedia && global.matchMedia("(max-width: 480px)").matches;
+      // The frame's colour until the page paints: the page's own.
+      var dark = config.theme === "dark" || (config.theme !== "light" && global.matchMedia && global.matchMedia("(prefers-color-scheme: dark)").matches);
+      var bg = dark ? "#151a24" : "#fff";
       css(frame, phone ? {
-        width: "100%", height: "100%", border: "0", "border-radius": "0", background: "#fff"
+        width: "100%", height: "100%", border: "0", "border-radius": "0", background: bg
       } : {
         width: "440px", "max-width": "calc(100vw - 32px)", height: "min(720px, calc(100vh - 32px))",
-        border: "0", "border-radius": "16px", background: "#fff",
+        border: "0", "border-radius": "16px", background: bg,
         "box-shadow": "0 24px 64px rgba(16, 24, 40, 0.3)"
       });
       overlay.appendChild(frame);
