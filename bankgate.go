@@ -38,9 +38,25 @@ type App struct {
 	// ClockOffset is how far the app has moved its sandbox test clock
 	// forward (POST /v2/sandbox/clock): the app's sandbox world runs at
 	// the server's sandbox time plus this offset. It only grows, and
-	// never passes MaxClockOffset.
+	// never passes MaxClockOffset, except that an operator's sandbox
+	// reset (Store.ResetAppSandbox) sets it back to zero.
 	ClockOffset time.Duration
+	// PrevSecretDigest is the digest of the secret the app had before its
+	// last rotation, which keeps working until PrevSecretUntil (a
+	// rotation with an overlap window); nil when there is none.
+	PrevSecretDigest []byte
+	PrevSecretUntil  time.Time
+	// DisabledAt is when an operator disabled the app, zero while it is
+	// enabled: a disabled app's calls and logins are all refused.
+	DisabledAt time.Time
+	// SandboxEpoch counts the operator's resets of the app's sandbox
+	// world: each reset starts a new, empty world (see
+	// Store.ResetAppSandbox).
+	SandboxEpoch int64
 }
+
+// Disabled reports whether an operator disabled the app.
+func (a *App) Disabled() bool { return !a.DisabledAt.IsZero() }
 
 // App environments.
 const (
@@ -95,6 +111,9 @@ const (
 	RevokedDelinked   = "delinked"
 	RevokedCodeReuse  = "code_reused"
 	RevokedKeyRetired = "key_retired"
+	// RevokedByAdmin marks tokens an operator revoked (one connection, or
+	// an app's kill switch).
+	RevokedByAdmin = "admin_revoked"
 )
 
 // Token is an access token grant. Only its keyed digest is stored.
@@ -176,7 +195,8 @@ const (
 // hour are deleted by DeleteExpired.
 func ChangeMarker(kind, appID, connID, auditID string) string {
 	switch kind {
-	case AuditAppCreated, AuditConnectionCreated, AuditCodeIssued, AuditCodeExchanged:
+	case AuditAppCreated, AuditConnectionCreated, AuditCodeIssued, AuditCodeExchanged,
+		AuditPayment, AuditLoginFailed, AuditAdminAction:
 		return ""
 	}
 	if connID != "" {
@@ -258,6 +278,9 @@ type Store interface {
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+
+	// OperatorStore holds what the admin plane needs (admin.go).
+	OperatorStore
 
 	// CreateApp stores a new app and audits app_created.
 	CreateApp(ctx context.Context, app *App) error

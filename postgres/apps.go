@@ -29,13 +29,14 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment, forwarding`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment, forwarding, prev_secret_digest, prev_secret_until, disabled_at, sandbox_epoch`
 
 func scanApp(row pgx.Row) (*bankgate.App, error) {
 	var a bankgate.App
-	var created, rotated, offset, forwarding int64
+	var created, rotated, offset, forwarding, prevUntil, disabled int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment, &forwarding); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment, &forwarding,
+		&a.PrevSecretDigest, &prevUntil, &disabled, &a.SandboxEpoch); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, notFound("app")
 		}
@@ -44,6 +45,7 @@ func scanApp(row pgx.Row) (*bankgate.App, error) {
 	a.CreatedAt, a.SecretRotatedAt = fromNanos(created), fromNanos(rotated)
 	a.AllowedOrigins, a.RedirectURIs, a.BundleIDs = parseList(origins), parseList(uris), parseList(bundles)
 	a.ClockOffset, a.Forwarding = time.Duration(offset), forwarding != 0
+	a.PrevSecretUntil, a.DisabledAt = fromNanos(prevUntil), fromNanos(disabled)
 	return &a, nil
 }
 
@@ -100,7 +102,7 @@ func (s *Store) ListApps(ctx context.Context) ([]*bankgate.App, error) {
 // RotateAppSecret implements bankgate.Store.
 func (s *Store) RotateAppSecret(ctx context.Context, appID string, digest []byte, now time.Time) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE apps SET secret_digest = $1, secret_rotated_at = $2, updated_at = $2 WHERE id = $3`, digest, nanos(now), appID)
+		tag, err := tx.Exec(ctx, `UPDATE apps SET secret_digest = $1, secret_rotated_at = $2, updated_at = $2, prev_secret_digest = NULL, prev_secret_until = 0 WHERE id = $3`, digest, nanos(now), appID)
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "secret already in use")
 		}

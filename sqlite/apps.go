@@ -27,13 +27,14 @@ func (s *Store) CreateApp(ctx context.Context, app *bankgate.App) error {
 	})
 }
 
-const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment, forwarding`
+const appCols = `id, name, app_key, secret_digest, created_at, secret_rotated_at, allowed_origins, redirect_uris, bundle_ids, server_url, clock_offset, environment, forwarding, prev_secret_digest, prev_secret_until, disabled_at, sandbox_epoch`
 
 func scanApp(row scanner) (*bankgate.App, error) {
 	var a bankgate.App
-	var created, rotated, offset, forwarding int64
+	var created, rotated, offset, forwarding, prevUntil, disabled int64
 	var origins, uris, bundles string
-	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment, &forwarding); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.Key, &a.SecretDigest, &created, &rotated, &origins, &uris, &bundles, &a.ServerURL, &offset, &a.Environment, &forwarding,
+		&a.PrevSecretDigest, &prevUntil, &disabled, &a.SandboxEpoch); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, notFound("app")
 		}
@@ -42,6 +43,7 @@ func scanApp(row scanner) (*bankgate.App, error) {
 	a.CreatedAt, a.SecretRotatedAt = fromNanos(created), fromNanos(rotated)
 	a.AllowedOrigins, a.RedirectURIs, a.BundleIDs = parseList(origins), parseList(uris), parseList(bundles)
 	a.ClockOffset, a.Forwarding = time.Duration(offset), forwarding != 0
+	a.PrevSecretUntil, a.DisabledAt = fromNanos(prevUntil), fromNanos(disabled)
 	return &a, nil
 }
 
@@ -82,7 +84,7 @@ func (s *Store) ListApps(ctx context.Context) ([]*bankgate.App, error) {
 // RotateAppSecret implements bankgate.Store.
 func (s *Store) RotateAppSecret(ctx context.Context, appID string, digest []byte, now time.Time) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE apps SET secret_digest = ?, secret_rotated_at = ?, updated_at = ? WHERE id = ?`, digest, nanos(now), nanos(now), appID)
+		res, err := tx.ExecContext(ctx, `UPDATE apps SET secret_digest = ?, secret_rotated_at = ?, updated_at = ?, prev_secret_digest = NULL, prev_secret_until = 0 WHERE id = ?`, digest, nanos(now), nanos(now), appID)
 		if isUnique(err) {
 			return bankgate.Errorf(bankgate.Conflict, "secret already in use")
 		}

@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 		{"Redigest", testRedigest},
 		{"ConcurrentRedigest", testConcurrentRedigest},
 	}
+	tests = append(tests, adminTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -1,0 +1,2 @@
+-- When an operator revoked the connection (0: never).
+ALTER TABLE connections ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;

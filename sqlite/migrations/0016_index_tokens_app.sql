@@ -1,0 +1,1 @@
+CREATE INDEX tokens_app ON tokens (app_id);

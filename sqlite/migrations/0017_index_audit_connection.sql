@@ -1,0 +1,1 @@
+CREATE INDEX audit_connection ON audit (connection_id, at);
