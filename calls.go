@@ -26,7 +26,10 @@ type Principal struct {
 	Session []byte
 	// Now is the time on the app's sandbox test clock when the principal
 	// was authenticated; connector calls run on it.
-	Now time.Time
+	Now time.Time // World names the app's sandbox world to the connectors: the app's
+	// ID, with the count of an operator's resets once there was one
+	// (App.SandboxEpoch); empty means AppID.
+	World string
 }
 
 // CallOptions qualify a connector call.

@@ -33,7 +33,7 @@ func checkURL(s string) error {
 // UpdateAppSettings changes the registrations of the app with the given
 // key and returns the app as stored.
 func (s *Service) UpdateAppSettings(ctx context.Context, appKey string, set AppSettings) (*bankgate.App, error) {
-	app, err := s.AppByKey(ctx, appKey)
+	app, err := s.operatorApp(ctx, appKey)
 	if err != nil {
 		return nil, err
 	}

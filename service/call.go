@@ -71,7 +71,11 @@ func runCall[V any](s *Service, ctx context.Context, p *bankgate.Principal, opts
 
 // session is the connector session of the principal's connection.
 func session(p *bankgate.Principal) bank.Session {
-	return bank.Session{AppID: p.AppID, BankID: p.BankID, ConnectionID: p.ConnectionID, Data: p.Session}
+	world := p.World
+	if world == "" {
+		world = p.AppID
+	}
+	return bank.Session{AppID: world, BankID: p.BankID, ConnectionID: p.ConnectionID, Data: p.Session}
 }
 
 // single adapts a connector method that never asks for input.

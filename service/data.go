@@ -77,7 +77,11 @@ func (s *Service) WireBeneficiaries(ctx context.Context, p *bankgate.Principal, 
 func payment[C, V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
 	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
 	opts.Record = true
-	return run(s, ctx, p, opts, fn)
+	out, err := run(s, ctx, p, opts, fn)
+	if err != nil || !out.Prompting() {
+		s.auditPayment(ctx, p, opts.Endpoint, opIDOf(out), err)
+	}
+	return out, err
 }
 
 // CreateBeneficiary adds a beneficiary.

@@ -49,7 +49,7 @@ func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankga
 		return nil, err
 	}
 	conn := s.banks[req.BankID]
-	breq := bank.LoginRequest{AppID: app.ID, BankID: req.BankID, Now: s.AppNow(app)}
+	breq := bank.LoginRequest{AppID: worldID(app), BankID: req.BankID, Now: s.AppNow(app)}
 	var op *bankgate.Operation
 	if req.OperationID == "" {
 		breq.Username, breq.Password = req.Username, req.Password
@@ -70,6 +70,7 @@ func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankga
 		s.finishOperation(ctx, op, err)
 	}
 	if err != nil {
+		s.auditLoginFailed(ctx, app, req, err)
 		return nil, err
 	}
 	opID := s.newOperationID(req.BankID)
@@ -352,7 +353,13 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 	if appSecret == "" || len(appSecret) > 256 {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid for this access token.")
 	}
+	if app.Disabled() {
+		return nil, errAppDisabled()
+	}
 	ok, current := s.keys.Verify(domainAppSecret, appSecret, app.SecretDigest)
+	if !ok && s.prevSecretOK(app, appSecret) {
+		ok, current = true, true
+	}
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid for this access token.")
 	}
@@ -388,10 +395,11 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 		// was retired from primary: store it again under the new one.
 		s.redigestConnection(ctx, e, userSecret, sess)
 	}
+	s.touch(ctx, e)
 	return &bankgate.Principal{
 		AppID: e.appID, ConnectionID: e.connID, BankID: e.bankID, UserID: e.userID, TokenID: e.tokenID,
-		Session: sess,
-		Now:     s.AppNow(app),
+		Session: sess, World: worldID(app),
+		Now: s.AppNow(app),
 	}, nil
 }
 

@@ -44,7 +44,7 @@ func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID strin
 	if err != nil {
 		return nil, err
 	}
-	u, err := tu.CreateTestUser(ctx, app.ID, bankID, fixture)
+	u, err := tu.CreateTestUser(ctx, worldID(app), bankID, fixture)
 	if err != nil {
 		return nil, fmt.Errorf("create sandbox user: %w", err)
 	}
@@ -69,7 +69,7 @@ func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]bankgat
 			continue
 		}
 		seen = append(seen, tu)
-		us, err := tu.TestUsers(ctx, app.ID)
+		us, err := tu.TestUsers(ctx, worldID(app))
 		if err != nil {
 			return nil, fmt.Errorf("list sandbox users: %w", err)
 		}
@@ -106,7 +106,7 @@ func (s *Service) DeleteSandboxUser(ctx context.Context, appSecret, bankID, user
 	if err != nil {
 		return err
 	}
-	err = tu.DeleteTestUser(ctx, app.ID, bankID, username)
+	err = tu.DeleteTestUser(ctx, worldID(app), bankID, username)
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return noUser
 	}

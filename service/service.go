@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -125,6 +126,9 @@ type grantEntry struct {
 	sealedTag [16]byte
 	session   []byte
 	denied    error // nil for a usable grant; else InvalidToken or UserDelinked
+	// touched is when (UnixNano) this instance last recorded the
+	// connection's use in the store (see touch).
+	touched atomic.Int64
 }
 
 // newGrantEntry copies of g what a bearer check needs. Strings that many
@@ -344,21 +348,13 @@ func (s *Service) CreateApp(ctx context.Context, name, environment string) (*New
 
 // RotateAppSecret gives the app with the given key a new secret and
 // returns it; the old secret stops working (on other instances within the
-// cache TTL).
+// cache TTL). It is RotateSecret without overlap, by the command line.
 func (s *Service) RotateAppSecret(ctx context.Context, appKey string) (string, error) {
-	app, err := s.store.AppByKey(ctx, appKey)
-	if bankgate.IsCode(err, bankgate.NotFound) {
-		return "", bankgate.Errorf(bankgate.InvalidAppCredentials, "No app has that app key.")
-	}
+	r, err := s.RotateSecret(ctx, CLI, appKey, 0)
 	if err != nil {
-		return "", fmt.Errorf("rotate app secret: %w", err)
+		return "", err
 	}
-	sec := secret.Random(secret.PrefixAppSecret, AppSecretBytes)
-	if err := s.store.RotateAppSecret(ctx, app.ID, s.keys.Digest(domainAppSecret, sec), s.Now()); err != nil {
-		return "", fmt.Errorf("rotate app secret: %w", err)
-	}
-	s.forgetApp(app.ID)
-	return sec, nil
+	return r.Secret, nil
 }
 
 // forgetApp drops the app from this instance's caches (by ID, secret and
@@ -388,7 +384,7 @@ func (s *Service) AppByKey(ctx context.Context, appKey string) (*bankgate.App, e
 		e := s.appsByKey[appKey]
 		s.mu.RUnlock()
 		if e != nil && s.usable(ctx, e.fetched, now, "", e.app.ID) {
-			return &e.app, nil
+			return enabled(&e.app)
 		}
 	}
 	app, err := s.store.AppByKey(ctx, appKey)
@@ -397,6 +393,10 @@ func (s *Service) AppByKey(ctx context.Context, appKey string) (*bankgate.App, e
 	}
 	if err != nil {
 		return nil, err
+	}
+	if app.Disabled() {
+		s.forgetApp(app.ID)
+		return nil, errAppDisabled()
 	}
 	if s.cacheTTL > 0 {
 		// Only keys of apps that exist become map keys.
@@ -422,13 +422,17 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 		s.mu.RLock()
 		e := s.appsBySecret[string(d)]
 		s.mu.RUnlock()
-		if e != nil && s.usable(ctx, e.fetched, now, "", e.app.ID) {
-			return &e.app, nil
+		if e != nil && s.usable(ctx, e.fetched, now, "", e.app.ID) && !prevSecretOver(&e.app, d, now) {
+			return enabled(&e.app)
 		}
 	}
 	app, err := s.store.AppBySecret(ctx, d)
 	if bankgate.IsCode(err, bankgate.NotFound) && s.keys.Multi() {
 		app, err = s.olderApp(ctx, appSecret, d)
+	}
+	if bankgate.IsCode(err, bankgate.NotFound) {
+		// The app's previous secret, while its overlap window is open.
+		app, err = s.store.AppByPrevSecret(ctx, d, now)
 	}
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid.")
@@ -441,7 +445,7 @@ func (s *Service) AppBySecret(ctx context.Context, appSecret string) (*bankgate.
 		putCapped(s.appsBySecret, string(d), &appEntry{app: *app, fetched: now})
 		s.mu.Unlock()
 	}
-	return app, nil
+	return enabled(app)
 }
 
 // olderApp looks an appSecret up under the server keys other than the
@@ -501,7 +505,7 @@ func (s *Service) cachedApp(ctx context.Context, id string, now time.Time) (*ban
 
 // Audit returns the audit trail of the app with the given key.
 func (s *Service) Audit(ctx context.Context, appKey string, limit int) ([]bankgate.AuditEvent, error) {
-	app, err := s.AppByKey(ctx, appKey)
+	app, err := s.operatorApp(ctx, appKey)
 	if err != nil {
 		return nil, err
 	}
