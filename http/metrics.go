@@ -1,12 +1,10 @@
 package http
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are the server's Prometheus metrics, in a registry of their own.
@@ -54,8 +52,4 @@ func (m *Metrics) observe(route string, storeErr bool, typ string, d time.Durati
 	if storeErr {
 		m.storeErrors.Inc()
 	}
-}
-
-func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }

@@ -40,8 +40,8 @@ type Config struct {
 	// Unavailable reports whether an error means the store is unreachable;
 	// such errors are answered 503 TEMPORARILY_UNAVAILABLE. May be nil.
 	Unavailable func(error) bool
-	// Metrics, when set, are updated on every request and served at
-	// GET /metrics.
+	// Metrics, when set, are updated on every request. They are served
+	// on the admin listener (package admin), not here.
 	Metrics *Metrics
 	// Limits are the rate limits; nil means DefaultLimits.
 	Limits *Limits
@@ -257,12 +257,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		routeName = "readyz"
 		s.ready(sw, r)
 		return
-	case "/metrics":
-		if s.metrics != nil && r.Method == http.MethodGet {
-			routeName = "metrics"
-			s.metrics.handler().ServeHTTP(sw, r)
-			return
-		}
 	}
 	rt := s.routes[path]
 	if rt == nil {

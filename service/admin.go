@@ -324,15 +324,16 @@ func (s *Service) OperatorCreateApp(ctx context.Context, by Actor, c AppChange) 
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, &bankgate.AuditEvent{Kind: bankgate.AuditAdminAction, AppID: na.App.ID, Detail: "action=create_app " + by.detail()})
+	detail := "action=create_app fields=" + c.fields() + " " + by.detail()
 	c.Name, c.Environment = nil, nil
 	if c.fields() != "" {
-		app, err := s.OperatorUpdateApp(ctx, by, na.App.Key, c)
+		app, err := s.updateApp(ctx, na.App, c, detail)
 		if err != nil {
 			return nil, err
 		}
 		na.App = app
 	}
+	s.record(ctx, &bankgate.AuditEvent{Kind: bankgate.AuditAdminAction, AppID: na.App.ID, Detail: detail})
 	return na, nil
 }
 
@@ -353,6 +354,18 @@ func (s *Service) OperatorUpdateApp(ctx context.Context, by Actor, appKey string
 		return app, nil
 	}
 	detail := "action=update_app fields=" + fields + " " + by.detail()
+	out, err := s.updateApp(ctx, app, c, detail)
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, &bankgate.AuditEvent{Kind: bankgate.AuditAdminAction, AppID: app.ID, Detail: detail})
+	return out, nil
+}
+
+// updateApp applies a checked change to app; detail goes with the
+// environment change's audit event.
+func (s *Service) updateApp(ctx context.Context, app *bankgate.App, c AppChange, detail string) (*bankgate.App, error) {
+	var err error
 	defer s.forgetApp(app.ID)
 	if c.Environment != nil {
 		if app, err = s.store.SetAppEnvironment(ctx, app.ID, *c.Environment, s.Now(), detail); err != nil {
@@ -387,7 +400,6 @@ func (s *Service) OperatorUpdateApp(ctx context.Context, by Actor, appKey string
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, &bankgate.AuditEvent{Kind: bankgate.AuditAdminAction, AppID: app.ID, Detail: detail})
 	return out, nil
 }
 

@@ -49,6 +49,13 @@ type Config struct {
 	// RateLimits is "off", "default", or a list of NAME=N/DURATION items
 	// (see bghttp.ParseLimits).
 	RateLimits string
+	// AdminAddr is the admin listener's address (admin API, console,
+	// /metrics); empty or "off" turns it off.
+	AdminAddr string
+	// AdminTokenFile is a file (mode 0600) holding the admin token; empty
+	// means BANKGATE_ADMIN_TOKEN, else a token generated on first start
+	// whose digest is kept in <data-dir>/admin-token.digest.
+	AdminTokenFile string
 }
 
 // setting describes one configuration field for flags, environment and
@@ -87,6 +94,12 @@ var settings = []setting{
 	{"no-sandbox", "BANKGATE_NO_SANDBOX", "serve no sandbox banks (a production server): banks/get lists none, logins and sandbox endpoints refuse them", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.BoolVar(&c.NoSandbox, "no-sandbox", def == "true" || def == "1", "")
 	}},
+	{"admin-addr", "BANKGATE_ADMIN_ADDR", "address of the admin listener (admin API /admin/v1/, web console /admin/, /metrics); \"\" or off turns it off. Keep it private: it answers only with the admin token, but /metrics and /healthz need none", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.AdminAddr, "admin-addr", def, "")
+	}},
+	{"admin-token-file", "BANKGATE_ADMIN_TOKEN_FILE", "file (mode 0600) holding the admin token; default: the token in BANKGATE_ADMIN_TOKEN, else one generated on first start, printed once, and kept only as a digest in <data-dir>/admin-token.digest. Instances behind one load balancer share one token this way", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.AdminTokenFile, "admin-token-file", def, "")
+	}},
 	{"log-level", "BANKGATE_LOG_LEVEL", "log level: debug, info, warn or error", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogLevel, "log-level", def, "") }},
 }
 
@@ -104,6 +117,8 @@ var defaults = map[string]string{
 	"no-sandbox":       "false",
 	"sandbox-cache-mb": "256",
 	"memory-limit":     "auto",
+	"admin-addr":       "127.0.0.1:8081",
+	"admin-token-file": "",
 }
 
 // newFlagSet returns a flag set for a command with the named settings

@@ -54,13 +54,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // testServer is a real bankgate server started on 127.0.0.1:0.
 type testServer struct {
-	t       *testing.T
-	URL     string
-	DataDir string
-	Stdout  *syncBuffer
-	Stderr  *syncBuffer
-	Clock   *fakeClock
-	stop    func()
+	t   *testing.T
+	URL string
+	// AdminURL is the admin listener's (admin API, console, /metrics).
+	AdminURL string
+	DataDir  string
+	Stdout   *syncBuffer
+	Stderr   *syncBuffer
+	Clock    *fakeClock
+	stop     func()
 }
 
 type serverOpts struct {
@@ -91,10 +93,10 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--log-level", "debug"}, o.args...)
+	args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--log-level", "debug"}, o.args...)
 	env := func(k string) string { return o.env[k] }
 	go func() {
-		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: now})
+		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: now, AdminReady: func(a string) { ts.AdminURL = "http://" + a }})
 	}()
 	select {
 	case addr := <-ready:

@@ -265,12 +265,14 @@ func newMetrics(store bankgate.Store) *bghttp.Metrics {
 type serveHooks struct {
 	Ready func(addr string)
 	Now   func() time.Time
+	// AdminReady is called with the admin listener's address.
+	AdminReady func(addr string)
 }
 
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "log-level")
 	if err != nil {
 		return err
 	}
@@ -337,7 +339,16 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stdout, "No apps yet: create one with `bankgate apps create --name NAME` (with the same --data-dir or --database-url).")
 	}
 
-	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: newMetrics(a.store),
+	metrics := newMetrics(a.store)
+	adm, err := startAdmin(ctx, a, cfg, env, metrics, log, stdout)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if hooks != nil && hooks.AdminReady != nil && adm != nil {
+		hooks.AdminReady(adm.addr)
+	}
+	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: metrics,
 		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies,
 		Limits: &limits, RealNow: realNow})
 	srv := &http.Server{
@@ -369,6 +380,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	log.Info("shutting down; finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	defer adm.shutdown(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

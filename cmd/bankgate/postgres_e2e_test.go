@@ -332,7 +332,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 		}
 		wantOK(t, ts2.data("/v2/data/accounts/get", appSecret, u, nil))
 		ts2.exchange(appSecret, pending)
-		checkPostgresMetrics(t, getMetrics(t, ts2.URL))
+		checkPostgresMetrics(t, getMetrics(t, ts2.AdminURL))
 	})
 
 	t.Run("migrate", func(t *testing.T) {

@@ -60,7 +60,7 @@ func startProcAsync(t *testing.T, name string, args ...string) *bankgateProc {
 		t.Fatal(err)
 	}
 	p := &bankgateProc{t: t, name: name, Stdout: &listenWatcher{addr: make(chan string, 1)}, Stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(exe, append([]string{"serve"}, args...)...)
+	p.cmd = exec.Command(exe, append([]string{"serve", "--admin-addr", "127.0.0.1:0"}, args...)...)
 	// A clean environment for the program: no BANKGATE_* settings of the
 	// caller leak in; flags carry the whole configuration.
 	for _, kv := range os.Environ() {

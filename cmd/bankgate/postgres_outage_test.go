@@ -522,7 +522,7 @@ func TestPostgresOutage(t *testing.T) {
 	wantOK(t, ts.data("/v2/data/accounts/get", appSecret, usr, nil))
 
 	// The outage is visible in the metrics.
-	m := getMetrics(t, ts.URL)
+	m := getMetrics(t, ts.AdminURL)
 	checkPostgresMetrics(t, m)
 	storeErrs, _ := metricValue(m, "bankgate_store_errors_total")
 	if storeErrs == 0 {
