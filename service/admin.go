@@ -93,6 +93,31 @@ func (s *Service) prevSecretOK(app *bankgate.App, appSecret string) bool {
 	return ok
 }
 
+// recheckSecret reads the app again from the store (its cached copy may
+// predate a rotation made on another instance) and verifies appSecret
+// against it. It returns the app as cached now, nil if it was disabled
+// meanwhile, and whether the secret is its current (or previous, in the
+// overlap window) one.
+func (s *Service) recheckSecret(ctx context.Context, app *bankgate.App, appSecret string) (*bankgate.App, bool, bool) {
+	fresh, err := s.store.App(ctx, app.ID)
+	if err != nil {
+		return app, false, false
+	}
+	if s.cacheTTL > 0 {
+		s.mu.Lock()
+		putCapped(s.apps, fresh.ID, &appEntry{app: *fresh, fetched: s.Now()})
+		s.mu.Unlock()
+	}
+	if fresh.Disabled() {
+		return nil, false, false
+	}
+	ok, current := s.keys.Verify(domainAppSecret, appSecret, fresh.SecretDigest)
+	if !ok && s.prevSecretOK(fresh, appSecret) {
+		ok, current = true, true
+	}
+	return fresh, ok, current
+}
+
 // worldID names the app's sandbox world to the connectors: the app's ID,
 // with the number of the operator's resets after it once there was one.
 func worldID(app *bankgate.App) string {

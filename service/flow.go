@@ -361,6 +361,13 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 		ok, current = true, true
 	}
 	if !ok {
+		// A secret rotated on another instance moments ago: read the app
+		// again rather than wait for the cache.
+		if app, ok, current = s.recheckSecret(ctx, app, appSecret); app == nil {
+			return nil, errAppDisabled()
+		}
+	}
+	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is invalid for this access token.")
 	}
 	if !current {
