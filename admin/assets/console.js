@@ -312,7 +312,7 @@
     const rows = data.connections.map((c) => {
       const tr = el("tr", { "data-connection-id": c.connectionID, "data-client-user-id": c.clientUserID },
         el("td", {}, c.clientUserID || "—"),
-        el("td", {}, c.bankID),
+        el("td", { class: "hide-narrow" }, c.bankID),
         el("td", {}, badge(c.state)),
         el("td", { class: "hide-narrow" }, fmtTime(c.createdAt)),
         el("td", { class: "hide-narrow" }, fmtTime(c.lastUsedAt)),
@@ -326,7 +326,7 @@
     const kids = [
       el("p", {}, el("a", { href: "#/apps/" + enc }, "← " + app.name)),
       form,
-      data.connections.length ? table(["clientUserID", "Bank", "State", { text: "Created", cls: "hide-narrow" }, { text: "Last used", cls: "hide-narrow" }, ""], rows, { id: "connections-table" })
+      data.connections.length ? table(["clientUserID", { text: "Bank", cls: "hide-narrow" }, "State", { text: "Created", cls: "hide-narrow" }, { text: "Last used", cls: "hide-narrow" }, ""], rows, { id: "connections-table" })
         : el("p", { id: "no-connections" }, "No connections match."),
     ];
     if (data.next) {
