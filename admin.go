@@ -151,9 +151,10 @@ type OperatorStore interface {
 	// connection_revoked. A delinked or already revoked connection is left
 	// as it is. NotFound for an unknown connection.
 	RevokeConnection(ctx context.Context, connID string, now time.Time, detail string) error
-	// TouchConnection records that the connection was used at at (if
-	// later than what is recorded); it audits nothing.
-	TouchConnection(ctx context.Context, connID string, at time.Time) error
+	// TouchConnections records that the connections were used at at (for
+	// each, if later than what is recorded), in one transaction; unknown
+	// IDs are skipped. It audits nothing.
+	TouchConnections(ctx context.Context, connIDs []string, at time.Time) error
 	// AppStats counts every app's live connections and tokens, by app ID.
 	AppStats(ctx context.Context) (map[string]AppStats, error)
 	// ConnectionInfos returns the connections q selects, newest first (by

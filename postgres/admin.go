@@ -190,11 +190,14 @@ func (s *Store) RevokeConnection(ctx context.Context, connID string, now time.Ti
 	})
 }
 
-// TouchConnection implements bankgate.Store.
-func (s *Store) TouchConnection(ctx context.Context, connID string, at time.Time) error {
+// TouchConnections implements bankgate.Store.
+func (s *Store) TouchConnections(ctx context.Context, connIDs []string, at time.Time) error {
+	if len(connIDs) == 0 {
+		return nil
+	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE connections SET last_used_at = $1 WHERE id = $2 AND last_used_at < $1`, nanos(at), connID); err != nil {
-			return fmt.Errorf("touch connection: %w", err)
+		if _, err := tx.Exec(ctx, `UPDATE connections SET last_used_at = $1 WHERE id = ANY($2) AND last_used_at < $1`, nanos(at), connIDs); err != nil {
+			return fmt.Errorf("touch connections: %w", err)
 		}
 		return nil
 	})

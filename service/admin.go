@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bankgate/bankgate"
@@ -131,21 +133,76 @@ func worldID(app *bankgate.App) string {
 // use in the store.
 const TouchInterval = time.Minute
 
-// touch records, at most once per TouchInterval per cached grant, that the
-// grant's connection was used now. The write runs in the background; its
-// failure is logged.
+// touchFlushEvery is how often at most the connections used are written,
+// all in one store call; maxPendingTouches bounds those waiting (past it
+// a use is recorded at the grant's next use instead).
+const (
+	touchFlushEvery   = 10 * time.Second
+	maxPendingTouches = 100_000
+)
+
+// touches are the connections used since the last flush.
+type touches struct {
+	mu       sync.Mutex
+	ids      map[string]struct{}
+	lastSent time.Time
+	flushing bool
+}
+
+// touch notes, at most once per TouchInterval per cached grant, that the
+// grant's connection was used now. The notes are written together, by one
+// background store call at most every touchFlushEvery (and by
+// FlushTouches): with many active users a write per use, or per user and
+// minute, would cost the hot path a transaction each.
 func (s *Service) touch(ctx context.Context, e *grantEntry) {
 	now := s.Now()
 	last := e.touched.Load()
-	if now.UnixNano()-last < int64(TouchInterval) || !e.touched.CompareAndSwap(last, now.UnixNano()) {
+	if now.UnixNano()-last < int64(TouchInterval) {
 		return
 	}
-	connID := e.connID
-	go func() {
-		if err := s.store.TouchConnection(context.WithoutCancel(ctx), connID, now); err != nil {
-			s.log.Debug("record connection use", "connectionID", connID, "err", err)
-		}
-	}()
+	t := &s.touches
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.ids) >= maxPendingTouches || !e.touched.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	if t.ids == nil {
+		t.ids = make(map[string]struct{})
+	}
+	t.ids[e.connID] = struct{}{}
+	if !t.flushing && now.Sub(t.lastSent) >= touchFlushEvery {
+		t.flushing = true
+		go func() {
+			if err := s.FlushTouches(context.WithoutCancel(ctx)); err != nil {
+				s.log.Warn("record connections' last use", "err", err)
+			}
+		}()
+	}
+}
+
+// flushTouchesFor writes the uses this instance noted before an operator
+// reads connections, so that their last use is what this instance knows.
+func (s *Service) flushTouchesFor(ctx context.Context) {
+	if err := s.FlushTouches(ctx); err != nil {
+		s.log.Warn("record connections' last use", "err", err)
+	}
+}
+
+// FlushTouches writes the connections used since the last flush in one
+// store call. The server calls it when it shuts down.
+func (s *Service) FlushTouches(ctx context.Context) error {
+	t := &s.touches
+	t.mu.Lock()
+	ids := make([]string, 0, len(t.ids))
+	for id := range t.ids {
+		ids = append(ids, id)
+	}
+	clear(t.ids)
+	now := s.Now()
+	t.lastSent, t.flushing = now, false
+	t.mu.Unlock()
+	slices.Sort(ids) // one order for every writer: no lock-order deadlocks on PostgreSQL
+	return s.store.TouchConnections(ctx, ids, now)
 }
 
 // auditLoginFailed records a Connect login the bank refused: the bank,
@@ -550,6 +607,7 @@ func (s *Service) OperatorConnections(ctx context.Context, appKey string, f Conn
 			return nil, err
 		}
 	}
+	s.flushTouchesFor(ctx)
 	cs, err := s.store.ConnectionInfos(ctx, q)
 	if err != nil {
 		return nil, err
@@ -579,6 +637,7 @@ func (s *Service) appConnection(ctx context.Context, appKey, connID string) (*ba
 	if connID == "" || len(connID) > 128 {
 		return nil, nil, notFound
 	}
+	s.flushTouchesFor(ctx)
 	c, err := s.store.ConnectionInfo(ctx, connID)
 	if bankgate.IsCode(err, bankgate.NotFound) || (err == nil && c.AppID != app.ID) {
 		return nil, nil, notFound

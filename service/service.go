@@ -96,6 +96,8 @@ type Service struct {
 
 	mu     sync.RWMutex
 	grants map[string]*grantEntry // by token digest
+	// touches are the connections used since they were last recorded.
+	touches touches
 	// interned are the app and bank IDs grant entries share.
 	interned map[string]string
 	apps     map[string]*appEntry // by app ID

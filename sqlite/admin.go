@@ -178,11 +178,21 @@ func (s *Store) RevokeConnection(ctx context.Context, connID string, now time.Ti
 	})
 }
 
-// TouchConnection implements bankgate.Store.
-func (s *Store) TouchConnection(ctx context.Context, connID string, at time.Time) error {
+// TouchConnections implements bankgate.Store.
+func (s *Store) TouchConnections(ctx context.Context, connIDs []string, at time.Time) error {
+	if len(connIDs) == 0 {
+		return nil
+	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE connections SET last_used_at = ? WHERE id = ? AND last_used_at < ?`, nanos(at), connID, nanos(at)); err != nil {
-			return fmt.Errorf("touch connection: %w", err)
+		st, err := tx.PrepareContext(ctx, `UPDATE connections SET last_used_at = ? WHERE id = ? AND last_used_at < ?`)
+		if err != nil {
+			return fmt.Errorf("touch connections: %w", err)
+		}
+		defer st.Close()
+		for _, id := range connIDs {
+			if _, err := st.ExecContext(ctx, nanos(at), id, nanos(at)); err != nil {
+				return fmt.Errorf("touch connections: %w", err)
+			}
 		}
 		return nil
 	})

@@ -465,14 +465,20 @@ func testConnectionInfos(t *testing.T, s bankgate.Store) {
 	if err != nil || len(toks) != 1 || toks[0].ID != ex.Token.ID || toks[0].Revoked() || toks[0].Digest != nil {
 		t.Fatalf("ConnectionTokens = %+v, %v", toks, err)
 	}
-	if err := s.TouchConnection(ctx, fs[0].conn.ID, t0.Add(time.Hour)); err != nil {
+	if err := s.TouchConnections(ctx, []string{fs[0].conn.ID, "no-such-connection", fs[1].conn.ID}, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TouchConnection(ctx, fs[0].conn.ID, t0.Add(time.Minute)); err != nil {
+	if err := s.TouchConnections(ctx, []string{fs[0].conn.ID}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchConnections(ctx, nil, t0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if ci, _ := s.ConnectionInfo(ctx, fs[0].conn.ID); !ci.LastUsedAt.Equal(t0.Add(time.Hour)) || ci.ClientUserID != "client-0" || ci.BankID != "BANK_A" {
 		t.Fatalf("ConnectionInfo after touches = %+v", ci)
+	}
+	if ci, _ := s.ConnectionInfo(ctx, fs[1].conn.ID); !ci.LastUsedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("second connection after a batch touch = %+v", ci)
 	}
 }
 

@@ -384,6 +384,9 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if err := a.svc.FlushTouches(sctx); err != nil {
+		log.Warn("record connections' last use", "err", err)
+	}
 	return nil
 }
 
