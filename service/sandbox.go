@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
@@ -111,4 +113,71 @@ func (s *Service) DeleteSandboxUser(ctx context.Context, appSecret, bankID, user
 		return noUser
 	}
 	return err
+}
+
+// parseAdvance reads a clock advance: a Go duration ("36h", "90m") or a
+// whole number of days ("30d").
+func parseAdvance(v string) (time.Duration, error) {
+	bad := bankgate.Errorf(bankgate.ParameterError,
+		"The field \"advance\" must be a positive duration such as \"36h\" or \"30d\", at most %d days.", int(bankgate.MaxClockAdvance/(24*time.Hour)))
+	if v == "" || len(v) > 32 {
+		return 0, bad
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > int(bankgate.MaxClockAdvance/(24*time.Hour)) {
+			return 0, bad
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, bad
+		}
+	}
+	if d <= 0 || d > bankgate.MaxClockAdvance {
+		return 0, bad
+	}
+	return d, nil
+}
+
+func errProductionApp() error {
+	return bankgate.Errorf(bankgate.NotImplemented, "Production apps have no sandbox: no test clock and no sandbox users.")
+}
+
+// AdvanceClock moves the app's sandbox test clock forward by advance (a
+// Go duration or "<n>d"), or only reads it when advance is empty. Only
+// that app's sandbox world sees the move: its new transactions, ended
+// cool-downs and lockouts; its unused access codes move as much closer to
+// expiry (a code expires at the earlier of its real and its virtual
+// expiry, so no move makes an expired code valid). An advance must be
+// positive and at most MaxClockAdvance, and the app's advances together
+// at most MaxClockOffset; otherwise it returns ParameterError and nothing
+// moves. It returns InvalidAppCredentials for a bad appSecret.
+func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (*bankgate.SandboxClock, error) {
+	app, err := s.AppBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	if production(app) {
+		return nil, errProductionApp()
+	}
+	offset := app.ClockOffset
+	if advance != "" {
+		d, err := parseAdvance(advance)
+		if err != nil {
+			return nil, err
+		}
+		offset, err = s.store.AdvanceAppClock(ctx, app.ID, d, s.Now())
+		if bankgate.IsCode(err, bankgate.ParameterError) {
+			return nil, bankgate.Errorf(bankgate.ParameterError,
+				"The app's sandbox clock may move at most %d days in all; it has moved %s.", int(bankgate.MaxClockOffset/(24*time.Hour)), app.ClockOffset)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("advance clock: %w", err)
+		}
+		s.forgetApp(app.ID)
+	}
+	return &bankgate.SandboxClock{Now: appNow(s.sbNow(), offset), Offset: offset}, nil
 }
