@@ -99,13 +99,13 @@ func (s *Service) CreateBatch(ctx context.Context, p *bankgate.Principal, opts b
 			return nil, err
 		}
 	}
-	accounts, err := Capability[bank.AccountsReader](s, p)
+	accounts, err := capability[bank.AccountsReader](s, p)
 	if err != nil {
 		return nil, err
 	}
 	var payer bank.Payer
 	if !file {
-		if payer, err = Capability[bank.Payer](s, p); err != nil {
+		if payer, err = capability[bank.Payer](s, p); err != nil {
 			return nil, err
 		}
 	}

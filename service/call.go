@@ -16,7 +16,7 @@ import (
 // endpoint only.
 func run[C, V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
 	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
-	c, err := Capability[C](s, p)
+	c, err := capability[C](s, p)
 	if err != nil {
 		return nil, err
 	}
@@ -89,9 +89,9 @@ func (s *Service) connector(p *bankgate.Principal) (bank.Connector, error) {
 	return c, nil
 }
 
-// Capability returns the principal's connector as the capability T, or
+// capability returns the principal's connector as the capability T, or
 // NotImplemented when its bank does not offer it.
-func Capability[T any](s *Service, p *bankgate.Principal) (T, error) {
+func capability[T any](s *Service, p *bankgate.Principal) (T, error) {
 	var zero T
 	c, err := s.connector(p)
 	if err != nil {
