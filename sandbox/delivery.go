@@ -15,7 +15,7 @@ import (
 
 // ibanOwner returns who the app's registry says holds iban, and the
 // registry stream's last seq.
-func (b *Bank) ibanOwner(ctx context.Context, app, iban string) (*owner, int64, error) {
+func (b *Connector) ibanOwner(ctx context.Context, app, iban string) (*owner, int64, error) {
 	evs, err := b.log.Events(ctx, ibanStream(app, iban), 0)
 	if err != nil || len(evs) == 0 {
 		return nil, 0, err
@@ -30,7 +30,7 @@ func (b *Bank) ibanOwner(ctx context.Context, app, iban string) (*owner, int64, 
 
 // registerIBANs records the base's IBANs in the registry. A generated
 // account claims only an IBAN nobody holds; a fixture's takes it over.
-func (b *Bank) registerIBANs(ctx context.Context, st *userState, now time.Time) error {
+func (b *Connector) registerIBANs(ctx context.Context, st *userState, now time.Time) error {
 	p := st.l.p
 	for _, a := range p.accounts {
 		bk := p.books[a.book]
@@ -63,7 +63,7 @@ func (b *Bank) registerIBANs(ctx context.Context, st *userState, now time.Time) 
 // users that are not yet marked delivered, then marks them. A failure
 // leaves the transfer pending; the next use of the sender's state tries
 // again, and the receiver applies a credit at most once per reference.
-func (b *Bank) deliverPending(ctx context.Context, st *userState, now time.Time) {
+func (b *Connector) deliverPending(ctx context.Context, st *userState, now time.Time) {
 	ctx = context.WithoutCancel(ctx)
 	st.mu.Lock()
 	var todo []*transferRecord
@@ -98,7 +98,7 @@ func compareStrings(a, b string) int {
 // deliver appends t's credit to its receiver's stream unless it is there,
 // then marks t delivered in the sender's stream. It holds one user's lock
 // at a time.
-func (b *Bank) deliver(ctx context.Context, sender *userState, t *transferRecord, now time.Time) error {
+func (b *Connector) deliver(ctx context.Context, sender *userState, t *transferRecord, now time.Time) error {
 	bi, ok := bankByID[t.To.Bank]
 	if !ok {
 		return fmt.Errorf("sandbox: transfer %s to unknown bank %s", t.Ref, t.To.Bank)

@@ -523,7 +523,7 @@ type fixVersion struct{ app, tmpl int64 }
 // else the operator's server-wide template (see AddFixture), else nil.
 // Versions newer than the ones it has are read from the store. The
 // fixture's secrets are hashed.
-func (b *Bank) fixture(ctx context.Context, app, bankID, user string) (*fixture, fixVersion, error) {
+func (b *Connector) fixture(ctx context.Context, app, bankID, user string) (*fixture, fixVersion, error) {
 	var v fixVersion
 	if app != "" {
 		e, err := b.fixtureEntry(ctx, appFixtureStream(app, bankID, user))
@@ -550,7 +550,7 @@ const deletedFixture = "null"
 
 // fixtureEntry returns the latest version of a fixture stream, or nil if
 // the stream is empty. An entry whose fx is nil is a deletion.
-func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, error) {
+func (b *Connector) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, error) {
 	b.fmu.Lock()
 	e := b.fixtures[stream]
 	b.fmu.Unlock()
@@ -610,7 +610,7 @@ func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, 
 // receives in each app's world; a fixture user takes precedence over the
 // generated user of the same name, and an app's own fixture (see
 // AddAppFixture) over both.
-func (b *Bank) AddFixture(ctx context.Context, bankID string, data []byte) error {
+func (b *Connector) AddFixture(ctx context.Context, bankID string, data []byte) error {
 	f, err := parseFixture(bankID, data)
 	if err != nil {
 		return err
@@ -642,7 +642,7 @@ func parseFixture(bankID string, data []byte) (*fixture, error) {
 
 // putFixture appends f to the fixture stream unless its latest version
 // is the same.
-func (b *Bank) putFixture(ctx context.Context, stream string, f *fixture) error {
+func (b *Connector) putFixture(ctx context.Context, stream string, f *fixture) error {
 	same := func(e *fixtureEntry) (bool, error) {
 		if e == nil || e.legacy || e.fx == nil {
 			return false, nil
@@ -665,7 +665,7 @@ func (b *Bank) putFixture(ctx context.Context, stream string, f *fixture) error 
 // version's bytes, once. When another writer takes the seq first, it
 // reads the stream again and asks done again. On success the Bank's entry
 // is brought up to date.
-func (b *Bank) appendVersion(ctx context.Context, stream string, done func(*fixtureEntry) (bool, error), body func() ([]byte, error)) error {
+func (b *Connector) appendVersion(ctx context.Context, stream string, done func(*fixtureEntry) (bool, error), body func() ([]byte, error)) error {
 	var raw []byte
 	for range maxAppendAttempts {
 		e, err := b.fixtureEntry(ctx, stream)
@@ -699,7 +699,7 @@ func (b *Bank) appendVersion(ctx context.Context, stream string, done func(*fixt
 // LoadFixtureDir adds every *.json file in dir as AddFixture does, in
 // name order. A file holds one fixture object or an array of them; each
 // names its bank. It stops at the first error, which names the file.
-func (b *Bank) LoadFixtureDir(ctx context.Context, dir string) error {
+func (b *Connector) LoadFixtureDir(ctx context.Context, dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return err
@@ -744,20 +744,20 @@ const (
 // AppUser is a sandbox user an app made for itself.
 type AppUser = bankgate.SandboxUser
 
-var _ bank.TestUsers = (*Bank)(nil)
+var _ bank.TestUsers = (*Connector)(nil)
 
 // CreateTestUser implements bank.TestUsers with AddAppFixture.
-func (b *Bank) CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error) {
+func (b *Connector) CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error) {
 	return b.AddAppFixture(ctx, appID, bankID, fixture)
 }
 
 // TestUsers implements bank.TestUsers with AppFixtures.
-func (b *Bank) TestUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error) {
+func (b *Connector) TestUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error) {
 	return b.AppFixtures(ctx, appID)
 }
 
 // DeleteTestUser implements bank.TestUsers with DeleteAppFixture.
-func (b *Bank) DeleteTestUser(ctx context.Context, appID, bankID, username string) error {
+func (b *Connector) DeleteTestUser(ctx context.Context, appID, bankID, username string) error {
 	return b.DeleteAppFixture(ctx, appID, bankID, username)
 }
 
@@ -777,7 +777,7 @@ type appUserEvent struct {
 // large, malformed, or names another bank (the message says what is
 // wrong), InvalidBankID for an unknown bank, and ParameterError when app
 // already has MaxAppFixtures users.
-func (b *Bank) AddAppFixture(ctx context.Context, app, bankID string, data []byte) (*AppUser, error) {
+func (b *Connector) AddAppFixture(ctx context.Context, app, bankID string, data []byte) (*AppUser, error) {
 	if app == "" {
 		return nil, errors.New("sandbox: AddAppFixture needs an app")
 	}
@@ -814,7 +814,7 @@ func (b *Bank) AddAppFixture(ctx context.Context, app, bankID string, data []byt
 // DeleteAppFixture deletes the sandbox user app made at bankID: in app's
 // world the username is again the template or generated user, with the
 // state it had. It returns NotFound when app has no such user.
-func (b *Bank) DeleteAppFixture(ctx context.Context, app, bankID, username string) error {
+func (b *Connector) DeleteAppFixture(ctx context.Context, app, bankID, username string) error {
 	users, seq, err := b.appUsers(ctx, app)
 	if err != nil {
 		return err
@@ -831,7 +831,7 @@ func (b *Bank) DeleteAppFixture(ctx context.Context, app, bankID, username strin
 }
 
 // AppFixtures lists the sandbox users app made, by bank and username.
-func (b *Bank) AppFixtures(ctx context.Context, app string) ([]AppUser, error) {
+func (b *Connector) AppFixtures(ctx context.Context, app string) ([]AppUser, error) {
 	users, _, err := b.appUsers(ctx, app)
 	if err != nil {
 		return nil, err
@@ -852,7 +852,7 @@ func (b *Bank) AppFixtures(ctx context.Context, app string) ([]AppUser, error) {
 
 // appUsers returns the users on app's list, sorted by bank and username,
 // and the list stream's last seq.
-func (b *Bank) appUsers(ctx context.Context, app string) ([]appUserEvent, int64, error) {
+func (b *Connector) appUsers(ctx context.Context, app string) ([]appUserEvent, int64, error) {
 	stream := appUsersStream(app)
 	evs, err := b.log.Events(ctx, stream, 0)
 	if err != nil {
@@ -890,7 +890,7 @@ func (b *Bank) appUsers(ctx context.Context, app string) ([]appUserEvent, int64,
 // appendAppUser appends u to app's user list at seq+1; another writer
 // having taken that seq answers Conflict, which the caller reports as a
 // retryable failure.
-func (b *Bank) appendAppUser(ctx context.Context, app string, seq int64, u appUserEvent) error {
+func (b *Connector) appendAppUser(ctx context.Context, app string, seq int64, u appUserEvent) error {
 	body, _ := json.Marshal(u)
 	err := b.log.AppendEvent(ctx, appUsersStream(app), seq+1, b.now().UTC(), body)
 	if bankgate.IsCode(err, bankgate.Conflict) {

@@ -19,7 +19,7 @@ import (
 //
 // With the change feed, a state older than that is fresh too while the
 // feed has not marked it and covers it (see feed.Feed.Covers).
-func (b *Bank) fresh(st *userState, now time.Time) bool {
+func (b *Connector) fresh(st *userState, now time.Time) bool {
 	if b.staleness < 0 || st.l == nil || st.syncedAt.IsZero() || st.fixGen != b.fixGen.Load() {
 		return false
 	}
@@ -33,7 +33,7 @@ func (b *Bank) fresh(st *userState, now time.Time) bool {
 // replaces the base when it changes) and the events appended after the
 // last one applied. On the state's first use it registers its IBANs. The
 // caller holds st.mu.
-func (b *Bank) sync(ctx context.Context, st *userState, now time.Time) error {
+func (b *Connector) sync(ctx context.Context, st *userState, now time.Time) error {
 	gen := b.fixGen.Load()
 	// Cleared before reading, so that a change the feed marks while the
 	// catch-up runs is caught up next time.
@@ -94,7 +94,7 @@ const maxAppendAttempts = 100
 // build again, so every check is made against the state the event lands
 // on. build may return a nil event to append nothing. The caller holds
 // st.mu.
-func (b *Bank) appendEvent(ctx context.Context, st *userState, now time.Time, build func() (*userEvent, error)) (*userEvent, error) {
+func (b *Connector) appendEvent(ctx context.Context, st *userState, now time.Time, build func() (*userEvent, error)) (*userEvent, error) {
 	stream := userStream(st.app, st.bi.bank.ID, st.user)
 	for attempt := 0; ; attempt++ {
 		if err := b.sync(ctx, st, now); err != nil {

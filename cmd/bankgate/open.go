@@ -35,7 +35,7 @@ type app struct {
 	svc     *service.Service
 	clock   func() time.Time
 	virtual *clock.Virtual // nil on real time
-	sandbox *sandbox.Bank
+	sandbox *sandbox.Connector
 	log     *slog.Logger
 	keys    *secret.Keyring
 	keyFile string // "" for an inline key
