@@ -141,7 +141,7 @@ func TestReadStaleness(t *testing.T) {
 	// A negative ReadStaleness makes every read catch up.
 	strict := New(Options{Now: clock.Now, ReadStaleness: -1})
 	strictLog := &readCountingLog{eventLog: store}
-	strict.log = strictLog
+	strict.events = strictLog
 	mustBalance(t, strict, s, id)
 	reads = strictLog.reads.Load()
 	if got := mustBalance(t, strict, s, id); got != before-15000+100 {

@@ -16,7 +16,7 @@ import (
 // ibanOwner returns who the app's registry says holds iban, and the
 // registry stream's last seq.
 func (b *Connector) ibanOwner(ctx context.Context, app, iban string) (*owner, int64, error) {
-	evs, err := b.log.Events(ctx, ibanStream(app, iban), 0)
+	evs, err := b.events.Events(ctx, ibanStream(app, iban), 0)
 	if err != nil || len(evs) == 0 {
 		return nil, 0, err
 	}
@@ -47,7 +47,7 @@ func (b *Connector) registerIBANs(ctx context.Context, st *userState, now time.T
 				break
 			}
 			body, _ := json.Marshal(o)
-			err = b.log.AppendEvent(ctx, ibanStream(st.app, bk.iban()), seq+1, now, body)
+			err = b.events.AppendEvent(ctx, ibanStream(st.app, bk.iban()), seq+1, now, body)
 			if err == nil {
 				break
 			}

@@ -558,7 +558,7 @@ func (b *Connector) fixtureEntry(ctx context.Context, stream string) (*fixtureEn
 	if e != nil {
 		seq = e.seq
 	}
-	evs, err := b.log.Events(ctx, stream, seq)
+	evs, err := b.events.Events(ctx, stream, seq)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: read %s: %w", stream, err)
 	}
@@ -684,7 +684,7 @@ func (b *Connector) appendVersion(ctx context.Context, stream string, done func(
 				return err
 			}
 		}
-		err = b.log.AppendEvent(ctx, stream, seq+1, b.now().UTC(), raw)
+		err = b.events.AppendEvent(ctx, stream, seq+1, b.now().UTC(), raw)
 		if err == nil {
 			_, err = b.fixtureEntry(ctx, stream)
 			return err
@@ -854,7 +854,7 @@ func (b *Connector) AppFixtures(ctx context.Context, app string) ([]AppUser, err
 // and the list stream's last seq.
 func (b *Connector) appUsers(ctx context.Context, app string) ([]appUserEvent, int64, error) {
 	stream := appUsersStream(app)
-	evs, err := b.log.Events(ctx, stream, 0)
+	evs, err := b.events.Events(ctx, stream, 0)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sandbox: read %s: %w", stream, err)
 	}
@@ -892,7 +892,7 @@ func (b *Connector) appUsers(ctx context.Context, app string) ([]appUserEvent, i
 // retryable failure.
 func (b *Connector) appendAppUser(ctx context.Context, app string, seq int64, u appUserEvent) error {
 	body, _ := json.Marshal(u)
-	err := b.log.AppendEvent(ctx, appUsersStream(app), seq+1, b.now().UTC(), body)
+	err := b.events.AppendEvent(ctx, appUsersStream(app), seq+1, b.now().UTC(), body)
 	if bankgate.IsCode(err, bankgate.Conflict) {
 		return bankgate.Errorf(bankgate.TemporarilyUnavailable, "The app's sandbox users changed at the same time; try again.")
 	}

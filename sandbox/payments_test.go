@@ -26,7 +26,7 @@ var externalIBAN = makeIBAN("AE", "0990000001234567890")
 // newBankOn returns a Bank on the clock and event log given.
 func newBankOn(c *testClock, log eventLog) *Connector {
 	b := New(Options{Now: c.Now})
-	b.log = log
+	b.events = log
 	return b
 }
 

@@ -107,8 +107,8 @@ type Options struct {
 type Connector struct {
 	now       func() time.Time
 	cache     *ledgerCache
-	gen       *genCache // generated users' data, by bank and username
-	log       eventLog
+	gen       *genCache     // generated users' data, by bank and username
+	events    eventLog      // where users' states are kept: the store's event streams
 	staleness time.Duration // < 0: reads always catch up
 	feed      *feed.Feed    // nil without Options.ChangeFeed
 
@@ -133,7 +133,7 @@ type failures struct {
 	lockedUntil time.Time // zero unless locked
 }
 
-// New returns a sandbox Bank.
+// New returns a sandbox connector.
 func New(opts Options) *Connector {
 	now := opts.Now
 	if now == nil {
@@ -147,18 +147,18 @@ func New(opts Options) *Connector {
 	if genBytes <= 0 {
 		genBytes = DefaultCacheBytes
 	}
-	var log eventLog = newMemEvents()
+	var events eventLog = newMemEvents()
 	if opts.Store != nil {
-		log = opts.Store
+		events = opts.Store
 	}
 	staleness := opts.ReadStaleness
 	if staleness == 0 {
 		staleness = DefaultReadStaleness
 	}
-	b := &Connector{now: now, cache: newLedgerCache(size), gen: newGenCache(genBytes), log: log, staleness: staleness,
+	b := &Connector{now: now, cache: newLedgerCache(size), gen: newGenCache(genBytes), events: events, staleness: staleness,
 		fixtures: make(map[string]*fixtureEntry),
 		failures: make(map[lockKey]*failures)}
-	if cl, ok := log.(feed.Log); ok && opts.ChangeFeed && staleness > 0 {
+	if cl, ok := events.(feed.Log); ok && opts.ChangeFeed && staleness > 0 {
 		b.feed = feed.New(cl, nil, b.markStream)
 	}
 	return b

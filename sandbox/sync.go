@@ -58,7 +58,7 @@ func (b *Connector) sync(ctx context.Context, st *userState, now time.Time) erro
 		st.rebuild()
 	}
 	stream := userStream(st.app, st.bi.bank.ID, st.user)
-	evs, err := b.log.Events(ctx, stream, st.seq)
+	evs, err := b.events.Events(ctx, stream, st.seq)
 	if err != nil {
 		return fmt.Errorf("sandbox: read %s: %w", stream, err)
 	}
@@ -108,7 +108,7 @@ func (b *Connector) appendEvent(ctx context.Context, st *userState, now time.Tim
 		if err != nil {
 			return nil, err
 		}
-		err = b.log.AppendEvent(ctx, stream, st.seq+1, now, body)
+		err = b.events.AppendEvent(ctx, stream, st.seq+1, now, body)
 		if err == nil {
 			var ue userEvent
 			if err := json.Unmarshal(body, &ue); err != nil {
