@@ -152,7 +152,7 @@ func TestReadStaleness(t *testing.T) {
 	}
 }
 
-// benchCached returns a Bank on a SQLite store, on the real clock, with
+// benchCached returns a Connector on a SQLite store, on the real clock, with
 // UserGood logged in and its state warm, and a call for it.
 func benchCached(b *testing.B) (*Connector, *bank.Call, string) {
 	b.Helper()

@@ -232,7 +232,7 @@ func (b *Connector) Identity(ctx context.Context, call *bank.Call) (*bankgate.Id
 }
 
 // Accounts returns the session's user's accounts with their balances at
-// call.Now (the Bank's clock if zero), payments included. UserDataMFA is
+// call.Now (the Connector's clock if zero), payments included. UserDataMFA is
 // asked a one-time password first; others never are. A session that does
 // not decode answers SessionInvalidated.
 func (b *Connector) Accounts(ctx context.Context, call *bank.Call) ([]bankgate.Account, *bank.Challenge, error) {
@@ -273,7 +273,7 @@ func (st *userState) accountAt(i int, now time.Time) bankgate.Account {
 }
 
 // Balance returns the account accountID of the session's user as it
-// stands at call.Now (the Bank's clock if zero), payments included; its
+// stands at call.Now (the Connector's clock if zero), payments included; its
 // Balance, Currency and Number are what the balance endpoint reports. It
 // returns SessionInvalidated for a session that does not decode and
 // InvalidAccountID for an account the user does not have.
@@ -330,7 +330,7 @@ func dateRange(bi *bankInfo, from, to, now time.Time) (time.Time, time.Time, err
 
 // Transactions returns the transactions of account accountID dated in the
 // days from to to, both inclusive, oldest first, payments included, as
-// seen at call.Now (the Bank's clock if zero): nothing after now is
+// seen at call.Now (the Connector's clock if zero): nothing after now is
 // returned. A zero from means the earliest day the bank serves (its
 // transaction range back from now); a zero to means now. UserDataMFA is
 // asked a one-time password first. It returns SessionInvalidated for a
@@ -362,7 +362,7 @@ func (b *Connector) Transactions(ctx context.Context, call *bank.Call, accountID
 }
 
 // Cards returns the session's user's credit cards, zero to two, with their
-// balances at call.Now (the Bank's clock if zero). It returns
+// balances at call.Now (the Connector's clock if zero). It returns
 // SessionInvalidated for a session that does not decode.
 func (b *Connector) Cards(ctx context.Context, call *bank.Call) ([]bankgate.Card, *bank.Challenge, error) {
 	var out []bankgate.Card
@@ -391,7 +391,7 @@ func (st *userState) cards(now time.Time) []bankgate.Card {
 	return out
 }
 
-// CardBalance returns the balance of card cardID at call.Now (the Bank's
+// CardBalance returns the balance of card cardID at call.Now (the Connector's
 // clock if zero). It returns SessionInvalidated for a session that does
 // not decode and InvalidCardID for a card the user does not have.
 func (b *Connector) CardBalance(ctx context.Context, call *bank.Call, cardID string) (*bankgate.CardBalance, *bank.Challenge, error) {

@@ -106,8 +106,8 @@
 //
 // # Fixtures
 //
-// Operators add their own sandbox users with Bank.AddFixture or
-// Bank.LoadFixtureDir (every *.json file of a directory, each one fixture
+// Operators add their own sandbox users with Connector.AddFixture or
+// Connector.LoadFixtureDir (every *.json file of a directory, each one fixture
 // object or an array of them). A fixture user logs in with its own
 // password (and its MFA prompts, if any, all asked at once), and its
 // identity, accounts and transactions are exactly the fixture's plus the

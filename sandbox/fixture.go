@@ -22,7 +22,7 @@ import (
 
 // fixture is an operator's sandbox user, in the JSON form documented in
 // doc.go. After validate it is normalised: every default is filled in.
-// What the store keeps, and what a Bank holds in memory, is its JSON
+// What the store keeps, and what a Connector holds in memory, is its JSON
 // after hashSecrets: the password and MFA answers replaced by their
 // salted hashes (see secret.go).
 type fixture struct {
@@ -111,7 +111,7 @@ type fixtureBeneficiary struct {
 	Type          string `json:"type,omitempty"`
 }
 
-// fixtureEntry is the latest fixture version of one user the Bank has
+// fixtureEntry is the latest fixture version of one user the Connector has
 // read, its secrets hashed.
 type fixtureEntry struct {
 	seq int64
@@ -585,7 +585,7 @@ func (b *Connector) fixtureEntry(ctx context.Context, stream string) (*fixtureEn
 		if cur := b.fixtures[stream]; cur == nil || cur.seq < ne.seq {
 			b.fixtures[stream] = ne
 			// Cached user states made with an older fixture are no longer
-			// fresh (see Bank.fresh).
+			// fresh (see Connector.fresh).
 			b.fixGen.Add(1)
 		}
 		e = b.fixtures[stream]
@@ -601,7 +601,7 @@ func (b *Connector) fixtureEntry(ctx context.Context, stream string) (*fixtureEn
 // are given. The fixture is validated strictly (unknown fields are
 // errors) and kept in the store's stream
 // sandbox-fixture/<bankID>/<username>, a new version appended only when
-// it differs from the latest, so every Bank on the store serves it. The
+// it differs from the latest, so every Connector on the store serves it. The
 // stored version holds salted hashes of the password and MFA answers,
 // never them in clear (see secret.go); a fixture given again with the
 // same data, password and answers adds no version. From then on the user
@@ -663,7 +663,7 @@ func (b *Connector) putFixture(ctx context.Context, stream string, f *fixture) e
 // its latest, unless done reports that the latest version (nil for an
 // empty stream) already is what would be appended; body makes the
 // version's bytes, once. When another writer takes the seq first, it
-// reads the stream again and asks done again. On success the Bank's entry
+// reads the stream again and asks done again. On success the Connector's entry
 // is brought up to date.
 func (b *Connector) appendVersion(ctx context.Context, stream string, done func(*fixtureEntry) (bool, error), body func() ([]byte, error)) error {
 	var raw []byte

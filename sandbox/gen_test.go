@@ -265,9 +265,9 @@ func TestHotReplay(t *testing.T) {
 	}
 }
 
-// TestGenCacheBytesOption checks that a Bank whose cache of generated data
+// TestGenCacheBytesOption checks that a Connector whose cache of generated data
 // keeps almost nothing (Options.CacheBytes 1, and one user state) reports
-// what a Bank with the default cache does, as the clock moves forward.
+// what a Connector with the default cache does, as the clock moves forward.
 func TestGenCacheBytesOption(t *testing.T) {
 	b1, _ := newTestBank(t)
 	b2 := New(Options{CacheUsers: 1, CacheBytes: 1})
@@ -485,7 +485,7 @@ func BenchmarkNewProfile(b *testing.B) {
 }
 
 // BenchmarkBankBalance reads balances and last month's transactions
-// through the Bank for N distinct users in turn, with a state cache big
+// through the Connector for N distinct users in turn, with a state cache big
 // enough for them (so that what is measured is the generated data's part,
 // not a state's rebuild from the store).
 func BenchmarkBankBalance(b *testing.B) {
@@ -537,7 +537,7 @@ func BenchmarkBankBalance(b *testing.B) {
 	}
 }
 
-// TestReadCostFlatInUsers: a balance read through the Bank allocates the
+// TestReadCostFlatInUsers: a balance read through the Connector allocates the
 // same whether the reads go round 1 user or 2,000 distinct ones (cached:
 // no regeneration, no per-user growth), and so does a month of
 // transactions; the timing side is BenchmarkBankBalance.

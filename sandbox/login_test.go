@@ -380,7 +380,7 @@ func TestSessionInvalid(t *testing.T) {
 	}
 }
 
-// The plain readers below call the Bank's capability methods with a call
+// The plain readers below call the Connector's capability methods with a call
 // at now.
 
 func txsAt(b *Connector, s bank.Session, id string, from, to, now time.Time) ([]bankgate.Transaction, error) {

@@ -23,7 +23,7 @@ const enbd = "SANDBOX_AE_ENBD"
 // externalIBAN is a valid AE IBAN at a bank code no sandbox bank uses.
 var externalIBAN = makeIBAN("AE", "0990000001234567890")
 
-// newBankOn returns a Bank on the clock and event log given.
+// newBankOn returns a Connector on the clock and event log given.
 func newBankOn(c *testClock, log eventLog) *Connector {
 	b := New(Options{Now: c.Now})
 	b.events = log
@@ -124,7 +124,7 @@ func TestTransferMovesMoney(t *testing.T) {
 	}
 	after := mustBalance(t, b, s, cur.ID)
 	// The generated ledger has nothing between the two reads unless the
-	// schedule placed something in those 7 hours; compare with a Bank that
+	// schedule placed something in those 7 hours; compare with a Connector that
 	// saw no payment.
 	fresh := New(Options{Now: clock.Now})
 	want := mustBalance(t, fresh, MustLogin(t, fresh, enbd, UserGood), cur.ID) - 12345
@@ -764,7 +764,7 @@ func TestPersistence(t *testing.T) {
 		return out
 	}
 	want := snapshot(b1)
-	// A restart: a new Bank on the same database.
+	// A restart: a new Connector on the same database.
 	b2 := New(Options{Now: clock.Now, Store: store})
 	if diff := cmp.Diff(want, snapshot(b2)); diff != "" {
 		t.Errorf("after restart (-before +after):\n%s", diff)

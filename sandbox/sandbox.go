@@ -33,18 +33,18 @@ const (
 )
 
 // DefaultCacheUsers is how many users' states (their events applied) a
-// Bank keeps in memory unless Options.CacheUsers says otherwise. A state
+// Connector keeps in memory unless Options.CacheUsers says otherwise. A state
 // without events is a few hundred bytes (its generated data lives in the
 // byte-bounded cache), so the working set of a large app fits.
 const DefaultCacheUsers = 200_000
 
 // DefaultCacheBytes is how many bytes of generated users' data (profile,
 // balance checkpoints and one month's postings: about 2.6 KB a user, so
-// some 50,000 users) a Bank keeps in memory unless Options.CacheBytes says
+// some 50,000 users) a Connector keeps in memory unless Options.CacheBytes says
 // otherwise.
 const DefaultCacheBytes = 128 << 20
 
-// DefaultReadStaleness is how long a Bank serves reads from a user's state
+// DefaultReadStaleness is how long a Connector serves reads from a user's state
 // in memory before it catches up with the store again, unless
 // Options.ReadStaleness says otherwise. It is the bound bankgate's token
 // cache keeps across instances.
@@ -54,7 +54,7 @@ const DefaultReadStaleness = 500 * time.Millisecond
 // longer matter are swept.
 const maxLockEntries = 10000
 
-// Options configures a Bank.
+// Options configures a Connector.
 type Options struct {
 	// Now is the clock used where a request carries no time of its own.
 	// Nil means time.Now.
@@ -70,15 +70,15 @@ type Options struct {
 	// Store keeps what users do (beneficiaries, payments, money received)
 	// and the fixtures operators add, in its event streams; only its
 	// AppendEvent and Events methods are used. Nil means an in-memory log
-	// that dies with the Bank.
+	// that dies with the Connector.
 	Store bankgate.Store
 	// ReadStaleness is how old, by the clock (call.Now, else Now), a
 	// user's state in memory may be for a read (Identity, Accounts,
 	// Balance, Transactions, the card and beneficiary lists, ACHPull) to
 	// be answered from it without reading the store: a payment, a
-	// beneficiary or a fixture version written through another Bank on
+	// beneficiary or a fixture version written through another Connector on
 	// the same store (another bankgate instance) becomes visible to this
-	// Bank's reads within ReadStaleness. What is written through this Bank
+	// Connector's reads within ReadStaleness. What is written through this Connector
 	// is visible to its reads at once, since its writes update the state
 	// in memory; writes always catch up with the store first. 0 means
 	// DefaultReadStaleness; a negative value makes every read catch up.
@@ -92,7 +92,7 @@ type Options struct {
 }
 
 // Connector is the sandbox bank connector. It is safe for concurrent use, and
-// several Banks (in one process or many) may share one store: each keeps
+// several Connectors (in one process or many) may share one store: each keeps
 // users' states in memory and catches them up from the store's event
 // streams before every write, and before a read when the state was last
 // caught up longer than Options.ReadStaleness ago.

@@ -39,7 +39,7 @@ type userState struct {
 	seq     int64      // the last event of the user stream applied
 	events  []userEvent
 	// syncedAt is the clock reading of the last catch-up with the store
-	// that succeeded, and fixGen the Bank's fixGen read before it.
+	// that succeeded, and fixGen the Connector's fixGen read before it.
 	syncedAt time.Time
 	fixGen   uint64
 	// dirty is set by the change feed when another writer changed the

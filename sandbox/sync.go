@@ -15,7 +15,7 @@ import (
 // fresh reports whether a read at now may use st as it is, without
 // catching up with the store: st was caught up less than the read
 // staleness ago (either way: a clock that jumps back further catches up
-// too), and no fixture changed in this Bank since. The caller holds st.mu.
+// too), and no fixture changed in this Connector since. The caller holds st.mu.
 //
 // With the change feed, a state older than that is fresh too while the
 // feed has not marked it and covers it (see feed.Feed.Covers).
