@@ -68,7 +68,7 @@
 //     password and MFA answers are not in them: only salted PBKDF2-SHA256
 //     hashes ("passwordHash", "answerHash"; see Fixtures).
 //   - sandbox-fixture/<appID>/<bankID>/<username>: the versions of a
-//     fixture an app made for its own world (AddAppFixture), which wins
+//     fixture an app made for its own world (CreateSandboxUser), which wins
 //     over the template; a version "null" deletes it.
 //   - sandbox-users/<appID>: the list of the users an app made
 //     ({"bank", "user", "deleted"}).

@@ -519,7 +519,7 @@ func (f *fixture) sameAs(stored *fixture) (bool, error) {
 type fixVersion struct{ app, tmpl int64 }
 
 // fixture returns the fixture user at bankID has in app's sandbox world:
-// the app's own (see AddAppFixture) unless it has none or deleted it,
+// the app's own (see CreateSandboxUser) unless it has none or deleted it,
 // else the operator's server-wide template (see AddFixture), else nil.
 // Versions newer than the ones it has are read from the store. The
 // fixture's secrets are hashed.
@@ -609,7 +609,7 @@ func (b *Connector) fixtureEntry(ctx context.Context, stream string) (*fixtureEn
 // and transactions are the fixture's plus whatever payments it makes or
 // receives in each app's world; a fixture user takes precedence over the
 // generated user of the same name, and an app's own fixture (see
-// AddAppFixture) over both.
+// CreateSandboxUser) over both.
 func (b *Connector) AddFixture(ctx context.Context, bankID string, data []byte) error {
 	f, err := parseFixture(bankID, data)
 	if err != nil {
@@ -733,7 +733,7 @@ func (b *Connector) LoadFixtureDir(ctx context.Context, dir string) error {
 // validName reports whether s has at most n characters.
 func validName(s string, n int) bool { return utf8.RuneCountInString(s) <= n }
 
-// Limits of the sandbox users an app makes for itself (AddAppFixture).
+// Limits of the sandbox users an app makes for itself (CreateSandboxUser).
 const (
 	// MaxAppFixtureBytes bounds one fixture's JSON.
 	MaxAppFixtureBytes = 256 << 10
@@ -741,25 +741,7 @@ const (
 	MaxAppFixtures = 1000
 )
 
-// AppUser is a sandbox user an app made for itself.
-type AppUser = bankgate.SandboxUser
-
-var _ bank.TestUsers = (*Connector)(nil)
-
-// CreateTestUser implements bank.TestUsers with AddAppFixture.
-func (b *Connector) CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error) {
-	return b.AddAppFixture(ctx, appID, bankID, fixture)
-}
-
-// TestUsers implements bank.TestUsers with AppFixtures.
-func (b *Connector) TestUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error) {
-	return b.AppFixtures(ctx, appID)
-}
-
-// DeleteTestUser implements bank.TestUsers with DeleteAppFixture.
-func (b *Connector) DeleteTestUser(ctx context.Context, appID, bankID, username string) error {
-	return b.DeleteAppFixture(ctx, appID, bankID, username)
-}
+var _ bank.SandboxUsers = (*Connector)(nil)
 
 // appUserEvent is one entry of an app's user list stream.
 type appUserEvent struct {
@@ -768,7 +750,7 @@ type appUserEvent struct {
 	Deleted bool   `json:"deleted,omitempty"`
 }
 
-// AddAppFixture creates or replaces, in app's sandbox world only, the
+// CreateSandboxUser (bank.SandboxUsers) creates or replaces, in app's sandbox world only, the
 // sandbox user that the JSON fixture data describes (the format of
 // AddFixture) at bankID. Other apps, and the operator's templates, are
 // untouched; in app's world the user takes precedence over a template or
@@ -777,9 +759,9 @@ type appUserEvent struct {
 // large, malformed, or names another bank (the message says what is
 // wrong), InvalidBankID for an unknown bank, and ParameterError when app
 // already has MaxAppFixtures users.
-func (b *Connector) AddAppFixture(ctx context.Context, app, bankID string, data []byte) (*AppUser, error) {
+func (b *Connector) CreateSandboxUser(ctx context.Context, app, bankID string, data []byte) (*bankgate.SandboxUser, error) {
 	if app == "" {
-		return nil, errors.New("sandbox: AddAppFixture needs an app")
+		return nil, errors.New("sandbox: CreateSandboxUser needs an app")
 	}
 	if _, ok := bankByID[bankID]; !ok {
 		return nil, errInvalidBank()
@@ -800,7 +782,7 @@ func (b *Connector) AddAppFixture(ctx context.Context, app, bankID string, data 
 			return nil, paramError(fmt.Sprintf("An app may have at most %d sandbox users; delete some first.", MaxAppFixtures))
 		}
 		// The list first: a crash before the fixture lands leaves a name
-		// that AppFixtures skips, never a user that is not listed.
+		// that SandboxUsers skips, never a user that is not listed.
 		if err := b.appendAppUser(ctx, app, seq, appUserEvent{Bank: f.BankID, User: f.Username}); err != nil {
 			return nil, err
 		}
@@ -808,13 +790,13 @@ func (b *Connector) AddAppFixture(ctx context.Context, app, bankID string, data 
 	if err := b.putFixture(ctx, appFixtureStream(app, f.BankID, f.Username), f); err != nil {
 		return nil, err
 	}
-	return &AppUser{BankID: f.BankID, Username: f.Username, Accounts: len(f.Accounts), MFA: len(f.MFA)}, nil
+	return &bankgate.SandboxUser{BankID: f.BankID, Username: f.Username, Accounts: len(f.Accounts), MFA: len(f.MFA)}, nil
 }
 
-// DeleteAppFixture deletes the sandbox user app made at bankID: in app's
+// DeleteSandboxUser (bank.SandboxUsers) deletes the sandbox user app made at bankID: in app's
 // world the username is again the template or generated user, with the
 // state it had. It returns NotFound when app has no such user.
-func (b *Connector) DeleteAppFixture(ctx context.Context, app, bankID, username string) error {
+func (b *Connector) DeleteSandboxUser(ctx context.Context, app, bankID, username string) error {
 	users, seq, err := b.appUsers(ctx, app)
 	if err != nil {
 		return err
@@ -830,13 +812,13 @@ func (b *Connector) DeleteAppFixture(ctx context.Context, app, bankID, username 
 	return b.appendAppUser(ctx, app, seq, appUserEvent{Bank: bankID, User: username, Deleted: true})
 }
 
-// AppFixtures lists the sandbox users app made, by bank and username.
-func (b *Connector) AppFixtures(ctx context.Context, app string) ([]AppUser, error) {
+// SandboxUsers (bank.SandboxUsers) lists the sandbox users app made, by bank and username.
+func (b *Connector) SandboxUsers(ctx context.Context, app string) ([]bankgate.SandboxUser, error) {
 	users, _, err := b.appUsers(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]AppUser, 0, len(users))
+	out := make([]bankgate.SandboxUser, 0, len(users))
 	for _, u := range users {
 		e, err := b.fixtureEntry(ctx, appFixtureStream(app, u.Bank, u.User))
 		if err != nil {
@@ -845,7 +827,7 @@ func (b *Connector) AppFixtures(ctx context.Context, app string) ([]AppUser, err
 		if e == nil || e.fx == nil {
 			continue
 		}
-		out = append(out, AppUser{BankID: u.Bank, Username: u.User, Accounts: len(e.fx.Accounts), MFA: len(e.fx.MFA)})
+		out = append(out, bankgate.SandboxUser{BankID: u.Bank, Username: u.User, Accounts: len(e.fx.Accounts), MFA: len(e.fx.MFA)})
 	}
 	return out, nil
 }

@@ -12,14 +12,14 @@ import (
 	"github.com/bankgate/bankgate/bank"
 )
 
-// testUsers returns the connector serving bankID as bank.TestUsers, or
+// sandboxUsers returns the connector serving bankID as bank.SandboxUsers, or
 // InvalidBankID when no connector serving it lets apps make test users.
-func (s *Service) testUsers(bankID string) (bank.TestUsers, error) {
+func (s *Service) sandboxUsers(bankID string) (bank.SandboxUsers, error) {
 	c, ok := s.banks[bankID]
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
 	}
-	tu, ok := c.(bank.TestUsers)
+	tu, ok := c.(bank.SandboxUsers)
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s has no sandbox users.", bankID)
 	}
@@ -42,11 +42,11 @@ func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID strin
 	if bankID == "" || len(fixture) == 0 || string(fixture) == "null" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "bankID and fixture are required.")
 	}
-	tu, err := s.testUsers(bankID)
+	tu, err := s.sandboxUsers(bankID)
 	if err != nil {
 		return nil, err
 	}
-	u, err := tu.CreateTestUser(ctx, worldID(app), bankID, fixture)
+	u, err := tu.CreateSandboxUser(ctx, worldID(app), bankID, fixture)
 	if err != nil {
 		return nil, fmt.Errorf("create sandbox user: %w", err)
 	}
@@ -63,15 +63,20 @@ func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]bankgat
 	if production(app) {
 		return nil, errProductionApp()
 	}
-	var seen []bank.TestUsers
+	return s.appSandboxUsers(ctx, app)
+}
+
+// appSandboxUsers lists the sandbox users app made, by bank and username.
+func (s *Service) appSandboxUsers(ctx context.Context, app *bankgate.App) ([]bankgate.SandboxUser, error) {
+	var seen []bank.SandboxUsers
 	out := []bankgate.SandboxUser{}
 	for _, b := range s.bankList {
-		tu, ok := s.banks[b.ID].(bank.TestUsers)
+		tu, ok := s.banks[b.ID].(bank.SandboxUsers)
 		if !ok || slices.Contains(seen, tu) {
 			continue
 		}
 		seen = append(seen, tu)
-		us, err := tu.TestUsers(ctx, worldID(app))
+		us, err := tu.SandboxUsers(ctx, worldID(app))
 		if err != nil {
 			return nil, fmt.Errorf("list sandbox users: %w", err)
 		}
@@ -104,11 +109,11 @@ func (s *Service) DeleteSandboxUser(ctx context.Context, appSecret, bankID, user
 	if len(username) > 256 {
 		return noUser
 	}
-	tu, err := s.testUsers(bankID)
+	tu, err := s.sandboxUsers(bankID)
 	if err != nil {
 		return err
 	}
-	err = tu.DeleteTestUser(ctx, worldID(app), bankID, username)
+	err = tu.DeleteSandboxUser(ctx, worldID(app), bankID, username)
 	if bankgate.IsCode(err, bankgate.NotFound) {
 		return noUser
 	}
