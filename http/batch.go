@@ -33,7 +33,7 @@ type batchMetadataResponse struct {
 }
 
 func (s *Server) batchMetadata(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
-	return respond(s.svc.BatchMetadata(ctx, p, callOpts(c, base)))(func(env envelope, m *bankgate.AccountsMetadata) any {
+	return respond(s.svc.Metadata(ctx, p, callOpts(c, base)))(func(env envelope, m *bankgate.AccountsMetadata) any {
 		env.OperationID = "" // Dapi answers metadata without one
 		out := &batchMetadataResponse{envelope: env}
 		md := &out.Metadata

@@ -32,12 +32,9 @@ func (s *Service) sandboxUsers(bankID string) (bank.SandboxUsers, error) {
 // bankID or fixture, InvalidBankID for a bank without sandbox users, and
 // ParameterError for a fixture the bank refuses.
 func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID string, fixture []byte) (*bankgate.SandboxUser, error) {
-	app, err := s.AppBySecret(ctx, appSecret)
+	app, err := s.sandboxApp(ctx, appSecret)
 	if err != nil {
 		return nil, err
-	}
-	if production(app) {
-		return nil, errProductionApp()
 	}
 	if bankID == "" || len(fixture) == 0 || string(fixture) == "null" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "bankID and fixture are required.")
@@ -56,12 +53,9 @@ func (s *Service) CreateSandboxUser(ctx context.Context, appSecret, bankID strin
 // SandboxUsers lists the sandbox users the calling app made, by bank and
 // username.
 func (s *Service) SandboxUsers(ctx context.Context, appSecret string) ([]bankgate.SandboxUser, error) {
-	app, err := s.AppBySecret(ctx, appSecret)
+	app, err := s.sandboxApp(ctx, appSecret)
 	if err != nil {
 		return nil, err
-	}
-	if production(app) {
-		return nil, errProductionApp()
 	}
 	return s.appSandboxUsers(ctx, app)
 }
@@ -95,12 +89,9 @@ func (s *Service) appSandboxUsers(ctx context.Context, app *bankgate.App) ([]ban
 // username is then the bank's template or generated user again in the
 // app's world. It returns ParameterError when the app has no such user.
 func (s *Service) DeleteSandboxUser(ctx context.Context, appSecret, bankID, username string) error {
-	app, err := s.AppBySecret(ctx, appSecret)
+	app, err := s.sandboxApp(ctx, appSecret)
 	if err != nil {
 		return err
-	}
-	if production(app) {
-		return errProductionApp()
 	}
 	if bankID == "" || username == "" {
 		return bankgate.Errorf(bankgate.ParameterMissing, "bankID and username are required.")
@@ -147,6 +138,20 @@ func parseAdvance(v string) (time.Duration, error) {
 	return d, nil
 }
 
+// sandboxApp authenticates an app by its secret for one of the sandbox's
+// own calls: InvalidAppCredentials for a bad appSecret, NotImplemented
+// for a production app, which has no sandbox.
+func (s *Service) sandboxApp(ctx context.Context, appSecret string) (*bankgate.App, error) {
+	app, err := s.AppBySecret(ctx, appSecret)
+	if err != nil {
+		return nil, err
+	}
+	if production(app) {
+		return nil, errProductionApp()
+	}
+	return app, nil
+}
+
 func errProductionApp() error {
 	return bankgate.Errorf(bankgate.NotImplemented, "Production apps have no sandbox: no test clock and no sandbox users.")
 }
@@ -161,12 +166,9 @@ func errProductionApp() error {
 // at most MaxClockOffset; otherwise it returns ParameterError and nothing
 // moves. It returns InvalidAppCredentials for a bad appSecret.
 func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (*bankgate.SandboxClock, error) {
-	app, err := s.AppBySecret(ctx, appSecret)
+	app, err := s.sandboxApp(ctx, appSecret)
 	if err != nil {
 		return nil, err
-	}
-	if production(app) {
-		return nil, errProductionApp()
 	}
 	offset := app.ClockOffset
 	if advance != "" {
