@@ -153,18 +153,18 @@ type ACHPuller interface {
 	ACHPull(ctx context.Context, call *Call, operationID string) (*bankgate.ACHPull, error)
 }
 
-// TestUsers is offered by sandbox connectors whose apps may make their own
+// SandboxUsers is offered by sandbox connectors whose apps may make their own
 // test users (Dapi's dashboard sandbox users). Users live in the app's
 // sandbox world only.
-type TestUsers interface {
-	// CreateTestUser creates or replaces the user the fixture describes
+type SandboxUsers interface {
+	// CreateSandboxUser creates or replaces the user the fixture describes
 	// (the connector's fixture format) at bankID in appID's world. It
 	// returns ParameterError for a fixture it refuses, with a message that
 	// says why, and InvalidBankID for a bank it does not serve.
-	CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error)
-	// TestUsers lists appID's users, by bank and username.
-	TestUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error)
-	// DeleteTestUser deletes one of appID's users; NotFound if it has no
+	CreateSandboxUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error)
+	// SandboxUsers lists appID's users, by bank and username.
+	SandboxUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error)
+	// DeleteSandboxUser deletes one of appID's users; NotFound if it has no
 	// such user.
-	DeleteTestUser(ctx context.Context, appID, bankID, username string) error
+	DeleteSandboxUser(ctx context.Context, appID, bankID, username string) error
 }

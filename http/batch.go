@@ -32,8 +32,8 @@ type batchMetadataResponse struct {
 	} `json:"metadata"`
 }
 
-func (s *Server) batchMetadata(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
-	return respond(s.svc.BatchMetadata(ctx, p, callOpts(c, base)))(func(env envelope, m *bankgate.AccountsMetadata) any {
+func (s *Server) batchMetadata(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
+	return respond(s.svc.Metadata(ctx, p, callOpts(c, base)))(func(env envelope, m *bankgate.AccountsMetadata) any {
 		env.OperationID = "" // Dapi answers metadata without one
 		out := &batchMetadataResponse{envelope: env}
 		md := &out.Metadata
@@ -74,42 +74,43 @@ type batchCreateRequest struct {
 	Remark string      `json:"remark"`
 }
 
-type wireTransferAccount struct {
+// wireSender is a batch's sender account.
+type wireSender struct {
 	IBAN          string `json:"iban"`
 	AccountNumber string `json:"accountNumber"`
 }
 
-type batchItemError struct {
+type wireBatchItemError struct {
 	Msg   string `json:"msg"`
 	Field string `json:"field"`
 	Type  string `json:"type"`
 }
 
-type batchItemDetails struct {
-	Status        string           `json:"status"`
-	Errors        []batchItemError `json:"errors"`
-	Name          string           `json:"name"`
-	Amount        float64          `json:"amount"`
-	Currency      string           `json:"currency"`
-	IBAN          string           `json:"iban"`
-	AccountNumber string           `json:"accountNumber"`
-	Reference     string           `json:"reference,omitempty"`
+type wireBatchItem struct {
+	Status        string               `json:"status"`
+	Errors        []wireBatchItemError `json:"errors"`
+	Name          string               `json:"name"`
+	Amount        float64              `json:"amount"`
+	Currency      string               `json:"currency"`
+	IBAN          string               `json:"iban"`
+	AccountNumber string               `json:"accountNumber"`
+	Reference     string               `json:"reference,omitempty"`
 }
 
-// batchRecord is a batch as recorded and reported.
-type batchRecord struct {
-	Stage                string              `json:"stage"`
-	Date                 string              `json:"date"`
-	Sender               wireTransferAccount `json:"sender"`
-	Items                []batchItemDetails  `json:"items"`
-	NumFailedItems       int                 `json:"numFailedItems"`
-	NumPendingItems      int                 `json:"numPendingItems"`
-	NumSucceededItems    int                 `json:"numSucceededItems"`
-	TotalAmountRequested float64             `json:"totalAmountRequested"`
-	TotalAmountSucceeded float64             `json:"totalAmountSucceeded"`
-	Currency             string              `json:"currency"`
-	Reference            string              `json:"reference"`
-	FileName             string              `json:"fileName"`
+// wireBatch is a batch as Dapi reports it.
+type wireBatch struct {
+	Stage                string          `json:"stage"`
+	Date                 string          `json:"date"`
+	Sender               wireSender      `json:"sender"`
+	Items                []wireBatchItem `json:"items"`
+	NumFailedItems       int             `json:"numFailedItems"`
+	NumPendingItems      int             `json:"numPendingItems"`
+	NumSucceededItems    int             `json:"numSucceededItems"`
+	TotalAmountRequested float64         `json:"totalAmountRequested"`
+	TotalAmountSucceeded float64         `json:"totalAmountSucceeded"`
+	Currency             string          `json:"currency"`
+	Reference            string          `json:"reference"`
+	FileName             string          `json:"fileName"`
 }
 
 // domain returns the service's batch request; id names the sender.
@@ -135,17 +136,17 @@ func (r *batchCreateRequest) amountsGiven() error {
 	return nil
 }
 
-// toBatchRecord renders a batch as Dapi reports it.
-func toBatchRecord(b *bankgate.Batch) *batchRecord {
-	out := &batchRecord{Stage: b.Stage, Date: wireTime(b.CreatedAt), Sender: wireTransferAccount{IBAN: b.SenderIBAN, AccountNumber: b.SenderNumber},
-		Items: []batchItemDetails{}, NumFailedItems: b.Count(bankgate.BatchFailed), NumPendingItems: b.Count(bankgate.BatchPending),
+// toWireBatch renders a batch as Dapi reports it.
+func toWireBatch(b *bankgate.Batch) *wireBatch {
+	out := &wireBatch{Stage: b.Stage, Date: wireTime(b.CreatedAt), Sender: wireSender{IBAN: b.SenderIBAN, AccountNumber: b.SenderNumber},
+		Items: []wireBatchItem{}, NumFailedItems: b.Count(bankgate.BatchFailed), NumPendingItems: b.Count(bankgate.BatchPending),
 		NumSucceededItems: b.Count(bankgate.BatchSucceeded), TotalAmountRequested: b.Total("").Float(),
 		TotalAmountSucceeded: b.Total(bankgate.BatchSucceeded).Float(), Currency: b.Currency, Reference: b.Reference, FileName: b.FileName}
 	for _, it := range b.Items {
-		d := batchItemDetails{Status: it.Status, Errors: []batchItemError{}, Name: it.Beneficiary.Name, Amount: it.Amount.Float(),
+		d := wireBatchItem{Status: it.Status, Errors: []wireBatchItemError{}, Name: it.Beneficiary.Name, Amount: it.Amount.Float(),
 			Currency: b.Currency, IBAN: it.Beneficiary.IBAN, AccountNumber: it.Beneficiary.AccountNumber, Reference: it.Reference}
 		if it.ErrorType != "" {
-			d.Errors = append(d.Errors, batchItemError{Msg: it.ErrorMsg, Type: string(it.ErrorType)})
+			d.Errors = append(d.Errors, wireBatchItemError{Msg: it.ErrorMsg, Type: string(it.ErrorType)})
 		}
 		out.Items = append(out.Items, d)
 	}
@@ -154,11 +155,11 @@ func toBatchRecord(b *bankgate.Batch) *batchRecord {
 
 type batchDetailsResponse struct {
 	envelope
-	Details *batchRecord `json:"details"`
+	Details *wireBatch `json:"details"`
 }
 
 // batchTransfersCreate pays each item with the connector's autoflow.
-func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *bankgate.Principal, req *batchCreateRequest) (any, error) {
+func (s *Server) batchTransfersCreate(ctx context.Context, c *request, p *bankgate.Principal, req *batchCreateRequest) (any, error) {
 	if req.OperationID == "" {
 		if err := missing("senderID", req.SenderID); err != nil {
 			return nil, err
@@ -169,20 +170,20 @@ func (s *Server) batchTransfersCreate(ctx context.Context, c *call, p *bankgate.
 	}
 	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(req.SenderID), false))(func(env envelope, r *bankgate.BatchResult) any {
 		env.OperationID = r.Batch.Reference
-		return &batchDetailsResponse{envelope: env, Details: toBatchRecord(r.Batch)}
+		return &batchDetailsResponse{envelope: env, Details: toWireBatch(r.Batch)}
 	})
 }
 
 type batchFileResponse struct {
 	envelope
-	FileContent   string       `json:"fileContent"`
-	FileExtension string       `json:"fileExtension"`
-	Details       *batchRecord `json:"details"`
+	FileContent   string     `json:"fileContent"`
+	FileExtension string     `json:"fileExtension"`
+	Details       *wireBatch `json:"details"`
 }
 
 // batchFileCreate prepares a bulk-payment file (CSV, base64) for the
 // user to upload at the bank; nothing is paid.
-func (s *Server) batchFileCreate(ctx context.Context, c *call, p *bankgate.Principal, req *batchCreateRequest) (any, error) {
+func (s *Server) batchFileCreate(ctx context.Context, c *request, p *bankgate.Principal, req *batchCreateRequest) (any, error) {
 	var id string
 	if req.OperationID == "" {
 		if req.Sender == nil || (req.Sender.IBAN == "" && req.Sender.AccountNumber == "") {
@@ -199,7 +200,7 @@ func (s *Server) batchFileCreate(ctx context.Context, c *call, p *bankgate.Princ
 	}
 	return respond(s.svc.CreateBatch(ctx, p, callOpts(c, &req.baseRequest), req.domain(id), true))(func(env envelope, r *bankgate.BatchResult) any {
 		env.OperationID = r.Batch.Reference
-		return &batchFileResponse{envelope: env, FileContent: base64.StdEncoding.EncodeToString(r.File), FileExtension: "csv", Details: toBatchRecord(r.Batch)}
+		return &batchFileResponse{envelope: env, FileContent: base64.StdEncoding.EncodeToString(r.File), FileExtension: "csv", Details: toWireBatch(r.Batch)}
 	})
 }
 
@@ -222,7 +223,7 @@ type batchTransfersResponse struct {
 	Transfers []batchSummary `json:"transfers"`
 }
 
-func (s *Server) batchTransfersGet(ctx context.Context, c *call, p *bankgate.Principal, req *batchListRequest) (any, error) {
+func (s *Server) batchTransfersGet(ctx context.Context, c *request, p *bankgate.Principal, req *batchListRequest) (any, error) {
 	if err := missing("fromDate", req.FromDate, "toDate", req.ToDate); err != nil {
 		return nil, err
 	}
@@ -253,10 +254,10 @@ func (s *Server) batchTransfersGet(ctx context.Context, c *call, p *bankgate.Pri
 
 type batchItemsResponse struct {
 	envelope
-	Transfers *batchRecord `json:"transfers"`
+	Transfers *wireBatch `json:"transfers"`
 }
 
-func (s *Server) batchItemsGet(ctx context.Context, c *call, p *bankgate.Principal, req *batchListRequest) (any, error) {
+func (s *Server) batchItemsGet(ctx context.Context, c *request, p *bankgate.Principal, req *batchListRequest) (any, error) {
 	if err := missing("reference", req.Reference); err != nil {
 		return nil, err
 	}
@@ -264,5 +265,5 @@ func (s *Server) batchItemsGet(ctx context.Context, c *call, p *bankgate.Princip
 	if err != nil {
 		return nil, err
 	}
-	return &batchItemsResponse{envelope: done(req.Reference), Transfers: toBatchRecord(b)}, nil
+	return &batchItemsResponse{envelope: done(req.Reference), Transfers: toWireBatch(b)}, nil
 }

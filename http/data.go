@@ -21,10 +21,10 @@ func (s *Server) registerDataRoutes() {
 	s.handle("/payment/beneficiaries/create", bearerOf(s, s.beneficiaryCreate))
 	s.handle("/payment/transfer/create", bearerOf(s, s.transferCreate))
 	s.handle("/payment/transfer/autoflow", bearerOf(s, s.transferAutoflow))
-	s.handle("/wire/beneficiaries/get", s.bearer(s.wireBeneficiariesGet))
-	s.handle("/wire/beneficiaries/create", bearerOf(s, s.wireBeneficiaryCreate))
-	s.handle("/wire/transfer/create", bearerOf(s, s.wireTransferCreate))
-	s.handle("/wire/transfer/autoflow", bearerOf(s, s.wireTransferAutoflow))
+	s.handle("/wire/beneficiaries/get", s.bearer(s.usWireBeneficiariesGet))
+	s.handle("/wire/beneficiaries/create", bearerOf(s, s.usWireBeneficiaryCreate))
+	s.handle("/wire/transfer/create", bearerOf(s, s.usWireTransferCreate))
+	s.handle("/wire/transfer/autoflow", bearerOf(s, s.usWireTransferAutoflow))
 	s.handle("/ach/pull/create", bearerOf(s, s.achPullCreate))
 	s.handle("/ach/pull/get", s.bearer(s.achPullGet))
 	s.handle("/operation/status", s.operationStatus)
@@ -33,7 +33,7 @@ func (s *Server) registerDataRoutes() {
 
 // callOpts are the service call options of a request: the route names
 // the operation; operationID and userInputs resume one.
-func callOpts(c *call, base *baseRequest) bankgate.CallOptions {
+func callOpts(c *request, base *baseRequest) bankgate.CallOptions {
 	return bankgate.CallOptions{Endpoint: c.route.name, OperationID: base.OperationID, Answers: fromWireInputs(base.UserInputs),
 		IdempotencyKey: c.idempotencyKey}
 }
@@ -68,7 +68,7 @@ type cardBalanceResponse struct {
 	Balance *wireCardBalance `json:"balance"`
 }
 
-func (s *Server) balanceGet(ctx context.Context, c *call, p *bankgate.Principal, req *balanceRequest) (any, error) {
+func (s *Server) balanceGet(ctx context.Context, c *request, p *bankgate.Principal, req *balanceRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" && req.AccountID == "" && req.CardID == "" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"accountID\" (or \"cardID\") is required.")
@@ -96,8 +96,8 @@ type transactionsResponse struct {
 	Transactions []wireTransaction `json:"transactions"`
 }
 
-func (s *Server) transactionsGet(detail txDetail) func(ctx context.Context, c *call, p *bankgate.Principal, req *transactionsRequest) (any, error) {
-	return func(ctx context.Context, c *call, p *bankgate.Principal, req *transactionsRequest) (any, error) {
+func (s *Server) transactionsGet(detail txDetail) func(ctx context.Context, c *request, p *bankgate.Principal, req *transactionsRequest) (any, error) {
+	return func(ctx context.Context, c *request, p *bankgate.Principal, req *transactionsRequest) (any, error) {
 		base := &req.baseRequest
 		var from, to time.Time
 		if base.OperationID == "" || req.FromDate != "" || req.ToDate != "" {
@@ -133,7 +133,7 @@ type cardsResponse struct {
 	Cards []wireCard `json:"cards"`
 }
 
-func (s *Server) cardsGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) cardsGet(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Cards(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Card) any {
 		return &cardsResponse{envelope: env, Cards: toWireCards(v)}
 	})
@@ -144,7 +144,7 @@ type metadataResponse struct {
 	AccountsMetadata *wireMetadata `json:"accountsMetadata"`
 }
 
-func (s *Server) metadataGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) metadataGet(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Metadata(ctx, p, callOpts(c, base)))(func(env envelope, v *bankgate.AccountsMetadata) any {
 		return &metadataResponse{envelope: env, AccountsMetadata: toWireMetadata(v)}
 	})
@@ -155,7 +155,7 @@ type beneficiariesResponse struct {
 	Beneficiaries []wireBeneficiary `json:"beneficiaries"`
 }
 
-func (s *Server) beneficiariesGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) beneficiariesGet(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Beneficiaries(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Beneficiary) any {
 		return &beneficiariesResponse{envelope: env, Beneficiaries: toWireBeneficiaries(v)}
 	})
@@ -170,13 +170,13 @@ type beneficiaryCreateRequest struct {
 	beneficiaryFields
 }
 
-// wireBeneficiaryCreateRequest is the body of wire/beneficiaries/create.
-type wireBeneficiaryCreateRequest struct {
+// usWireBeneficiaryCreateRequest is the body of wire/beneficiaries/create.
+type usWireBeneficiaryCreateRequest struct {
 	baseRequest
-	wireBeneficiaryFields
+	usWireBeneficiaryFields
 }
 
-func (s *Server) beneficiaryCreate(ctx context.Context, c *call, p *bankgate.Principal, req *beneficiaryCreateRequest) (any, error) {
+func (s *Server) beneficiaryCreate(ctx context.Context, c *request, p *bankgate.Principal, req *beneficiaryCreateRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := missing("name", req.Name); err != nil {
@@ -230,7 +230,7 @@ func checkTransfer(senderID string, amount flexMoney) error {
 	return nil
 }
 
-func (s *Server) transferCreate(ctx context.Context, c *call, p *bankgate.Principal, req *transferCreateRequest) (any, error) {
+func (s *Server) transferCreate(ctx context.Context, c *request, p *bankgate.Principal, req *transferCreateRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -254,7 +254,7 @@ type autoflowRequest struct {
 	Remark      string             `json:"remark"`
 }
 
-func (s *Server) transferAutoflow(ctx context.Context, c *call, p *bankgate.Principal, req *autoflowRequest) (any, error) {
+func (s *Server) transferAutoflow(ctx context.Context, c *request, p *bankgate.Principal, req *autoflowRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -271,18 +271,18 @@ func (s *Server) transferAutoflow(ctx context.Context, c *call, p *bankgate.Prin
 	return respond(s.svc.TransferAutoflow(ctx, p, callOpts(c, base), tr))(renderTransfer)
 }
 
-type wireBeneficiariesResponse struct {
+type usWireBeneficiariesResponse struct {
 	envelope
-	Beneficiaries []wireWireBeneficiary `json:"beneficiaries"`
+	Beneficiaries []wireUSWireBeneficiary `json:"beneficiaries"`
 }
 
-func (s *Server) wireBeneficiariesGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) usWireBeneficiariesGet(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.WireBeneficiaries(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.WireBeneficiary) any {
-		return &wireBeneficiariesResponse{envelope: env, Beneficiaries: toWireWireBeneficiaries(v)}
+		return &usWireBeneficiariesResponse{envelope: env, Beneficiaries: toWireUSWireBeneficiaries(v)}
 	})
 }
 
-func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *bankgate.Principal, req *wireBeneficiaryCreateRequest) (any, error) {
+func (s *Server) usWireBeneficiaryCreate(ctx context.Context, c *request, p *bankgate.Principal, req *usWireBeneficiaryCreateRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := missing("name", req.Name, "accountNumber", req.AccountNumber, "routingNumber", req.RoutingNumber); err != nil {
@@ -293,16 +293,16 @@ func (s *Server) wireBeneficiaryCreate(ctx context.Context, c *call, p *bankgate
 	return respond(s.svc.CreateWireBeneficiary(ctx, p, callOpts(c, base), b))(envOnly)
 }
 
-type wireTransferRequest struct {
+type usWireTransferRequest struct {
 	baseRequest
-	SenderID    string                 `json:"senderID"`
-	Amount      flexMoney              `json:"amount"`
-	ReceiverID  string                 `json:"receiverID"`
-	Beneficiary *wireBeneficiaryFields `json:"beneficiary"`
-	Remark      string                 `json:"remark"`
+	SenderID    string                   `json:"senderID"`
+	Amount      flexMoney                `json:"amount"`
+	ReceiverID  string                   `json:"receiverID"`
+	Beneficiary *usWireBeneficiaryFields `json:"beneficiary"`
+	Remark      string                   `json:"remark"`
 }
 
-func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *bankgate.Principal, req *wireTransferRequest) (any, error) {
+func (s *Server) usWireTransferCreate(ctx context.Context, c *request, p *bankgate.Principal, req *usWireTransferRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -316,7 +316,7 @@ func (s *Server) wireTransferCreate(ctx context.Context, c *call, p *bankgate.Pr
 	return respond(s.svc.WireTransfer(ctx, p, callOpts(c, base), tr))(renderTransfer)
 }
 
-func (s *Server) wireTransferAutoflow(ctx context.Context, c *call, p *bankgate.Principal, req *wireTransferRequest) (any, error) {
+func (s *Server) usWireTransferAutoflow(ctx context.Context, c *request, p *bankgate.Principal, req *usWireTransferRequest) (any, error) {
 	base := &req.baseRequest
 	if base.OperationID == "" {
 		if err := checkTransfer(req.SenderID, req.Amount); err != nil {
@@ -342,7 +342,7 @@ type achCreateRequest struct {
 	} `json:"transfer"`
 }
 
-func (s *Server) achPullCreate(ctx context.Context, c *call, p *bankgate.Principal, req *achCreateRequest) (any, error) {
+func (s *Server) achPullCreate(ctx context.Context, c *request, p *bankgate.Principal, req *achCreateRequest) (any, error) {
 	base := &req.baseRequest
 	var ar bankgate.ACHPullRequest
 	if base.OperationID == "" {
@@ -370,7 +370,7 @@ type achGetResponse struct {
 
 // achPullGet reads a pull by the operationID of the call that created it;
 // here operationID names the pull, it does not resume a prompt.
-func (s *Server) achPullGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) achPullGet(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	if base.OperationID == "" {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"operationID\" (of the ACH pull) is required.")
 	}
@@ -404,7 +404,7 @@ type operationResponse struct {
 // operationStatus serves operation/status (Node SDK: {operationID,
 // appSecret}, no Authorization) and operation/get (docs/PHP, may add
 // userSecret, appKey and a Bearer token, which are not needed).
-func (s *Server) operationStatus(ctx context.Context, c *call) (any, error) {
+func (s *Server) operationStatus(ctx context.Context, c *request) (any, error) {
 	var req operationRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err

@@ -246,10 +246,6 @@ func (f *fakeService) ACHPull(ctx context.Context, p *bankgate.Principal, operat
 	return &bankgate.ACHPull{Reference: operationID, Amount: 4200, Currency: bankgate.Currencies["USD"], Status: "pending"}, nil
 }
 
-func (f *fakeService) BatchMetadata(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[*bankgate.AccountsMetadata], error) {
-	return outcome(f, "BatchMetadata", fakeMetadata, opts)
-}
-
 func (f *fakeService) CreateBatch(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, req *bankgate.BatchRequest, file bool) (*bankgate.Outcome[*bankgate.BatchResult], error) {
 	res := &bankgate.BatchResult{Batch: fakeBatch}
 	if file {

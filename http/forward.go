@@ -18,7 +18,7 @@ type ddRequest struct {
 // same handler as the direct API. The client never holds the access
 // token: ExchangeToken answers without it, and later calls name the grant
 // by tokenID (an Authorization header, if present, is used instead).
-func (s *Server) forward(ctx context.Context, c *call) (any, error) {
+func (s *Server) forward(ctx context.Context, c *request) (any, error) {
 	var req ddRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err

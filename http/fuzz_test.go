@@ -45,10 +45,10 @@ func FuzzDecodeExchange(f *testing.F)        { fuzzDecode[exchangeRequest](f) }
 func FuzzDecodeBalance(f *testing.F)         { fuzzDecode[balanceRequest](f) }
 func FuzzDecodeTransactions(f *testing.F)    { fuzzDecode[transactionsRequest](f) }
 func FuzzDecodeBeneficiary(f *testing.F)     { fuzzDecode[beneficiaryFields](f) }
-func FuzzDecodeWireBeneficiary(f *testing.F) { fuzzDecode[wireBeneficiaryFields](f) }
+func FuzzDecodeWireBeneficiary(f *testing.F) { fuzzDecode[usWireBeneficiaryFields](f) }
 func FuzzDecodeTransfer(f *testing.F)        { fuzzDecode[transferCreateRequest](f) }
 func FuzzDecodeAutoflow(f *testing.F)        { fuzzDecode[autoflowRequest](f) }
-func FuzzDecodeWireTransfer(f *testing.F)    { fuzzDecode[wireTransferRequest](f) }
+func FuzzDecodeWireTransfer(f *testing.F)    { fuzzDecode[usWireTransferRequest](f) }
 func FuzzDecodeACH(f *testing.F)             { fuzzDecode[achCreateRequest](f) }
 func FuzzDecodeOperation(f *testing.F)       { fuzzDecode[operationRequest](f) }
 func FuzzDecodeSDKConfig(f *testing.F)       { fuzzDecode[sdkConfigRequest](f) }

@@ -335,7 +335,7 @@ var allRoutes = []routeCases{
 	}},
 	opRoute("/operation/status"),
 	opRoute("/operation/get"),
-	{route: "/batch/metadata/get", method: "BatchMetadata", auth: "Authenticate", prompt: true, ok: user(""), cases: []hcase{
+	{route: "/batch/metadata/get", method: "Metadata", auth: "Authenticate", prompt: true, ok: user(""), cases: []hcase{
 		{name: "ok", want: map[string]any{"operationID": "", "metadata.maxBatchTransfers": float64(bankgate.MaxBatchItems),
 			"metadata.filenameMaxChars": float64(bankgate.BatchFilenameChars), "metadata.maxTotalTransferAmount": float64(bankgate.MaxBatchTotalAmount),
 			"metadata.validators.local.iban.length": 23.0}},

@@ -36,7 +36,7 @@ func (s *Server) registerRoutes() {
 	s.handle("/nymcard/funds/load", notImplemented)
 }
 
-func notImplemented(ctx context.Context, c *call) (any, error) {
+func notImplemented(ctx context.Context, c *request) (any, error) {
 	return nil, bankgate.Errorf(bankgate.NotImplemented, "This endpoint is not available on this server yet.")
 }
 
@@ -77,7 +77,7 @@ type banksResponse struct {
 	Banks []wireBank `json:"banks"`
 }
 
-func (s *Server) banksGet(ctx context.Context, c *call) (any, error) {
+func (s *Server) banksGet(ctx context.Context, c *request) (any, error) {
 	var req banksRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ type loginResponse struct {
 	BankID       string `json:"bankID,omitempty"`
 }
 
-func (s *Server) connectLogin(ctx context.Context, c *call) (any, error) {
+func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
 	var req loginRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ type exchangeResponse struct {
 	ClientUserID string `json:"clientUserID,omitempty"`
 }
 
-func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
+func (s *Server) exchangeToken(ctx context.Context, c *request) (any, error) {
 	var req exchangeRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err
@@ -240,7 +240,7 @@ func (s *Server) exchangeToken(ctx context.Context, c *call) (any, error) {
 }
 
 // userHandler handles an authenticated per-user call.
-type userHandler func(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error)
+type userHandler func(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error)
 
 // withBase is a per-user request body: the base fields plus the
 // endpoint's own (a struct embedding baseRequest).
@@ -250,7 +250,7 @@ func (b *baseRequest) base() *baseRequest { return b }
 
 // bearer authenticates a per-user call whose body is just the base fields.
 func (s *Server) bearer(h userHandler) handlerFunc {
-	return bearerOf(s, func(ctx context.Context, c *call, p *bankgate.Principal, req *baseRequest) (any, error) {
+	return bearerOf(s, func(ctx context.Context, c *request, p *bankgate.Principal, req *baseRequest) (any, error) {
 		return h(ctx, c, p, req)
 	})
 }
@@ -261,8 +261,8 @@ func (s *Server) bearer(h userHandler) handlerFunc {
 func bearerOf[T any, PT interface {
 	*T
 	withBase
-}](s *Server, h func(ctx context.Context, c *call, p *bankgate.Principal, req PT) (any, error)) handlerFunc {
-	return func(ctx context.Context, c *call) (any, error) {
+}](s *Server, h func(ctx context.Context, c *request, p *bankgate.Principal, req PT) (any, error)) handlerFunc {
+	return func(ctx context.Context, c *request) (any, error) {
 		req := PT(new(T))
 		if fd := flatFor(any(req)); fd == nil || !decodeFlat(c.body, fd) {
 			*req = *new(T)
@@ -293,7 +293,7 @@ type identityResponse struct {
 	Identity *wireIdentity `json:"identity"`
 }
 
-func (s *Server) identityGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) identityGet(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Identity(ctx, p, callOpts(c, base)))(func(env envelope, v *bankgate.Identity) any {
 		return &identityResponse{envelope: env, Identity: toWireIdentity(v)}
 	})
@@ -304,13 +304,13 @@ type accountsResponse struct {
 	Accounts []wireAccount `json:"accounts"`
 }
 
-func (s *Server) accountsGet(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) accountsGet(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	return respond(s.svc.Accounts(ctx, p, callOpts(c, base)))(func(env envelope, v []bankgate.Account) any {
 		return &accountsResponse{envelope: env, Accounts: toWireAccounts(v)}
 	})
 }
 
-func (s *Server) delink(ctx context.Context, c *call, p *bankgate.Principal, base *baseRequest) (any, error) {
+func (s *Server) delink(ctx context.Context, c *request, p *bankgate.Principal, base *baseRequest) (any, error) {
 	if err := s.svc.Delink(ctx, p); err != nil {
 		return nil, err
 	}
@@ -320,7 +320,7 @@ func (s *Server) delink(ctx context.Context, c *call, p *bankgate.Principal, bas
 // checkCrossSite refuses a Connect call that a browser made from another
 // site unless its Origin is one the app registered: any web page could
 // otherwise make its visitors' browsers submit logins.
-func checkCrossSite(c *call, app *bankgate.App) error {
+func checkCrossSite(c *request, app *bankgate.App) error {
 	if !c.crossSite {
 		return nil
 	}
@@ -360,7 +360,7 @@ func validIdempotencyKey(k string) bool {
 // idempotent runs a payment request at most once per Idempotency-Key: a
 // retry with the same key and body gets the first response again
 // (Idempotent-Replayed: true); the same key with another body fails.
-func (s *Server) idempotent(ctx context.Context, c *call, p *bankgate.Principal, h func() (any, error)) (any, error) {
+func (s *Server) idempotent(ctx context.Context, c *request, p *bankgate.Principal, h func() (any, error)) (any, error) {
 	if !validIdempotencyKey(c.idempotencyKey) {
 		return nil, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
 	}

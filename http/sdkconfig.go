@@ -38,7 +38,7 @@ const (
 // sdkConfig serves /v2/sdk/apps/configs/get: the app configuration the
 // mobile and web client SDKs fetch on start. The bundleID must be one the
 // app registered (`bankgate apps set --bundle-id`).
-func (s *Server) sdkConfig(ctx context.Context, c *call) (any, error) {
+func (s *Server) sdkConfig(ctx context.Context, c *request) (any, error) {
 	var req sdkConfigRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err

@@ -82,12 +82,12 @@ type route struct {
 	connect bool
 }
 
-// handlerFunc handles one API call and returns the response value (a
+// handlerFunc handles one API request and returns the response value (a
 // struct embedding envelope) or an error.
-type handlerFunc func(ctx context.Context, c *call) (any, error)
+type handlerFunc func(ctx context.Context, c *request) (any, error)
 
-// call is one API request as the handlers see it.
-type call struct {
+// request is one API request as the handlers see it.
+type request struct {
 	body           []byte
 	bearer         string
 	idempotencyKey string
@@ -292,7 +292,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."), "")
 		return
 	}
-	c := &call{body: buf.Bytes(), bearer: parseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(s.clientIP(r))}
+	c := &request{body: buf.Bytes(), bearer: parseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(s.clientIP(r))}
 	if k := r.Header.Get("Idempotency-Key"); k != "" && idempotentRoutes[rt.name] {
 		// A key that is not valid is refused before anything runs: were it
 		// dropped, a retry would run the payment again.
@@ -365,7 +365,7 @@ func (s *Server) capture(v any, err error) *rawResponse {
 // because of others' failures at its address, and one whose credentials
 // fail is answered 429 instead of 401 once the address has no failures
 // left.
-func (s *Server) dispatch(ctx context.Context, c *call) (any, error) {
+func (s *Server) dispatch(ctx context.Context, c *request) (any, error) {
 	// Handlers decode (and so fully validate) the body; this only turns
 	// away what is not a JSON object at all.
 	body := bytes.TrimLeft(c.body, " \t\r\n")

@@ -48,7 +48,6 @@ type Service interface {
 	CreateACHPull(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, req *bankgate.ACHPullRequest) (*bankgate.Outcome[bankgate.Done], error)
 	ACHPull(ctx context.Context, p *bankgate.Principal, operationID string) (*bankgate.ACHPull, error)
 
-	BatchMetadata(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[*bankgate.AccountsMetadata], error)
 	CreateBatch(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, req *bankgate.BatchRequest, file bool) (*bankgate.Outcome[*bankgate.BatchResult], error)
 	Batches(ctx context.Context, p *bankgate.Principal) ([]*bankgate.Batch, error)
 	Batch(ctx context.Context, p *bankgate.Principal, reference string) (*bankgate.Batch, error)

@@ -240,7 +240,7 @@ func toWireBeneficiaries(in []bankgate.Beneficiary) []wireBeneficiary {
 	return out
 }
 
-type wireWireAddress struct {
+type wireUSWireAddress struct {
 	Building string `json:"building"`
 	Area     string `json:"area"`
 	City     string `json:"city"`
@@ -252,20 +252,20 @@ type wireWireAddress struct {
 	ZipCode  string `json:"zipCode"`
 }
 
-type wireWireBeneficiary struct {
-	ID            string          `json:"id"`
-	Name          string          `json:"name"`
-	Nickname      string          `json:"nickname,omitempty"`
-	AccountNumber string          `json:"accountNumber"`
-	RoutingNumber string          `json:"routingNumber"`
-	BankName      string          `json:"bankName"`
-	Address       wireWireAddress `json:"address"`
-	Type          string          `json:"type"`
-	Status        string          `json:"status"`
+type wireUSWireBeneficiary struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name"`
+	Nickname      string            `json:"nickname,omitempty"`
+	AccountNumber string            `json:"accountNumber"`
+	RoutingNumber string            `json:"routingNumber"`
+	BankName      string            `json:"bankName"`
+	Address       wireUSWireAddress `json:"address"`
+	Type          string            `json:"type"`
+	Status        string            `json:"status"`
 }
 
-func toWireWireBeneficiaries(in []bankgate.WireBeneficiary) []wireWireBeneficiary {
-	out := make([]wireWireBeneficiary, len(in))
+func toWireUSWireBeneficiaries(in []bankgate.WireBeneficiary) []wireUSWireBeneficiary {
+	out := make([]wireUSWireBeneficiary, len(in))
 	for i, b := range in {
 		full := b.Address.Line1
 		for _, l := range []string{b.Address.Line2, b.Address.Line3} {
@@ -276,9 +276,9 @@ func toWireWireBeneficiaries(in []bankgate.WireBeneficiary) []wireWireBeneficiar
 				full += l
 			}
 		}
-		out[i] = wireWireBeneficiary{ID: b.ID, Name: b.Name, Nickname: b.Nickname, AccountNumber: b.AccountNumber, RoutingNumber: b.RoutingNumber,
+		out[i] = wireUSWireBeneficiary{ID: b.ID, Name: b.Name, Nickname: b.Nickname, AccountNumber: b.AccountNumber, RoutingNumber: b.RoutingNumber,
 			BankName: b.BankName, Type: b.Type, Status: b.Status,
-			Address: wireWireAddress{Full: full, City: b.City, State: b.State, Country: b.Country, ZipCode: b.ZipCode}}
+			Address: wireUSWireAddress{Full: full, City: b.City, State: b.State, Country: b.Country, ZipCode: b.ZipCode}}
 	}
 	return out
 }
@@ -321,8 +321,8 @@ func (f *beneficiaryFields) empty() bool {
 	return f.Name == "" && f.IBAN == "" && f.AccountNumber == ""
 }
 
-// wireBeneficiaryFields are the fields of a wire beneficiary (§5.7).
-type wireBeneficiaryFields struct {
+// usWireBeneficiaryFields are the fields of a US wire beneficiary (§5.7).
+type usWireBeneficiaryFields struct {
 	beneficiaryFields
 	FirstName           string `json:"firstName"`
 	LastName            string `json:"lastName"`
@@ -333,7 +333,7 @@ type wireBeneficiaryFields struct {
 	City                string `json:"city"`
 }
 
-func (f *wireBeneficiaryFields) domain() *bankgate.WireBeneficiary {
+func (f *usWireBeneficiaryFields) domain() *bankgate.WireBeneficiary {
 	b := f.beneficiaryFields.domain()
 	return &bankgate.WireBeneficiary{Name: b.Name, Nickname: b.Nickname, FirstName: f.FirstName, LastName: f.LastName,
 		AccountNumber: b.AccountNumber, RoutingNumber: b.RoutingNumber, BankName: b.BankName, Type: b.Type,

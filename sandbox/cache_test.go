@@ -141,7 +141,7 @@ func TestReadStaleness(t *testing.T) {
 	// A negative ReadStaleness makes every read catch up.
 	strict := New(Options{Now: clock.Now, ReadStaleness: -1})
 	strictLog := &readCountingLog{eventLog: store}
-	strict.log = strictLog
+	strict.events = strictLog
 	mustBalance(t, strict, s, id)
 	reads = strictLog.reads.Load()
 	if got := mustBalance(t, strict, s, id); got != before-15000+100 {
@@ -152,9 +152,9 @@ func TestReadStaleness(t *testing.T) {
 	}
 }
 
-// benchCached returns a Bank on a SQLite store, on the real clock, with
+// benchCached returns a Connector on a SQLite store, on the real clock, with
 // UserGood logged in and its state warm, and a call for it.
-func benchCached(b *testing.B) (*Bank, *bank.Call, string) {
+func benchCached(b *testing.B) (*Connector, *bank.Call, string) {
 	b.Helper()
 	bk := New(Options{Store: mustSQLite(b)})
 	s := MustLogin(b, bk, enbd, UserGood)

@@ -35,7 +35,7 @@ func decodeSession(data []byte) (sessionInfo, error) {
 
 // session decodes a session. A session that does not decode, or names an
 // unknown bank or another bank than s.BankID, answers SessionInvalidated.
-func (b *Bank) session(s bank.Session) (*bankInfo, string, error) {
+func (b *Connector) session(s bank.Session) (*bankInfo, string, error) {
 	si, ok := plainSession(s.Data)
 	if !ok {
 		var err error
@@ -96,7 +96,7 @@ func errCard() error {
 	return bankgate.Errorf(bankgate.InvalidCardID, "The card ID is not valid.")
 }
 
-func (b *Bank) clock(now time.Time) time.Time {
+func (b *Connector) clock(now time.Time) time.Time {
 	if now.IsZero() {
 		return b.now().UTC()
 	}
@@ -115,7 +115,7 @@ const (
 // it delivers any transfer to another sandbox user still pending. For a
 // write, and for a read unless the state is fresh (see fresh), the state
 // is caught up with the store first.
-func (b *Bank) withUser(ctx context.Context, call *bank.Call, acc access, fn func(st *userState, now time.Time) error) error {
+func (b *Connector) withUser(ctx context.Context, call *bank.Call, acc access, fn func(st *userState, now time.Time) error) error {
 	bi, user, err := b.session(call.Session)
 	if err != nil {
 		return err
@@ -206,7 +206,7 @@ func gate[T any](call *bank.Call, ask bool, op string, inputs []bankgate.UserInp
 }
 
 // dataGate asks UserDataMFA for a one-time password once per call of op.
-func (b *Bank) dataGate(call *bank.Call, op string) (*bank.Challenge, error) {
+func (b *Connector) dataGate(call *bank.Call, op string) (*bank.Challenge, error) {
 	_, user, err := b.session(call.Session)
 	if err != nil {
 		return nil, err
@@ -217,7 +217,7 @@ func (b *Bank) dataGate(call *bank.Call, op string) (*bank.Challenge, error) {
 
 // Identity returns the identity of the session's user. It never asks for
 // input. A session that does not decode answers SessionInvalidated.
-func (b *Bank) Identity(ctx context.Context, call *bank.Call) (*bankgate.Identity, *bank.Challenge, error) {
+func (b *Connector) Identity(ctx context.Context, call *bank.Call) (*bankgate.Identity, *bank.Challenge, error) {
 	var id bankgate.Identity
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		id = st.l.p.ident()
@@ -232,10 +232,10 @@ func (b *Bank) Identity(ctx context.Context, call *bank.Call) (*bankgate.Identit
 }
 
 // Accounts returns the session's user's accounts with their balances at
-// call.Now (the Bank's clock if zero), payments included. UserDataMFA is
+// call.Now (the Connector's clock if zero), payments included. UserDataMFA is
 // asked a one-time password first; others never are. A session that does
 // not decode answers SessionInvalidated.
-func (b *Bank) Accounts(ctx context.Context, call *bank.Call) ([]bankgate.Account, *bank.Challenge, error) {
+func (b *Connector) Accounts(ctx context.Context, call *bank.Call) ([]bankgate.Account, *bank.Challenge, error) {
 	if ch, err := b.dataGate(call, "accounts"); ch != nil || err != nil {
 		return nil, ch, err
 	}
@@ -273,11 +273,11 @@ func (st *userState) accountAt(i int, now time.Time) bankgate.Account {
 }
 
 // Balance returns the account accountID of the session's user as it
-// stands at call.Now (the Bank's clock if zero), payments included; its
+// stands at call.Now (the Connector's clock if zero), payments included; its
 // Balance, Currency and Number are what the balance endpoint reports. It
 // returns SessionInvalidated for a session that does not decode and
 // InvalidAccountID for an account the user does not have.
-func (b *Bank) Balance(ctx context.Context, call *bank.Call, accountID string) (*bankgate.Account, *bank.Challenge, error) {
+func (b *Connector) Balance(ctx context.Context, call *bank.Call, accountID string) (*bankgate.Account, *bank.Challenge, error) {
 	var out *bankgate.Account
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		i := st.account(accountID)
@@ -330,7 +330,7 @@ func dateRange(bi *bankInfo, from, to, now time.Time) (time.Time, time.Time, err
 
 // Transactions returns the transactions of account accountID dated in the
 // days from to to, both inclusive, oldest first, payments included, as
-// seen at call.Now (the Bank's clock if zero): nothing after now is
+// seen at call.Now (the Connector's clock if zero): nothing after now is
 // returned. A zero from means the earliest day the bank serves (its
 // transaction range back from now); a zero to means now. UserDataMFA is
 // asked a one-time password first. It returns SessionInvalidated for a
@@ -338,7 +338,7 @@ func dateRange(bi *bankInfo, from, to, now time.Time) (time.Time, time.Time, err
 // does not have, and InvalidDateRange if from is after to or further back
 // than the bank's transaction range. The result is never nil and is the
 // caller's to modify.
-func (b *Bank) Transactions(ctx context.Context, call *bank.Call, accountID string, from, to time.Time) ([]bankgate.Transaction, *bank.Challenge, error) {
+func (b *Connector) Transactions(ctx context.Context, call *bank.Call, accountID string, from, to time.Time) ([]bankgate.Transaction, *bank.Challenge, error) {
 	if ch, err := b.dataGate(call, "transactions"); ch != nil || err != nil {
 		return nil, ch, err
 	}
@@ -362,9 +362,9 @@ func (b *Bank) Transactions(ctx context.Context, call *bank.Call, accountID stri
 }
 
 // Cards returns the session's user's credit cards, zero to two, with their
-// balances at call.Now (the Bank's clock if zero). It returns
+// balances at call.Now (the Connector's clock if zero). It returns
 // SessionInvalidated for a session that does not decode.
-func (b *Bank) Cards(ctx context.Context, call *bank.Call) ([]bankgate.Card, *bank.Challenge, error) {
+func (b *Connector) Cards(ctx context.Context, call *bank.Call) ([]bankgate.Card, *bank.Challenge, error) {
 	var out []bankgate.Card
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		out = st.cards(now)
@@ -391,10 +391,10 @@ func (st *userState) cards(now time.Time) []bankgate.Card {
 	return out
 }
 
-// CardBalance returns the balance of card cardID at call.Now (the Bank's
+// CardBalance returns the balance of card cardID at call.Now (the Connector's
 // clock if zero). It returns SessionInvalidated for a session that does
 // not decode and InvalidCardID for a card the user does not have.
-func (b *Bank) CardBalance(ctx context.Context, call *bank.Call, cardID string) (*bankgate.CardBalance, *bank.Challenge, error) {
+func (b *Connector) CardBalance(ctx context.Context, call *bank.Call, cardID string) (*bankgate.CardBalance, *bank.Challenge, error) {
 	var out *bankgate.CardBalance
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		ci := st.card(cardID)
@@ -456,7 +456,7 @@ func (st *userState) cardBalance(ci int, now time.Time) bankgate.CardBalance {
 // CardTransactions returns the transactions of card cardID as Transactions
 // does for an account. It returns InvalidCardID for a card the user does
 // not have.
-func (b *Bank) CardTransactions(ctx context.Context, call *bank.Call, cardID string, from, to time.Time) ([]bankgate.Transaction, *bank.Challenge, error) {
+func (b *Connector) CardTransactions(ctx context.Context, call *bank.Call, cardID string, from, to time.Time) ([]bankgate.Transaction, *bank.Challenge, error) {
 	var out []bankgate.Transaction
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		i := st.card(cardID)

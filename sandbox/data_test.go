@@ -34,7 +34,7 @@ type userData struct {
 	CardTxs      map[string][]bankgate.Transaction
 }
 
-func mustUserData(tb testing.TB, b *Bank, bankID, user string, now time.Time) userData {
+func mustUserData(tb testing.TB, b *Connector, bankID, user string, now time.Time) userData {
 	tb.Helper()
 	s := MustLogin(tb, b, bankID, user)
 	ctx := context.Background()
@@ -68,8 +68,12 @@ func mustUserData(tb testing.TB, b *Bank, bankID, user string, now time.Time) us
 func TestDeterministic(t *testing.T) {
 	b1, _ := newTestBank(t)
 	b2 := New(Options{CacheUsers: 1}) // a tiny cache: data regenerated after eviction
+	n := 3
+	if testing.Short() {
+		n = 1
+	}
 	for _, bk := range b1.Banks() {
-		for _, user := range usernames(3) {
+		for _, user := range usernames(n) {
 			d1 := mustUserData(t, b1, bk.ID, user, testNow)
 			d2 := mustUserData(t, b2, bk.ID, user, testNow)
 			if diff := cmp.Diff(d1, d2); diff != "" {
@@ -212,7 +216,7 @@ func FuzzLoginResume(f *testing.F) {
 
 // forEachUser calls fn for n generated users and the fixtures at every
 // sandbox bank.
-func forEachUser(t *testing.T, n int, fn func(t *testing.T, b *Bank, bk bankgate.Bank, user string, s bank.Session)) {
+func forEachUser(t *testing.T, n int, fn func(t *testing.T, b *Connector, bk bankgate.Bank, user string, s bank.Session)) {
 	b, _ := newTestBank(t)
 	for _, bk := range b.Banks() {
 		for _, user := range usernames(n) {
@@ -223,7 +227,7 @@ func forEachUser(t *testing.T, n int, fn func(t *testing.T, b *Bank, bk bankgate
 
 func TestAccounts(t *testing.T) {
 	var sawSecondCurrent, sawCredit, sawNoSavings bool
-	forEachUser(t, 300/6, func(t *testing.T, b *Bank, bk bankgate.Bank, user string, s bank.Session) {
+	forEachUser(t, 300/6, func(t *testing.T, b *Connector, bk bankgate.Bank, user string, s bank.Session) {
 		accts, ch, err := b.Accounts(context.Background(), &bank.Call{Session: s, Now: testNow})
 		if err != nil || ch != nil {
 			t.Fatalf("Accounts: %v, %v", ch, err)
@@ -326,7 +330,7 @@ func TestIdentity(t *testing.T) {
 	emiratesID := regexp.MustCompile(`^784-(\d{4})-\d{7}-\d$`)
 	saudiID := regexp.MustCompile(`^[12]\d{9}$`)
 	email := regexp.MustCompile(`^[a-z]+\.[a-z]+\d*@example\.(com|net|org)$`)
-	forEachUser(t, 40, func(t *testing.T, b *Bank, bk bankgate.Bank, user string, s bank.Session) {
+	forEachUser(t, 40, func(t *testing.T, b *Connector, bk bankgate.Bank, user string, s bank.Session) {
 		id, ch, err := b.Identity(context.Background(), &bank.Call{Session: s, Now: testNow})
 		if err != nil || ch != nil {
 			t.Fatalf("Identity: %v, %v", ch, err)
@@ -422,7 +426,7 @@ func checkChain(t *testing.T, what string, txs []bankgate.Transaction, balance b
 
 func TestTransactionsChain(t *testing.T) {
 	var negative, total int
-	forEachUser(t, 300/6, func(t *testing.T, b *Bank, bk bankgate.Bank, user string, s bank.Session) {
+	forEachUser(t, 300/6, func(t *testing.T, b *Connector, bk bankgate.Bank, user string, s bank.Session) {
 		ctx := context.Background()
 		now := testNow.Add(time.Duration(len(user)) * 97 * time.Hour) // a spread of clock readings
 		accts, _, err := b.Accounts(ctx, &bank.Call{Session: s, Now: now})

@@ -68,7 +68,7 @@
 //     password and MFA answers are not in them: only salted PBKDF2-SHA256
 //     hashes ("passwordHash", "answerHash"; see Fixtures).
 //   - sandbox-fixture/<appID>/<bankID>/<username>: the versions of a
-//     fixture an app made for its own world (AddAppFixture), which wins
+//     fixture an app made for its own world (CreateSandboxUser), which wins
 //     over the template; a version "null" deletes it.
 //   - sandbox-users/<appID>: the list of the users an app made
 //     ({"bank", "user", "deleted"}).
@@ -106,8 +106,8 @@
 //
 // # Fixtures
 //
-// Operators add their own sandbox users with Bank.AddFixture or
-// Bank.LoadFixtureDir (every *.json file of a directory, each one fixture
+// Operators add their own sandbox users with Connector.AddFixture or
+// Connector.LoadFixtureDir (every *.json file of a directory, each one fixture
 // object or an array of them). A fixture user logs in with its own
 // password (and its MFA prompts, if any, all asked at once), and its
 // identity, accounts and transactions are exactly the fixture's plus the

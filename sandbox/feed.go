@@ -7,7 +7,7 @@ import (
 // markStream makes the state a changed stream belongs to catch up before
 // its next read: a user's stream marks that user in that app's world; a
 // fixture (template or an app's) marks every state, as AddFixture does.
-func (b *Bank) markStream(stream string) {
+func (b *Connector) markStream(stream string) {
 	switch {
 	case strings.HasPrefix(stream, "sandbox/"):
 		rest := stream[len("sandbox/"):]

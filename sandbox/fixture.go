@@ -22,7 +22,7 @@ import (
 
 // fixture is an operator's sandbox user, in the JSON form documented in
 // doc.go. After validate it is normalised: every default is filled in.
-// What the store keeps, and what a Bank holds in memory, is its JSON
+// What the store keeps, and what a Connector holds in memory, is its JSON
 // after hashSecrets: the password and MFA answers replaced by their
 // salted hashes (see secret.go).
 type fixture struct {
@@ -111,7 +111,7 @@ type fixtureBeneficiary struct {
 	Type          string `json:"type,omitempty"`
 }
 
-// fixtureEntry is the latest fixture version of one user the Bank has
+// fixtureEntry is the latest fixture version of one user the Connector has
 // read, its secrets hashed.
 type fixtureEntry struct {
 	seq int64
@@ -519,11 +519,11 @@ func (f *fixture) sameAs(stored *fixture) (bool, error) {
 type fixVersion struct{ app, tmpl int64 }
 
 // fixture returns the fixture user at bankID has in app's sandbox world:
-// the app's own (see AddAppFixture) unless it has none or deleted it,
+// the app's own (see CreateSandboxUser) unless it has none or deleted it,
 // else the operator's server-wide template (see AddFixture), else nil.
 // Versions newer than the ones it has are read from the store. The
 // fixture's secrets are hashed.
-func (b *Bank) fixture(ctx context.Context, app, bankID, user string) (*fixture, fixVersion, error) {
+func (b *Connector) fixture(ctx context.Context, app, bankID, user string) (*fixture, fixVersion, error) {
 	var v fixVersion
 	if app != "" {
 		e, err := b.fixtureEntry(ctx, appFixtureStream(app, bankID, user))
@@ -550,7 +550,7 @@ const deletedFixture = "null"
 
 // fixtureEntry returns the latest version of a fixture stream, or nil if
 // the stream is empty. An entry whose fx is nil is a deletion.
-func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, error) {
+func (b *Connector) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, error) {
 	b.fmu.Lock()
 	e := b.fixtures[stream]
 	b.fmu.Unlock()
@@ -558,7 +558,7 @@ func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, 
 	if e != nil {
 		seq = e.seq
 	}
-	evs, err := b.log.Events(ctx, stream, seq)
+	evs, err := b.events.Events(ctx, stream, seq)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: read %s: %w", stream, err)
 	}
@@ -585,7 +585,7 @@ func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, 
 		if cur := b.fixtures[stream]; cur == nil || cur.seq < ne.seq {
 			b.fixtures[stream] = ne
 			// Cached user states made with an older fixture are no longer
-			// fresh (see Bank.fresh).
+			// fresh (see Connector.fresh).
 			b.fixGen.Add(1)
 		}
 		e = b.fixtures[stream]
@@ -601,7 +601,7 @@ func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, 
 // are given. The fixture is validated strictly (unknown fields are
 // errors) and kept in the store's stream
 // sandbox-fixture/<bankID>/<username>, a new version appended only when
-// it differs from the latest, so every Bank on the store serves it. The
+// it differs from the latest, so every Connector on the store serves it. The
 // stored version holds salted hashes of the password and MFA answers,
 // never them in clear (see secret.go); a fixture given again with the
 // same data, password and answers adds no version. From then on the user
@@ -609,8 +609,8 @@ func (b *Bank) fixtureEntry(ctx context.Context, stream string) (*fixtureEntry, 
 // and transactions are the fixture's plus whatever payments it makes or
 // receives in each app's world; a fixture user takes precedence over the
 // generated user of the same name, and an app's own fixture (see
-// AddAppFixture) over both.
-func (b *Bank) AddFixture(ctx context.Context, bankID string, data []byte) error {
+// CreateSandboxUser) over both.
+func (b *Connector) AddFixture(ctx context.Context, bankID string, data []byte) error {
 	f, err := parseFixture(bankID, data)
 	if err != nil {
 		return err
@@ -642,7 +642,7 @@ func parseFixture(bankID string, data []byte) (*fixture, error) {
 
 // putFixture appends f to the fixture stream unless its latest version
 // is the same.
-func (b *Bank) putFixture(ctx context.Context, stream string, f *fixture) error {
+func (b *Connector) putFixture(ctx context.Context, stream string, f *fixture) error {
 	same := func(e *fixtureEntry) (bool, error) {
 		if e == nil || e.legacy || e.fx == nil {
 			return false, nil
@@ -663,9 +663,9 @@ func (b *Bank) putFixture(ctx context.Context, stream string, f *fixture) error 
 // its latest, unless done reports that the latest version (nil for an
 // empty stream) already is what would be appended; body makes the
 // version's bytes, once. When another writer takes the seq first, it
-// reads the stream again and asks done again. On success the Bank's entry
+// reads the stream again and asks done again. On success the Connector's entry
 // is brought up to date.
-func (b *Bank) appendVersion(ctx context.Context, stream string, done func(*fixtureEntry) (bool, error), body func() ([]byte, error)) error {
+func (b *Connector) appendVersion(ctx context.Context, stream string, done func(*fixtureEntry) (bool, error), body func() ([]byte, error)) error {
 	var raw []byte
 	for range maxAppendAttempts {
 		e, err := b.fixtureEntry(ctx, stream)
@@ -684,7 +684,7 @@ func (b *Bank) appendVersion(ctx context.Context, stream string, done func(*fixt
 				return err
 			}
 		}
-		err = b.log.AppendEvent(ctx, stream, seq+1, b.now().UTC(), raw)
+		err = b.events.AppendEvent(ctx, stream, seq+1, b.now().UTC(), raw)
 		if err == nil {
 			_, err = b.fixtureEntry(ctx, stream)
 			return err
@@ -699,7 +699,7 @@ func (b *Bank) appendVersion(ctx context.Context, stream string, done func(*fixt
 // LoadFixtureDir adds every *.json file in dir as AddFixture does, in
 // name order. A file holds one fixture object or an array of them; each
 // names its bank. It stops at the first error, which names the file.
-func (b *Bank) LoadFixtureDir(ctx context.Context, dir string) error {
+func (b *Connector) LoadFixtureDir(ctx context.Context, dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return err
@@ -733,7 +733,7 @@ func (b *Bank) LoadFixtureDir(ctx context.Context, dir string) error {
 // validName reports whether s has at most n characters.
 func validName(s string, n int) bool { return utf8.RuneCountInString(s) <= n }
 
-// Limits of the sandbox users an app makes for itself (AddAppFixture).
+// Limits of the sandbox users an app makes for itself (CreateSandboxUser).
 const (
 	// MaxAppFixtureBytes bounds one fixture's JSON.
 	MaxAppFixtureBytes = 256 << 10
@@ -741,25 +741,7 @@ const (
 	MaxAppFixtures = 1000
 )
 
-// AppUser is a sandbox user an app made for itself.
-type AppUser = bankgate.SandboxUser
-
-var _ bank.TestUsers = (*Bank)(nil)
-
-// CreateTestUser implements bank.TestUsers with AddAppFixture.
-func (b *Bank) CreateTestUser(ctx context.Context, appID, bankID string, fixture []byte) (*bankgate.SandboxUser, error) {
-	return b.AddAppFixture(ctx, appID, bankID, fixture)
-}
-
-// TestUsers implements bank.TestUsers with AppFixtures.
-func (b *Bank) TestUsers(ctx context.Context, appID string) ([]bankgate.SandboxUser, error) {
-	return b.AppFixtures(ctx, appID)
-}
-
-// DeleteTestUser implements bank.TestUsers with DeleteAppFixture.
-func (b *Bank) DeleteTestUser(ctx context.Context, appID, bankID, username string) error {
-	return b.DeleteAppFixture(ctx, appID, bankID, username)
-}
+var _ bank.SandboxUsers = (*Connector)(nil)
 
 // appUserEvent is one entry of an app's user list stream.
 type appUserEvent struct {
@@ -768,7 +750,7 @@ type appUserEvent struct {
 	Deleted bool   `json:"deleted,omitempty"`
 }
 
-// AddAppFixture creates or replaces, in app's sandbox world only, the
+// CreateSandboxUser (bank.SandboxUsers) creates or replaces, in app's sandbox world only, the
 // sandbox user that the JSON fixture data describes (the format of
 // AddFixture) at bankID. Other apps, and the operator's templates, are
 // untouched; in app's world the user takes precedence over a template or
@@ -777,9 +759,9 @@ type appUserEvent struct {
 // large, malformed, or names another bank (the message says what is
 // wrong), InvalidBankID for an unknown bank, and ParameterError when app
 // already has MaxAppFixtures users.
-func (b *Bank) AddAppFixture(ctx context.Context, app, bankID string, data []byte) (*AppUser, error) {
+func (b *Connector) CreateSandboxUser(ctx context.Context, app, bankID string, data []byte) (*bankgate.SandboxUser, error) {
 	if app == "" {
-		return nil, errors.New("sandbox: AddAppFixture needs an app")
+		return nil, errors.New("sandbox: CreateSandboxUser needs an app")
 	}
 	if _, ok := bankByID[bankID]; !ok {
 		return nil, errInvalidBank()
@@ -800,7 +782,7 @@ func (b *Bank) AddAppFixture(ctx context.Context, app, bankID string, data []byt
 			return nil, paramError(fmt.Sprintf("An app may have at most %d sandbox users; delete some first.", MaxAppFixtures))
 		}
 		// The list first: a crash before the fixture lands leaves a name
-		// that AppFixtures skips, never a user that is not listed.
+		// that SandboxUsers skips, never a user that is not listed.
 		if err := b.appendAppUser(ctx, app, seq, appUserEvent{Bank: f.BankID, User: f.Username}); err != nil {
 			return nil, err
 		}
@@ -808,13 +790,13 @@ func (b *Bank) AddAppFixture(ctx context.Context, app, bankID string, data []byt
 	if err := b.putFixture(ctx, appFixtureStream(app, f.BankID, f.Username), f); err != nil {
 		return nil, err
 	}
-	return &AppUser{BankID: f.BankID, Username: f.Username, Accounts: len(f.Accounts), MFA: len(f.MFA)}, nil
+	return &bankgate.SandboxUser{BankID: f.BankID, Username: f.Username, Accounts: len(f.Accounts), MFA: len(f.MFA)}, nil
 }
 
-// DeleteAppFixture deletes the sandbox user app made at bankID: in app's
+// DeleteSandboxUser (bank.SandboxUsers) deletes the sandbox user app made at bankID: in app's
 // world the username is again the template or generated user, with the
 // state it had. It returns NotFound when app has no such user.
-func (b *Bank) DeleteAppFixture(ctx context.Context, app, bankID, username string) error {
+func (b *Connector) DeleteSandboxUser(ctx context.Context, app, bankID, username string) error {
 	users, seq, err := b.appUsers(ctx, app)
 	if err != nil {
 		return err
@@ -830,13 +812,13 @@ func (b *Bank) DeleteAppFixture(ctx context.Context, app, bankID, username strin
 	return b.appendAppUser(ctx, app, seq, appUserEvent{Bank: bankID, User: username, Deleted: true})
 }
 
-// AppFixtures lists the sandbox users app made, by bank and username.
-func (b *Bank) AppFixtures(ctx context.Context, app string) ([]AppUser, error) {
+// SandboxUsers (bank.SandboxUsers) lists the sandbox users app made, by bank and username.
+func (b *Connector) SandboxUsers(ctx context.Context, app string) ([]bankgate.SandboxUser, error) {
 	users, _, err := b.appUsers(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]AppUser, 0, len(users))
+	out := make([]bankgate.SandboxUser, 0, len(users))
 	for _, u := range users {
 		e, err := b.fixtureEntry(ctx, appFixtureStream(app, u.Bank, u.User))
 		if err != nil {
@@ -845,16 +827,16 @@ func (b *Bank) AppFixtures(ctx context.Context, app string) ([]AppUser, error) {
 		if e == nil || e.fx == nil {
 			continue
 		}
-		out = append(out, AppUser{BankID: u.Bank, Username: u.User, Accounts: len(e.fx.Accounts), MFA: len(e.fx.MFA)})
+		out = append(out, bankgate.SandboxUser{BankID: u.Bank, Username: u.User, Accounts: len(e.fx.Accounts), MFA: len(e.fx.MFA)})
 	}
 	return out, nil
 }
 
 // appUsers returns the users on app's list, sorted by bank and username,
 // and the list stream's last seq.
-func (b *Bank) appUsers(ctx context.Context, app string) ([]appUserEvent, int64, error) {
+func (b *Connector) appUsers(ctx context.Context, app string) ([]appUserEvent, int64, error) {
 	stream := appUsersStream(app)
-	evs, err := b.log.Events(ctx, stream, 0)
+	evs, err := b.events.Events(ctx, stream, 0)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sandbox: read %s: %w", stream, err)
 	}
@@ -890,9 +872,9 @@ func (b *Bank) appUsers(ctx context.Context, app string) ([]appUserEvent, int64,
 // appendAppUser appends u to app's user list at seq+1; another writer
 // having taken that seq answers Conflict, which the caller reports as a
 // retryable failure.
-func (b *Bank) appendAppUser(ctx context.Context, app string, seq int64, u appUserEvent) error {
+func (b *Connector) appendAppUser(ctx context.Context, app string, seq int64, u appUserEvent) error {
 	body, _ := json.Marshal(u)
-	err := b.log.AppendEvent(ctx, appUsersStream(app), seq+1, b.now().UTC(), body)
+	err := b.events.AppendEvent(ctx, appUsersStream(app), seq+1, b.now().UTC(), body)
 	if bankgate.IsCode(err, bankgate.Conflict) {
 		return bankgate.Errorf(bankgate.TemporarilyUnavailable, "The app's sandbox users changed at the same time; try again.")
 	}

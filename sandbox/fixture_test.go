@@ -14,7 +14,7 @@ import (
 )
 
 // loginFixture logs a fixture user in with its password and MFA answers.
-func loginFixture(tb testing.TB, b *Bank, bankID, user, password string, answers ...string) bank.Session {
+func loginFixture(tb testing.TB, b *Connector, bankID, user, password string, answers ...string) bank.Session {
 	tb.Helper()
 	ctx := context.Background()
 	res, err := b.Login(ctx, bank.LoginRequest{BankID: bankID, Username: user, Password: password})

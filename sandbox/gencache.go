@@ -16,7 +16,7 @@ import (
 // from the checkpoint before it; fewer checkpoints keep entries smaller.
 const cpEvery = 3
 
-// genCache is a Bank's memory-bounded cache of generated users' data,
+// genCache is a Connector's memory-bounded cache of generated users' data,
 // shared by every state (and every app) that reads the same user at the
 // same bank. Each entry holds the user's profile, checkpoints of the
 // balances and the detail of one month, so that a balance read costs a

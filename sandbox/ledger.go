@@ -33,7 +33,7 @@ type statement struct {
 }
 
 // ledger is the base data of one user, before the user's events: the
-// profile, and either the Bank's cache of generated data (gc, for a
+// profile, and either the Connector's cache of generated data (gc, for a
 // generated user) or every transaction (txs, for a fixture). A generated
 // user's ledger is a small handle shared by every state of that user at
 // that bank; what a read needs is derived from checkpoints kept in gc, so
@@ -205,7 +205,7 @@ func (c *ledgerCache) peek(key cacheKey) *userState {
 }
 
 // get returns the state of user at bank bi in app's world, making an
-// empty one (filled in by Bank.sync) if it is not cached.
+// empty one (filled in by Connector.sync) if it is not cached.
 func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
 	key := cacheKey{app, bi.bank.ID, user}
 	c.mu.RLock()

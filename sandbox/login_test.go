@@ -20,7 +20,7 @@ type testClock struct{ t time.Time }
 func (c *testClock) Now() time.Time          { return c.t }
 func (c *testClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func newTestBank(tb testing.TB) (*Bank, *testClock) {
+func newTestBank(tb testing.TB) (*Connector, *testClock) {
 	tb.Helper()
 	c := &testClock{t: testNow}
 	return New(Options{Now: c.Now}), c
@@ -28,7 +28,7 @@ func newTestBank(tb testing.TB) (*Bank, *testClock) {
 
 // MustLogin logs user in at bankID with the good password, answering any
 // challenge correctly, and returns the session.
-func MustLogin(tb testing.TB, b *Bank, bankID, user string) bank.Session {
+func MustLogin(tb testing.TB, b *Connector, bankID, user string) bank.Session {
 	tb.Helper()
 	res, err := b.Login(context.Background(), bank.LoginRequest{BankID: bankID, Username: user, Password: PasswordGood})
 	if err != nil {
@@ -380,25 +380,25 @@ func TestSessionInvalid(t *testing.T) {
 	}
 }
 
-// The plain readers below call the Bank's capability methods with a call
+// The plain readers below call the Connector's capability methods with a call
 // at now.
 
-func txsAt(b *Bank, s bank.Session, id string, from, to, now time.Time) ([]bankgate.Transaction, error) {
+func txsAt(b *Connector, s bank.Session, id string, from, to, now time.Time) ([]bankgate.Transaction, error) {
 	txs, _, err := b.Transactions(context.Background(), &bank.Call{Session: s, Now: now}, id, from, to)
 	return txs, err
 }
 
-func cardTxsAt(b *Bank, s bank.Session, id string, from, to, now time.Time) ([]bankgate.Transaction, error) {
+func cardTxsAt(b *Connector, s bank.Session, id string, from, to, now time.Time) ([]bankgate.Transaction, error) {
 	txs, _, err := b.CardTransactions(context.Background(), &bank.Call{Session: s, Now: now}, id, from, to)
 	return txs, err
 }
 
-func cardsAt(b *Bank, s bank.Session, now time.Time) ([]bankgate.Card, error) {
+func cardsAt(b *Connector, s bank.Session, now time.Time) ([]bankgate.Card, error) {
 	cards, _, err := b.Cards(context.Background(), &bank.Call{Session: s, Now: now})
 	return cards, err
 }
 
-func balanceAt(b *Bank, s bank.Session, id string, now time.Time) (bankgate.Account, error) {
+func balanceAt(b *Connector, s bank.Session, id string, now time.Time) (bankgate.Account, error) {
 	a, _, err := b.Balance(context.Background(), &bank.Call{Session: s, Now: now}, id)
 	if err != nil {
 		return bankgate.Account{}, err
@@ -406,7 +406,7 @@ func balanceAt(b *Bank, s bank.Session, id string, now time.Time) (bankgate.Acco
 	return *a, nil
 }
 
-func cardBalanceAt(b *Bank, s bank.Session, id string, now time.Time) (bankgate.CardBalance, error) {
+func cardBalanceAt(b *Connector, s bank.Session, id string, now time.Time) (bankgate.CardBalance, error) {
 	cb, _, err := b.CardBalance(context.Background(), &bank.Call{Session: s, Now: now}, id)
 	if err != nil {
 		return bankgate.CardBalance{}, err

@@ -11,7 +11,7 @@ import (
 // Metadata returns the session's bank's account and payment metadata. It
 // never asks for input; it returns SessionInvalidated for a session that
 // names no sandbox bank.
-func (b *Bank) Metadata(ctx context.Context, call *bank.Call) (*bankgate.AccountsMetadata, error) {
+func (b *Connector) Metadata(ctx context.Context, call *bank.Call) (*bankgate.AccountsMetadata, error) {
 	bi, ok := bankByID[call.Session.BankID]
 	if !ok {
 		var err error

@@ -33,7 +33,7 @@ var paymentInputs = []bankgate.UserInput{
 // UserTransferMFA: on a first call it answers with a Challenge holding
 // req; on the resume it checks the answer and runs fn with the stored
 // request.
-func payment[T any](b *Bank, ctx context.Context, call *bank.Call, op string, req T, fn func(st *userState, now time.Time, req T) error) (*bank.Challenge, error) {
+func payment[T any](b *Connector, ctx context.Context, call *bank.Call, op string, req T, fn func(st *userState, now time.Time, req T) error) (*bank.Challenge, error) {
 	_, user, err := b.session(call.Session)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func coolDownError(left time.Duration) error {
 
 // addBeneficiary appends a new beneficiary, after checking it is not a
 // duplicate. The caller holds st.mu.
-func (b *Bank) addBeneficiary(ctx context.Context, st *userState, now time.Time, in *bankgate.Beneficiary, autoflow bool) (*bankgate.Beneficiary, error) {
+func (b *Connector) addBeneficiary(ctx context.Context, st *userState, now time.Time, in *bankgate.Beneficiary, autoflow bool) (*bankgate.Beneficiary, error) {
 	nb, err := validBeneficiary(in)
 	if err != nil {
 		return nil, err
@@ -190,7 +190,7 @@ func (b *Bank) addBeneficiary(ctx context.Context, st *userState, now time.Time,
 }
 
 // addWire appends a new wire beneficiary. The caller holds st.mu.
-func (b *Bank) addWire(ctx context.Context, st *userState, now time.Time, in *bankgate.WireBeneficiary, autoflow bool) (*bankgate.WireBeneficiary, error) {
+func (b *Connector) addWire(ctx context.Context, st *userState, now time.Time, in *bankgate.WireBeneficiary, autoflow bool) (*bankgate.WireBeneficiary, error) {
 	w, err := validWire(in)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (st *userState) payee(req *bankgate.TransferRequest, wire bool) (payee, err
 // receiver returns the sandbox account a payee's IBAN belongs to, or nil.
 // An account number alone names an account at the sender's bank for a
 // same-bank beneficiary.
-func (b *Bank) receiver(ctx context.Context, st *userState, pe payee) (*owner, error) {
+func (b *Connector) receiver(ctx context.Context, st *userState, pe payee) (*owner, error) {
 	iban := pe.iban
 	if iban == "" && pe.typ == "same" && isDigits(pe.acct) {
 		c := st.bi.country.Code
@@ -275,7 +275,7 @@ func (b *Bank) receiver(ctx context.Context, st *userState, pe payee) (*owner, e
 // pay makes a transfer or wire transfer from the state's user. Every check
 // is made against the state the transfer event lands on, so concurrent
 // payments cannot overdraw. The caller holds st.mu.
-func (b *Bank) pay(ctx context.Context, st *userState, call *bank.Call, now time.Time, req *bankgate.TransferRequest, wire bool) (*bankgate.TransferResult, error) {
+func (b *Connector) pay(ctx context.Context, st *userState, call *bank.Call, now time.Time, req *bankgate.TransferRequest, wire bool) (*bankgate.TransferResult, error) {
 	if req == nil {
 		return nil, paramMissing("The transfer is required.")
 	}
@@ -350,7 +350,7 @@ func (b *Bank) pay(ctx context.Context, st *userState, call *bank.Call, now time
 
 // Beneficiaries returns the user's beneficiaries, oldest first: one or two
 // that were there before, then those added. It never asks for input.
-func (b *Bank) Beneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.Beneficiary, *bank.Challenge, error) {
+func (b *Connector) Beneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.Beneficiary, *bank.Challenge, error) {
 	var out []bankgate.Beneficiary
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		out = st.allBeneficiaries()
@@ -368,7 +368,7 @@ func (b *Bank) Beneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.B
 // characters, ParameterError for an invalid IBAN or type, and
 // BeneficiaryExists for a duplicate IBAN or account number.
 // UserTransferMFA is asked a code first.
-func (b *Bank) CreateBeneficiary(ctx context.Context, call *bank.Call, in *bankgate.Beneficiary) (*bank.Challenge, error) {
+func (b *Connector) CreateBeneficiary(ctx context.Context, call *bank.Call, in *bankgate.Beneficiary) (*bank.Challenge, error) {
 	return payment(b, ctx, call, "beneficiary", in, func(st *userState, now time.Time, in *bankgate.Beneficiary) error {
 		_, err := b.addBeneficiary(ctx, st, now, in, false)
 		return err
@@ -378,7 +378,7 @@ func (b *Bank) CreateBeneficiary(ctx context.Context, call *bank.Call, in *bankg
 // Transfer pays a beneficiary from one of the user's accounts, in the
 // account's currency; see bank.Payer. A receiver whose IBAN is a sandbox
 // account is credited too. UserTransferMFA is asked a code first.
-func (b *Bank) Transfer(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
+func (b *Connector) Transfer(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
 	var res *bankgate.TransferResult
 	ch, err := payment(b, ctx, call, "transfer", req, func(st *userState, now time.Time, req *bankgate.TransferRequest) error {
 		var err error
@@ -392,7 +392,7 @@ func (b *Bank) Transfer(ctx context.Context, call *bank.Call, req *bankgate.Tran
 // IBAN and AccountNumber), creating it first unless a beneficiary with its
 // IBAN or account number exists. A beneficiary created this way skips the
 // cool-down, so the payment is made in the same call.
-func (b *Bank) TransferAutoflow(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
+func (b *Connector) TransferAutoflow(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
 	var res *bankgate.TransferResult
 	ch, err := payment(b, ctx, call, "transfer_autoflow", req, func(st *userState, now time.Time, req *bankgate.TransferRequest) error {
 		if req == nil {
@@ -425,7 +425,7 @@ func (b *Bank) TransferAutoflow(ctx context.Context, call *bank.Call, req *bankg
 }
 
 // WireBeneficiaries returns the user's wire beneficiaries, oldest first.
-func (b *Bank) WireBeneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.WireBeneficiary, *bank.Challenge, error) {
+func (b *Connector) WireBeneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.WireBeneficiary, *bank.Challenge, error) {
 	var out []bankgate.WireBeneficiary
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
 		out = slices.Clone(st.wires)
@@ -443,7 +443,7 @@ func (b *Bank) WireBeneficiaries(ctx context.Context, call *bank.Call) ([]bankga
 // CreateWireBeneficiary adds a US wire beneficiary. It needs a name, an
 // account number and a 9-digit routing number, and returns
 // BeneficiaryExists for a duplicate account and routing number.
-func (b *Bank) CreateWireBeneficiary(ctx context.Context, call *bank.Call, in *bankgate.WireBeneficiary) (*bank.Challenge, error) {
+func (b *Connector) CreateWireBeneficiary(ctx context.Context, call *bank.Call, in *bankgate.WireBeneficiary) (*bank.Challenge, error) {
 	return payment(b, ctx, call, "wire_beneficiary", in, func(st *userState, now time.Time, in *bankgate.WireBeneficiary) error {
 		_, err := b.addWire(ctx, st, now, in, false)
 		return err
@@ -452,7 +452,7 @@ func (b *Bank) CreateWireBeneficiary(ctx context.Context, call *bank.Call, in *b
 
 // WireTransfer pays the wire beneficiary req.ReceiverID, in the sender
 // account's currency, under the same rules as Transfer.
-func (b *Bank) WireTransfer(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
+func (b *Connector) WireTransfer(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
 	var res *bankgate.TransferResult
 	ch, err := payment(b, ctx, call, "wire_transfer", req, func(st *userState, now time.Time, req *bankgate.TransferRequest) error {
 		var err error
@@ -465,7 +465,7 @@ func (b *Bank) WireTransfer(ctx context.Context, call *bank.Call, req *bankgate.
 // WireTransferAutoflow pays the wire beneficiary req.Wire describes,
 // creating it first unless one with its account and routing number
 // exists; one created this way skips the cool-down.
-func (b *Bank) WireTransferAutoflow(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
+func (b *Connector) WireTransferAutoflow(ctx context.Context, call *bank.Call, req *bankgate.TransferRequest) (*bankgate.TransferResult, *bank.Challenge, error) {
 	var res *bankgate.TransferResult
 	ch, err := payment(b, ctx, call, "wire_transfer_autoflow", req, func(st *userState, now time.Time, req *bankgate.TransferRequest) error {
 		if req == nil || req.Wire == nil {
@@ -498,7 +498,7 @@ func (b *Bank) WireTransferAutoflow(ctx context.Context, call *bank.Call, req *b
 // nothing. The pull succeeds at once. It returns ParameterMissing without
 // an operation ID, InvalidAccountID and ParameterError for an amount that
 // is not positive or over the transfer maximum.
-func (b *Bank) CreateACHPull(ctx context.Context, call *bank.Call, req *bankgate.ACHPullRequest) (*bank.Challenge, error) {
+func (b *Connector) CreateACHPull(ctx context.Context, call *bank.Call, req *bankgate.ACHPullRequest) (*bank.Challenge, error) {
 	if call.OperationID == "" {
 		return nil, paramMissing("The operation ID is required.")
 	}
@@ -529,7 +529,7 @@ func (b *Bank) CreateACHPull(ctx context.Context, call *bank.Call, req *bankgate
 // ID, or ParameterError if there is none. A pull the state in memory does
 // not have is looked for in the store before the answer is no: it may be
 // another instance's, made within the read staleness.
-func (b *Bank) ACHPull(ctx context.Context, call *bank.Call, operationID string) (*bankgate.ACHPull, error) {
+func (b *Connector) ACHPull(ctx context.Context, call *bank.Call, operationID string) (*bankgate.ACHPull, error) {
 	var out *bankgate.ACHPull
 	read := func(st *userState, now time.Time) error {
 		a := st.ach[operationID]

@@ -23,10 +23,10 @@ const enbd = "SANDBOX_AE_ENBD"
 // externalIBAN is a valid AE IBAN at a bank code no sandbox bank uses.
 var externalIBAN = makeIBAN("AE", "0990000001234567890")
 
-// newBankOn returns a Bank on the clock and event log given.
-func newBankOn(c *testClock, log eventLog) *Bank {
+// newBankOn returns a Connector on the clock and event log given.
+func newBankOn(c *testClock, log eventLog) *Connector {
 	b := New(Options{Now: c.Now})
-	b.log = log
+	b.events = log
 	return b
 }
 
@@ -41,7 +41,7 @@ func mustSQLite(tb testing.TB) *sqlite.Store {
 	return s
 }
 
-func mustAccounts(tb testing.TB, b *Bank, s bank.Session) []bankgate.Account {
+func mustAccounts(tb testing.TB, b *Connector, s bank.Session) []bankgate.Account {
 	tb.Helper()
 	accts, ch, err := b.Accounts(context.Background(), &bank.Call{Session: s})
 	if err != nil || ch != nil {
@@ -50,7 +50,7 @@ func mustAccounts(tb testing.TB, b *Bank, s bank.Session) []bankgate.Account {
 	return accts
 }
 
-func mustBalance(tb testing.TB, b *Bank, s bank.Session, id string) bankgate.Money {
+func mustBalance(tb testing.TB, b *Connector, s bank.Session, id string) bankgate.Money {
 	tb.Helper()
 	a, _, err := b.Balance(context.Background(), &bank.Call{Session: s}, id)
 	if err != nil {
@@ -60,7 +60,7 @@ func mustBalance(tb testing.TB, b *Bank, s bank.Session, id string) bankgate.Mon
 }
 
 // mustBeneficiary creates a beneficiary and returns it as listed.
-func mustBeneficiary(tb testing.TB, b *Bank, s bank.Session, in bankgate.Beneficiary) bankgate.Beneficiary {
+func mustBeneficiary(tb testing.TB, b *Connector, s bank.Session, in bankgate.Beneficiary) bankgate.Beneficiary {
 	tb.Helper()
 	ctx := context.Background()
 	if ch, err := b.CreateBeneficiary(ctx, &bank.Call{Session: s}, &in); err != nil || ch != nil {
@@ -79,7 +79,7 @@ func mustBeneficiary(tb testing.TB, b *Bank, s bank.Session, in bankgate.Benefic
 	return bankgate.Beneficiary{}
 }
 
-func mustTransfer(tb testing.TB, b *Bank, s bank.Session, req bankgate.TransferRequest) *bankgate.TransferResult {
+func mustTransfer(tb testing.TB, b *Connector, s bank.Session, req bankgate.TransferRequest) *bankgate.TransferResult {
 	tb.Helper()
 	res, ch, err := b.Transfer(context.Background(), &bank.Call{Session: s}, &req)
 	if err != nil || ch != nil {
@@ -96,7 +96,7 @@ func wantCode(tb testing.TB, what string, err error, code bankgate.Code) {
 }
 
 // allHistory returns the transactions of an account from 300 days back.
-func allHistory(tb testing.TB, b *Bank, s bank.Session, id string, now time.Time) []bankgate.Transaction {
+func allHistory(tb testing.TB, b *Connector, s bank.Session, id string, now time.Time) []bankgate.Transaction {
 	tb.Helper()
 	txs, _, err := b.Transactions(context.Background(), &bank.Call{Session: s}, id, now.AddDate(0, 0, -300), now)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestTransferMovesMoney(t *testing.T) {
 	}
 	after := mustBalance(t, b, s, cur.ID)
 	// The generated ledger has nothing between the two reads unless the
-	// schedule placed something in those 7 hours; compare with a Bank that
+	// schedule placed something in those 7 hours; compare with a Connector that
 	// saw no payment.
 	fresh := New(Options{Now: clock.Now})
 	want := mustBalance(t, fresh, MustLogin(t, fresh, enbd, UserGood), cur.ID) - 12345
@@ -289,7 +289,7 @@ func TestTransferToSandboxUser(t *testing.T) {
 	}
 	mustAccounts(t, b2, s) // uses the sender: delivers
 	mustAccounts(t, b, s)  // the first instance delivers too, or finds it done
-	for _, bk := range []*Bank{b, b2, newBankOn(clock, log)} {
+	for _, bk := range []*Connector{b, b2, newBankOn(clock, log)} {
 		if got := mustBalance(t, bk, rs, to.ID); got != before+50700 {
 			t.Errorf("receiver balance after delivery %v, want %v", got, before+50700)
 		}
@@ -633,7 +633,7 @@ func TestConcurrentTransfers(t *testing.T) {
 			log := &countingLog{eventLog: newLog(t)}
 			// Several instances on one store: they serialise through the
 			// store, not through a shared lock.
-			banks := []*Bank{newBankOn(clock, log), newBankOn(clock, log), newBankOn(clock, log), newBankOn(clock, log)}
+			banks := []*Connector{newBankOn(clock, log), newBankOn(clock, log), newBankOn(clock, log), newBankOn(clock, log)}
 			if err := banks[0].AddFixture(ctx, "", []byte(concurrencyFixture)); err != nil {
 				t.Fatal(err)
 			}
@@ -741,7 +741,7 @@ func TestPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(40 * 24 * time.Hour)
-	snapshot := func(b *Bank) map[string]any {
+	snapshot := func(b *Connector) map[string]any {
 		out := map[string]any{}
 		for _, sess := range []bank.Session{s, rs} {
 			for _, a := range mustAccounts(t, b, sess) {
@@ -764,7 +764,7 @@ func TestPersistence(t *testing.T) {
 		return out
 	}
 	want := snapshot(b1)
-	// A restart: a new Bank on the same database.
+	// A restart: a new Connector on the same database.
 	b2 := New(Options{Now: clock.Now, Store: store})
 	if diff := cmp.Diff(want, snapshot(b2)); diff != "" {
 		t.Errorf("after restart (-before +after):\n%s", diff)

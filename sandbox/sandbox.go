@@ -15,15 +15,15 @@ import (
 )
 
 var (
-	_ bank.Connector          = (*Bank)(nil)
-	_ bank.AccountsReader     = (*Bank)(nil)
-	_ bank.BalanceReader      = (*Bank)(nil)
-	_ bank.TransactionsReader = (*Bank)(nil)
-	_ bank.CardsReader        = (*Bank)(nil)
-	_ bank.MetadataReader     = (*Bank)(nil)
-	_ bank.Payer              = (*Bank)(nil)
-	_ bank.WirePayer          = (*Bank)(nil)
-	_ bank.ACHPuller          = (*Bank)(nil)
+	_ bank.Connector          = (*Connector)(nil)
+	_ bank.AccountsReader     = (*Connector)(nil)
+	_ bank.BalanceReader      = (*Connector)(nil)
+	_ bank.TransactionsReader = (*Connector)(nil)
+	_ bank.CardsReader        = (*Connector)(nil)
+	_ bank.MetadataReader     = (*Connector)(nil)
+	_ bank.Payer              = (*Connector)(nil)
+	_ bank.WirePayer          = (*Connector)(nil)
+	_ bank.ACHPuller          = (*Connector)(nil)
 )
 
 // Lockout policy.
@@ -33,18 +33,18 @@ const (
 )
 
 // DefaultCacheUsers is how many users' states (their events applied) a
-// Bank keeps in memory unless Options.CacheUsers says otherwise. A state
+// Connector keeps in memory unless Options.CacheUsers says otherwise. A state
 // without events is a few hundred bytes (its generated data lives in the
 // byte-bounded cache), so the working set of a large app fits.
 const DefaultCacheUsers = 200_000
 
 // DefaultCacheBytes is how many bytes of generated users' data (profile,
 // balance checkpoints and one month's postings: about 2.6 KB a user, so
-// some 50,000 users) a Bank keeps in memory unless Options.CacheBytes says
+// some 50,000 users) a Connector keeps in memory unless Options.CacheBytes says
 // otherwise.
 const DefaultCacheBytes = 128 << 20
 
-// DefaultReadStaleness is how long a Bank serves reads from a user's state
+// DefaultReadStaleness is how long a Connector serves reads from a user's state
 // in memory before it catches up with the store again, unless
 // Options.ReadStaleness says otherwise. It is the bound bankgate's token
 // cache keeps across instances.
@@ -54,7 +54,7 @@ const DefaultReadStaleness = 500 * time.Millisecond
 // longer matter are swept.
 const maxLockEntries = 10000
 
-// Options configures a Bank.
+// Options configures a Connector.
 type Options struct {
 	// Now is the clock used where a request carries no time of its own.
 	// Nil means time.Now.
@@ -70,15 +70,15 @@ type Options struct {
 	// Store keeps what users do (beneficiaries, payments, money received)
 	// and the fixtures operators add, in its event streams; only its
 	// AppendEvent and Events methods are used. Nil means an in-memory log
-	// that dies with the Bank.
+	// that dies with the Connector.
 	Store bankgate.Store
 	// ReadStaleness is how old, by the clock (call.Now, else Now), a
 	// user's state in memory may be for a read (Identity, Accounts,
 	// Balance, Transactions, the card and beneficiary lists, ACHPull) to
 	// be answered from it without reading the store: a payment, a
-	// beneficiary or a fixture version written through another Bank on
+	// beneficiary or a fixture version written through another Connector on
 	// the same store (another bankgate instance) becomes visible to this
-	// Bank's reads within ReadStaleness. What is written through this Bank
+	// Connector's reads within ReadStaleness. What is written through this Connector
 	// is visible to its reads at once, since its writes update the state
 	// in memory; writes always catch up with the store first. 0 means
 	// DefaultReadStaleness; a negative value makes every read catch up.
@@ -91,8 +91,8 @@ type Options struct {
 	ChangeFeed bool
 }
 
-// Bank is the sandbox bank connector. It is safe for concurrent use, and
-// several Banks (in one process or many) may share one store: each keeps
+// Connector is the sandbox bank connector. It is safe for concurrent use, and
+// several Connectors (in one process or many) may share one store: each keeps
 // users' states in memory and catches them up from the store's event
 // streams before every write, and before a read when the state was last
 // caught up longer than Options.ReadStaleness ago.
@@ -104,11 +104,11 @@ type Options struct {
 // that start from the same deterministic data. Its failed-login counters
 // and lockouts live in memory, per process: they are not shared between
 // bankgate instances and are forgotten on restart.
-type Bank struct {
+type Connector struct {
 	now       func() time.Time
 	cache     *ledgerCache
-	gen       *genCache // generated users' data, by bank and username
-	log       eventLog
+	gen       *genCache     // generated users' data, by bank and username
+	events    eventLog      // where users' states are kept: the store's event streams
 	staleness time.Duration // < 0: reads always catch up
 	feed      *feed.Feed    // nil without Options.ChangeFeed
 
@@ -133,8 +133,8 @@ type failures struct {
 	lockedUntil time.Time // zero unless locked
 }
 
-// New returns a sandbox Bank.
-func New(opts Options) *Bank {
+// New returns a sandbox connector.
+func New(opts Options) *Connector {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -147,28 +147,28 @@ func New(opts Options) *Bank {
 	if genBytes <= 0 {
 		genBytes = DefaultCacheBytes
 	}
-	var log eventLog = newMemEvents()
+	var events eventLog = newMemEvents()
 	if opts.Store != nil {
-		log = opts.Store
+		events = opts.Store
 	}
 	staleness := opts.ReadStaleness
 	if staleness == 0 {
 		staleness = DefaultReadStaleness
 	}
-	b := &Bank{now: now, cache: newLedgerCache(size), gen: newGenCache(genBytes), log: log, staleness: staleness,
+	b := &Connector{now: now, cache: newLedgerCache(size), gen: newGenCache(genBytes), events: events, staleness: staleness,
 		fixtures: make(map[string]*fixtureEntry),
 		failures: make(map[lockKey]*failures)}
-	if cl, ok := log.(feed.Log); ok && opts.ChangeFeed && staleness > 0 {
+	if cl, ok := events.(feed.Log); ok && opts.ChangeFeed && staleness > 0 {
 		b.feed = feed.New(cl, nil, b.markStream)
 	}
 	return b
 }
 
 // Banks returns the sandbox banks, sorted by ID.
-func (b *Bank) Banks() []bankgate.Bank { return slices.Clone(sortedBanks) }
+func (b *Connector) Banks() []bankgate.Bank { return slices.Clone(sortedBanks) }
 
 // Bank returns the sandbox bank with the given ID, and whether there is one.
-func (b *Bank) Bank(id string) (bankgate.Bank, bool) {
+func (b *Connector) Bank(id string) (bankgate.Bank, bool) {
 	bi, ok := bankByID[id]
 	if !ok {
 		return bankgate.Bank{}, false
@@ -225,7 +225,7 @@ func errInvalidBank() error {
 // the error an "error_<TYPE>" username asks for on a first step, and
 // InvalidMFA for wrong answers or a State it did not issue. The session of
 // a finished login is {"bank":..., "user":...}; UserKey is the username.
-func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginResult, error) {
+func (b *Connector) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginResult, error) {
 	bi, ok := bankByID[req.BankID]
 	if !ok && (req.State == nil || req.BankID != "") {
 		return nil, errInvalidBank()
@@ -281,7 +281,7 @@ func (b *Bank) Login(ctx context.Context, req bank.LoginRequest) (*bank.LoginRes
 // user's state alone: a state is built (and its IBANs registered) by the
 // first call that reads it, so logins of users never read cost no
 // memory.
-func (b *Bank) loggedIn(_ context.Context, _ string, bi *bankInfo, user string, _ time.Time) (*bank.LoginResult, error) {
+func (b *Connector) loggedIn(_ context.Context, _ string, bi *bankInfo, user string, _ time.Time) (*bank.LoginResult, error) {
 	s, err := json.Marshal(sessionData{Bank: bi.bank.ID, User: user})
 	if err != nil {
 		return nil, err
@@ -290,7 +290,7 @@ func (b *Bank) loggedIn(_ context.Context, _ string, bi *bankInfo, user string, 
 }
 
 // resume finishes a login that asked for input.
-func (b *Bank) resume(ctx context.Context, req bank.LoginRequest) (*bank.LoginResult, error) {
+func (b *Connector) resume(ctx context.Context, req bank.LoginRequest) (*bank.LoginResult, error) {
 	var st loginState
 	if err := json.Unmarshal(req.State, &st); err != nil || bankByID[st.Bank] == nil || st.User == "" {
 		return nil, errInvalidMFA()
@@ -369,7 +369,7 @@ func simulatedError(t string) error {
 // every attempt during the lock, right password or not, answers
 // AccountLocked and does not extend it. A success resets the count. check
 // runs without b.mu held: a fixture's takes milliseconds.
-func (b *Bank) checkPassword(key lockKey, check func() bool, now time.Time) error {
+func (b *Connector) checkPassword(key lockKey, check func() bool, now time.Time) error {
 	if b.locked(key, now) {
 		return errLocked()
 	}
@@ -427,7 +427,7 @@ func (b *Bank) checkPassword(key lockKey, check func() bool, now time.Time) erro
 
 // locked reports whether key is locked at now, forgetting a lock that
 // expired.
-func (b *Bank) locked(key lockKey, now time.Time) bool {
+func (b *Connector) locked(key lockKey, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	f := b.failures[key]
@@ -444,7 +444,7 @@ func (b *Bank) locked(key lockKey, now time.Time) bool {
 // sweep drops failure records that no longer matter: expired locks, and
 // counts whose last failure is older than LockoutDuration. The caller holds
 // b.mu.
-func (b *Bank) sweep(now time.Time) {
+func (b *Connector) sweep(now time.Time) {
 	for k, f := range b.failures {
 		if (!f.lockedUntil.IsZero() && !now.Before(f.lockedUntil)) ||
 			(f.lockedUntil.IsZero() && now.Sub(f.last) > LockoutDuration) {

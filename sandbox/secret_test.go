@@ -52,7 +52,7 @@ var secretFixture = `{"bankID":"SANDBOX_SA_SNB","username":"vault","password":"`
 
 // TestFixtureSecretsAtRest persists fixtures to a SQLite database, dumps
 // the database files and finds neither a password nor an MFA answer in
-// them, then logs in from a new Bank on the same database.
+// them, then logs in from a new Connector on the same database.
 func TestFixtureSecretsAtRest(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
@@ -74,7 +74,7 @@ func TestFixtureSecretsAtRest(t *testing.T) {
 	}
 	secrets := []string{secretPassword, secretAnswer0, secretAnswer1, "alice-pass"}
 
-	// What the store keeps is the hashed fixture, and so is what the Bank
+	// What the store keeps is the hashed fixture, and so is what the Connector
 	// holds in memory.
 	evs, err := store.Events(ctx, fixtureStream("SANDBOX_SA_SNB", "vault"), 0)
 	if err != nil || len(evs) != 1 {
@@ -131,7 +131,7 @@ func TestFixtureSecretsAtRest(t *testing.T) {
 	}
 	dump("closed")
 
-	// A new Bank on the reopened database logs the fixture users in.
+	// A new Connector on the reopened database logs the fixture users in.
 	store2, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)

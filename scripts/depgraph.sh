@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
 for p in $(go list ./... | grep -v /pgtest); do
-	deps=$(go list -f '{{join .Imports "\n"}}' "$p" | { grep "^$mod" || true; } | sed "s#^$mod#.#" | sort | tr '\n' ' ')
+	deps=$(go list -f '{{join .Imports "\n"}}' "$p" | { grep "^$mod" || true; } | sed "s#^$mod#.#" | sort | paste -sd' ' -)
 	printf '%-22s -> %s\n' "${p#$mod}" "${deps:-(none)}" | sed 's#^/##; s#^ *->#. ->#'
 done

@@ -785,21 +785,11 @@ func (s *Service) sandboxView(ctx context.Context, app *bankgate.App) (*SandboxV
 	if production(app) {
 		return nil, errProductionApp()
 	}
-	v := &SandboxView{App: app, Clock: bankgate.SandboxClock{Now: s.AppNow(app), Offset: app.ClockOffset}, Users: []bankgate.SandboxUser{}}
-	seen := map[any]bool{}
-	for _, b := range s.bankList {
-		tu, err := s.testUsers(b.ID)
-		if err != nil || seen[tu] {
-			continue
-		}
-		seen[tu] = true
-		us, err := tu.TestUsers(ctx, worldID(app))
-		if err != nil {
-			return nil, fmt.Errorf("list sandbox users: %w", err)
-		}
-		v.Users = append(v.Users, us...)
+	users, err := s.appSandboxUsers(ctx, app)
+	if err != nil {
+		return nil, err
 	}
-	return v, nil
+	return &SandboxView{App: app, Clock: bankgate.SandboxClock{Now: s.AppNow(app), Offset: app.ClockOffset}, Users: users}, nil
 }
 
 // ResetSandbox starts the app's sandbox world again, empty (no payments,

@@ -78,12 +78,6 @@ type batchState struct {
 	Req  *bankgate.BatchRequest `json:"req"`
 }
 
-// BatchMetadata reads the bank's metadata for the batch limits and
-// beneficiary validators.
-func (s *Service) BatchMetadata(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions) (*bankgate.Outcome[*bankgate.AccountsMetadata], error) {
-	return s.Metadata(ctx, p, opts)
-}
-
 // CreateBatch creates a batch from req: with file false it pays every item
 // through the connector's autoflow, one by one (an item whose bank asks
 // for input fails: a batch prompts once, for the account lookup, not per
@@ -99,13 +93,13 @@ func (s *Service) CreateBatch(ctx context.Context, p *bankgate.Principal, opts b
 			return nil, err
 		}
 	}
-	accounts, err := Capability[bank.AccountsReader](s, p)
+	accounts, err := capability[bank.AccountsReader](s, p)
 	if err != nil {
 		return nil, err
 	}
 	var payer bank.Payer
 	if !file {
-		if payer, err = Capability[bank.Payer](s, p); err != nil {
+		if payer, err = capability[bank.Payer](s, p); err != nil {
 			return nil, err
 		}
 	}

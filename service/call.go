@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
@@ -17,7 +16,7 @@ import (
 // endpoint only.
 func run[C, V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
 	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
-	c, err := Capability[C](s, p)
+	c, err := capability[C](s, p)
 	if err != nil {
 		return nil, err
 	}
@@ -81,36 +80,6 @@ func session(p *bankgate.Principal) bank.Session {
 // single adapts a connector method that never asks for input.
 func single[V any](v V, err error) (V, *bank.Challenge, error) { return v, nil, err }
 
-// reprompt puts a resumed operation back to waiting for input, with the
-// connector's new state.
-func (s *Service) reprompt(ctx context.Context, op *bankgate.Operation, ch *bank.Challenge) error {
-	sealed, err := s.sealState(op.ID, ch.State)
-	if err != nil {
-		return err
-	}
-	now := s.Now()
-	next := *op
-	next.Status, next.State, next.UpdatedAt, next.ExpiresAt = bankgate.StatusUserInputRequired, sealed, now, now.Add(s.opTTL)
-	return s.store.UpdateOperation(ctx, &next, bankgate.StatusInitialized)
-}
-
-// recordOperation stores a finished operation that needed no input.
-// Failures to record are logged: the call's result stands.
-func (s *Service) recordOperation(ctx context.Context, opID string, p *bankgate.Principal, endpoint string, callErr error) {
-	now := s.Now()
-	op := &bankgate.Operation{ID: opID, AppID: p.AppID, ConnectionID: p.ConnectionID, BankID: p.BankID, Endpoint: endpoint,
-		Status: bankgate.StatusDone, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(recordTTL)}
-	if callErr != nil {
-		op.Status, op.ErrorType = bankgate.StatusFailed, string(bankgate.ErrorCode(callErr))
-	}
-	if err := s.store.CreateOperation(ctx, op); err != nil {
-		s.log.Warn("record operation", "operationID", opID, "err", err)
-	}
-}
-
-// recordTTL is how long finished operations stay queryable.
-const recordTTL = 7 * 24 * time.Hour
-
 // connector returns the connector serving the principal's bank.
 func (s *Service) connector(p *bankgate.Principal) (bank.Connector, error) {
 	c, ok := s.banks[p.BankID]
@@ -120,9 +89,9 @@ func (s *Service) connector(p *bankgate.Principal) (bank.Connector, error) {
 	return c, nil
 }
 
-// Capability returns the principal's connector as the capability T, or
+// capability returns the principal's connector as the capability T, or
 // NotImplemented when its bank does not offer it.
-func Capability[T any](s *Service, p *bankgate.Principal) (T, error) {
+func capability[T any](s *Service, p *bankgate.Principal) (T, error) {
 	var zero T
 	c, err := s.connector(p)
 	if err != nil {

@@ -142,7 +142,7 @@ func (s *Service) CreateACHPull(ctx context.Context, p *bankgate.Principal, opts
 // It never asks for input and records nothing: operationID names the
 // pull, it resumes nothing.
 func (s *Service) ACHPull(ctx context.Context, p *bankgate.Principal, operationID string) (*bankgate.ACHPull, error) {
-	r, err := Capability[bank.ACHPuller](s, p)
+	r, err := capability[bank.ACHPuller](s, p)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ const (
 var writeStmts = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlAudit, sqlConsumeCode, sqlIssueToken, sqlInsertConn, sqlInsertCode, sqlAppendEvent, sqlConnClientUserID}
 var readStmts = []string{sqlEvents, sqlGrantByToken, sqlAppBySecret}
 
-// stmt returns the prepared statement for query inside tx.
+// txStmt returns the prepared statement for query inside tx.
 func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
 	return tx.StmtContext(ctx, s.stmts["w:"+query])
 }

@@ -110,13 +110,27 @@ func crashSafety(t *testing.T, dbURL string) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill the server in the middle of the traffic, once it has
+	// acknowledged a few dozen transfers.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		acked := 0
+		for _, u := range users {
+			acked += len(u.transfers)
+		}
+		mu.Unlock()
+		if acked >= 30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d transfers acknowledged in 20 s before the crash", acked)
+		}
+	}
 	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-p1.done
-	time.Sleep(100 * time.Millisecond) // let in-flight requests fail
-	close(stop)
+	close(stop) // requests in flight fail with the process; wg.Wait waits for them
 	wg.Wait()
 
 	mu.Lock()

@@ -79,6 +79,7 @@ type serverOpts struct {
 // waits until it accepts connections. It stops the server at test end.
 func startServer(t *testing.T, o serverOpts) *testServer {
 	t.Helper()
+	parallelUnderShort(t)
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}
@@ -124,6 +125,23 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	}
 	t.Cleanup(ts.stop)
 	return ts
+}
+
+// parallelTests are the tests parallelUnderShort made parallel.
+var parallelTests sync.Map
+
+// parallelUnderShort lets a top-level test that runs servers run beside
+// others under -short: each has its own data directory, clock and port,
+// and most of a server test's time is spent waiting (on fsync, on the
+// network), so two at a time take half as long. Without -short (CI, with
+// the race detector and the timing-bound tests) tests run one at a time.
+func parallelUnderShort(t *testing.T) {
+	if !testing.Short() || strings.Contains(t.Name(), "/") {
+		return
+	}
+	if _, seen := parallelTests.LoadOrStore(t, true); !seen {
+		t.Parallel()
+	}
 }
 
 // skipSlow skips a slow end-to-end test (a crash, an outage, a partition,

@@ -31,12 +31,18 @@ func TestGracefulShutdown(t *testing.T) {
 	fmt.Fprintf(conn, "POST /v2/connect/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
 	half := len(body) / 2
 	conn.Write([]byte(body[:half]))
+	// Time for the server to read the headers: nothing outside shows it,
+	// and a connection without a request is not one in flight.
 	time.Sleep(200 * time.Millisecond)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	// Still running: the request has not finished.
+	// Shutting down, and still running: the request has not finished.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.Stderr.String(), "shutting down"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown logged after SIGTERM:\n%s", p.Stderr.String())
+		}
+	}
 	select {
 	case <-p.done:
 		t.Fatalf("exited with a request in flight: %v", p.err)

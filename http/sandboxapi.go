@@ -24,7 +24,7 @@ type clockResponse struct {
 
 // sandboxClock reads (empty advance) or advances the calling app's
 // sandbox test clock; no other app's clock or world moves.
-func (s *Server) sandboxClock(ctx context.Context, c *call) (any, error) {
+func (s *Server) sandboxClock(ctx context.Context, c *request) (any, error) {
 	var req clockRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func toWireSandboxUser(u bankgate.SandboxUser) wireSandboxUser {
 
 // decodeSandboxUser decodes a sandbox users request and checks that it
 // carries an appSecret.
-func decodeSandboxUser(c *call) (*sandboxUserRequest, error) {
+func decodeSandboxUser(c *request) (*sandboxUserRequest, error) {
 	var req sandboxUserRequest
 	if err := decode(c.body, &req); err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func decodeSandboxUser(c *call) (*sandboxUserRequest, error) {
 
 // sandboxUsersCreate creates or replaces a sandbox user in the calling
 // app's world.
-func (s *Server) sandboxUsersCreate(ctx context.Context, c *call) (any, error) {
+func (s *Server) sandboxUsersCreate(ctx context.Context, c *request) (any, error) {
 	req, err := decodeSandboxUser(c)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (s *Server) sandboxUsersCreate(ctx context.Context, c *call) (any, error) {
 }
 
 // sandboxUsersList lists the calling app's sandbox users.
-func (s *Server) sandboxUsersList(ctx context.Context, c *call) (any, error) {
+func (s *Server) sandboxUsersList(ctx context.Context, c *request) (any, error) {
 	req, err := decodeSandboxUser(c)
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (s *Server) sandboxUsersList(ctx context.Context, c *call) (any, error) {
 }
 
 // sandboxUsersDelete deletes one of the calling app's sandbox users.
-func (s *Server) sandboxUsersDelete(ctx context.Context, c *call) (any, error) {
+func (s *Server) sandboxUsersDelete(ctx context.Context, c *request) (any, error) {
 	req, err := decodeSandboxUser(c)
 	if err != nil {
 		return nil, err

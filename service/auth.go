@@ -1,171 +1,18 @@
+// Authentication: an access token (or a forwarded call's tokenID), the
+// appSecret and the userSecret to a Principal, through the grant cache.
+
 package service
 
 import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/secret"
 )
-
-// CheckLogin checks a Connect login before it runs and returns its app:
-// InvalidAppCredentials for an unknown appKey, InvalidBankID for a bank
-// this server does not serve or the app may not use, ParameterMissing
-// without username and password (unless it resumes an operation), and
-// ParameterError for fields longer than 256 characters. The transport
-// calls it before it spends rate limits on the attempt; Login checks the
-// same.
-func (s *Service) CheckLogin(ctx context.Context, req bankgate.LoginRequest) (*bankgate.App, error) {
-	app, err := s.AppByKey(ctx, req.AppKey)
-	if err != nil {
-		return nil, err
-	}
-	b, ok := s.bankIndex[req.BankID]
-	if !ok {
-		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bankID is not a bank this server serves.")
-	}
-	if !reaches(app, b) {
-		if b.Sandbox {
-			return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s is a sandbox bank; a production app cannot use it.", b.ID)
-		}
-		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s is a real bank; a sandbox app cannot use it.", b.ID)
-	}
-	if req.OperationID == "" && (req.Username == "" || req.Password == "") {
-		return nil, bankgate.Errorf(bankgate.ParameterMissing, "username and password are required.")
-	}
-	if len(req.Username) > 256 || len(req.Password) > 256 || len(req.ClientUserID) > 256 {
-		return nil, bankgate.Errorf(bankgate.ParameterError, "username, password and clientUserID must be at most 256 characters.")
-	}
-	return app, nil
-}
-
-// Login runs a Connect login (or resumes one) against the bank's
-// connector, after the checks of CheckLogin.
-func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankgate.LoginResult, error) {
-	app, err := s.CheckLogin(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	conn := s.banks[req.BankID]
-	breq := bank.LoginRequest{AppID: worldID(app), BankID: req.BankID, Now: s.AppNow(app)}
-	var op *bankgate.Operation
-	if req.OperationID == "" {
-		breq.Username, breq.Password = req.Username, req.Password
-	} else {
-		var state []byte
-		op, state, err = s.claimOperation(ctx, req.OperationID, app.ID, "", bankgate.LoginEndpoint)
-		if err != nil {
-			return nil, err
-		}
-		if op.BankID != req.BankID {
-			s.finishOperation(ctx, op, bankgate.Errorf(bankgate.InvalidOperationID, ""))
-			return nil, bankgate.Errorf(bankgate.InvalidOperationID, "The operationID is unknown, expired or already completed.")
-		}
-		breq.State, breq.Answers = state, req.Answers
-	}
-	res, err := conn.Login(ctx, breq)
-	if op != nil {
-		s.finishOperation(ctx, op, err)
-	}
-	if err != nil {
-		s.auditLoginFailed(ctx, app, req, err)
-		return nil, err
-	}
-	opID := s.newOperationID(req.BankID)
-	if res.Challenge != nil {
-		if err := s.createPrompt(ctx, opID, app.ID, "", req.BankID, bankgate.LoginEndpoint, res.Challenge); err != nil {
-			return nil, fmt.Errorf("login: %w", err)
-		}
-		return &bankgate.LoginResult{OperationID: opID, Inputs: res.Challenge.Inputs}, nil
-	}
-	c, err := s.connect(ctx, app, req.BankID, req.ClientUserID, res)
-	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
-	}
-	return &bankgate.LoginResult{OperationID: opID, Connected: c}, nil
-}
-
-// connect stores a new connection for a finished login and issues its
-// access code.
-func (s *Service) connect(ctx context.Context, app *bankgate.App, bankID, clientUserID string, res *bank.LoginResult) (*bankgate.Connected, error) {
-	now := s.Now()
-	c := &bankgate.Connected{
-		AccessCode:   secret.Random(secret.PrefixAccessCode, CodeBytes),
-		UserSecret:   secret.Random(secret.PrefixUserSecret, UserSecretBytes),
-		ConnectionID: secret.Hex(20),
-		UserID:       s.userID(app.ID, bankID, res.UserKey),
-		TokenID:      newID(),
-		BankID:       bankID,
-	}
-	sealed, err := s.keys.Seal(c.UserSecret, c.ConnectionID, res.Session)
-	if err != nil {
-		return nil, err
-	}
-	conn := &bankgate.Connection{
-		ID: c.ConnectionID, AppID: app.ID, BankID: bankID, UserID: c.UserID, ClientUserID: clientUserID,
-		UserSecretDigest: s.keys.Digest(domainUserSecret, c.UserSecret), Sealed: sealed, CreatedAt: now,
-	}
-	code := &bankgate.AccessCode{
-		Digest: s.keys.Digest(domainCode, c.AccessCode), AppID: app.ID, ConnectionID: c.ConnectionID,
-		TokenID: c.TokenID, CreatedAt: now, ExpiresAt: now.Add(s.codeTTL),
-	}
-	if err := s.store.CreateConnection(ctx, conn, code); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// ExchangeToken trades an access code for an access token. The app is
-// authenticated by its secret (InvalidAppCredentials); the code must be
-// the app's, for the connection, unused and unexpired (InvalidAccessCode
-// otherwise, and a second exchange revokes the first one's token).
-//
-// With forwarded set (an exchange through SDK forwarding, whose token
-// stays server-side), the token is marked so that later forwarded calls
-// may name it by tokenID; an app that refuses forwarding gets BadRequest.
-func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string, forwarded bool) (*bankgate.Exchanged, error) {
-	app, err := s.AppBySecret(ctx, appSecret)
-	if err != nil {
-		return nil, err
-	}
-	if forwarded && !app.Forwarding {
-		return nil, bankgate.Errorf(bankgate.BadRequest, "This app does not allow SDK forwarding (bankgate apps set --forwarding on).")
-	}
-	badCode := bankgate.Errorf(bankgate.InvalidAccessCode, "The access code is invalid, expired or already used.")
-	if !secret.WellFormed(accessCode, secret.PrefixAccessCode, CodeBytes) || connectionID == "" || len(connectionID) > 128 {
-		return nil, badCode
-	}
-	token := secret.Random(secret.PrefixAccessToken, TokenBytes)
-	ex := &bankgate.Exchange{
-		CodeDigest:   s.keys.Digest(domainCode, accessCode),
-		AppID:        app.ID,
-		ConnectionID: connectionID,
-		Now:          s.Now(),
-		Token:        bankgate.Token{Digest: s.keys.Digest(domainToken, token), Forwarded: forwarded},
-	}
-	err = s.store.ExchangeAccessCode(ctx, ex)
-	if bankgate.IsCode(err, bankgate.InvalidAccessCode) {
-		s.forgetCode(ex.CodeDigest)
-		// A code issued before a key rotation has its digest under an
-		// older key: try that (a reuse of it revokes as usual).
-		for _, od := range s.keys.OtherDigests(domainCode, accessCode) {
-			ex.CodeDigest, ex.Token = od, bankgate.Token{Digest: ex.Token.Digest, Forwarded: forwarded}
-			if err = s.store.ExchangeAccessCode(ctx, ex); !bankgate.IsCode(err, bankgate.InvalidAccessCode) {
-				break
-			}
-			s.forgetCode(od)
-		}
-	}
-	if err != nil {
-		if bankgate.IsCode(err, bankgate.InvalidAccessCode) {
-			return nil, badCode
-		}
-		return nil, fmt.Errorf("exchange token: %w", err)
-	}
-	return &bankgate.Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID, ClientUserID: ex.ClientUserID}, nil
-}
 
 // intern returns the one copy of an app or bank ID that grant entries
 // share (at most maxInterned of them are kept; past that s is returned).
@@ -190,29 +37,6 @@ func (s *Service) intern(v string) string {
 // maxInterned bounds the interned IDs: apps and banks, which an operator
 // creates, not clients.
 const maxInterned = 10_000
-
-// forgetCode drops cached grants issued for an access code, so that a
-// revocation for code reuse takes effect on this instance at once.
-func (s *Service) forgetCode(codeDigest []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, e := range s.grants {
-		if secret.Equal(e.codeDigest, codeDigest) {
-			delete(s.grants, k)
-		}
-	}
-}
-
-// forgetConnection drops cached grants of a connection.
-func (s *Service) forgetConnection(connID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, e := range s.grants {
-		if e.connID == connID {
-			delete(s.grants, k)
-		}
-	}
-}
 
 // Authenticate checks, in order, the access token (InvalidToken, or
 // UserDelinked after delink), that appSecret belongs to the token's app
@@ -431,40 +255,39 @@ func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSec
 	}
 }
 
-// Delink ends the principal's connection: every token of it is revoked and
-// later calls get UserDelinked.
-func (s *Service) Delink(ctx context.Context, p *bankgate.Principal) error {
-	if err := s.store.DelinkConnection(ctx, p.ConnectionID, s.Now()); err != nil {
-		return fmt.Errorf("delink: %w", err)
-	}
-	s.forgetConnection(p.ConnectionID)
-	return nil
+// grantEntry is what a bearer check needs of a grant, kept per token:
+// with a cache entry per active token it is kept small (a Grant copied
+// whole was about 1 KB).
+type grantEntry struct {
+	key     string // the token digest it is cached under, "" if not cached
+	fetched time.Time
+
+	tokenID, appID, connID, bankID, userID string
+	userSecretDigest                       []byte
+	codeDigest                             []byte // the access code the token was issued for
+	// sealed is the connection's sealed session until session, the
+	// unsealed one, is known (after the first request that proved the
+	// userSecret); sealedTag is the sealed session's last 16 bytes (its
+	// authentication tag), which tell a re-read entry whether the session
+	// it had still holds.
+	sealed    []byte
+	sealedTag [16]byte
+	session   []byte
+	denied    error // nil for a usable grant; else InvalidToken or UserDelinked
+	// touched is when (UnixNano) this instance last recorded the
+	// connection's use in the store (see touch).
+	touched atomic.Int64
 }
 
-// OperationStatus returns the app's operation with the given ID. It
-// returns InvalidAppCredentials for a bad appSecret and
-// InvalidOperationID when the operation is unknown or another app's.
-func (s *Service) OperationStatus(ctx context.Context, appSecret, operationID string) (*bankgate.Operation, error) {
-	app, err := s.AppBySecret(ctx, appSecret)
-	if err != nil {
-		return nil, err
+// newGrantEntry copies of g what a bearer check needs. Strings that many
+// entries share (the app and bank IDs) are taken from intern.
+func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string) *grantEntry {
+	c := &g.Connection
+	e := &grantEntry{fetched: now, tokenID: g.Token.ID, appID: intern(g.Token.AppID), connID: c.ID,
+		bankID: intern(c.BankID), userID: c.UserID, userSecretDigest: c.UserSecretDigest,
+		codeDigest: g.Token.CodeDigest, sealed: c.Sealed, denied: checkGrant(g)}
+	if len(c.Sealed) >= len(e.sealedTag) {
+		copy(e.sealedTag[:], c.Sealed[len(c.Sealed)-len(e.sealedTag):])
 	}
-	bad := bankgate.Errorf(bankgate.InvalidOperationID, "No operation of this app has that operationID.")
-	if operationID == "" || len(operationID) > 200 {
-		return nil, bad
-	}
-	op, err := s.store.Operation(ctx, operationID)
-	if bankgate.IsCode(err, bankgate.NotFound) {
-		return nil, bad
-	}
-	if err != nil {
-		return nil, err
-	}
-	if op.AppID != app.ID {
-		return nil, bad
-	}
-	if op.Status == bankgate.StatusUserInputRequired && !s.Now().Before(op.ExpiresAt) {
-		op.Status, op.ErrorType = bankgate.StatusFailed, string(bankgate.SessionExpired)
-	}
-	return op, nil
+	return e
 }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/clock"
+	bghttp "github.com/bankgate/bankgate/http"
+	"github.com/bankgate/bankgate/postgres"
+	"github.com/bankgate/bankgate/sandbox"
+	"github.com/bankgate/bankgate/secret"
+	"github.com/bankgate/bankgate/service"
+	"github.com/bankgate/bankgate/sqlite"
+)
+
+// sandboxBytesPerState is what --sandbox-cache-mb budgets per cached user
+// state, so that the states (which hold on to their users' generated
+// profiles) stay within about the same memory as the generated-data cache.
+const sandboxBytesPerState = 2 << 10
+
+// app is an opened store, keyring and service for one command.
+type app struct {
+	cfg     Config
+	store   bankgate.Store
+	svc     *service.Service
+	clock   func() time.Time
+	virtual *clock.Virtual // nil on real time
+	sandbox *sandbox.Connector
+	log     *slog.Logger
+	keys    *secret.Keyring
+	keyFile string // "" for an inline key
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// open opens the store and builds the service for cfg.
+func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*app, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.ensureDataDir(); err != nil {
+		return nil, err
+	}
+	keyList, keyFile, err := cfg.loadKeys()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := secret.NewKeyringOf(keyList)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	base := now
+	if base == nil {
+		base = time.Now
+	}
+	if err := service.CheckKeys(ctx, store, keys, base().UTC()); err != nil {
+		store.Close()
+		if keyFile == "" {
+			keyFile = "the inline key"
+		}
+		return nil, fmt.Errorf("%w (key file: %s)", err, keyFile)
+	}
+	virtual, err := clock.Parse(cfg.SandboxClock, base)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("--sandbox-clock: %w", err)
+	}
+	clk := base
+	if virtual != nil {
+		clk = virtual.Now
+	}
+	cacheBytes := int64(cfg.SandboxCacheMB) << 20
+	if cacheBytes == 0 { // commands other than serve
+		cacheBytes = sandbox.DefaultCacheBytes
+	}
+	sb := sandbox.New(sandbox.Options{Now: clk, Store: store, ChangeFeed: true,
+		CacheBytes: cacheBytes, CacheUsers: int(cacheBytes / sandboxBytesPerState)})
+	if cfg.SandboxFixtures != "" {
+		if err := sb.LoadFixtureDir(ctx, cfg.SandboxFixtures); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("--sandbox-fixtures: %w", err)
+		}
+	}
+	connectors := []bank.Connector{sb}
+	if cfg.NoSandbox {
+		connectors = nil
+	}
+	svc := service.New(service.Config{
+		Store:         store,
+		Keyring:       keys,
+		Connectors:    connectors,
+		Now:           base,
+		SandboxNow:    clk,
+		AccessCodeTTL: cfg.AccessCodeTTL,
+		Logger:        log,
+	})
+	return &app{cfg: cfg, store: store, svc: svc, clock: clk, virtual: virtual, sandbox: sb, log: log, keys: keys, keyFile: keyFile}, nil
+}
+
+// openStore opens the configured store: PostgreSQL when a database URL
+// is set, else SQLite in the data directory.
+func openStore(ctx context.Context, cfg Config) (bankgate.Store, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+		}
+		return s, nil
+	}
+	dbPath := filepath.Join(cfg.DataDir, "bankgate.db")
+	s, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+		os.Chmod(p, 0o600)
+	}
+	return s, nil
+}
+
+// storeUnavailable reports whether err means the store cannot be reached.
+func storeUnavailable(err error) bool { return postgres.IsUnavailable(err) }
+
+// newMetrics returns the server's metrics, with pool statistics when the
+// store has a pool.
+func newMetrics(store bankgate.Store) *bghttp.Metrics {
+	m := bghttp.NewMetrics()
+	if pg, ok := store.(*postgres.Store); ok {
+		pool := pg.Pool()
+		gauge := func(name, help string, f func() float64) {
+			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+		}
+		gauge("bankgate_pool_total_conns", "PostgreSQL pool: open connections.", func() float64 { return float64(pool.Stat().TotalConns()) })
+		gauge("bankgate_pool_acquired_conns", "PostgreSQL pool: connections in use.", func() float64 { return float64(pool.Stat().AcquiredConns()) })
+		gauge("bankgate_pool_idle_conns", "PostgreSQL pool: idle connections.", func() float64 { return float64(pool.Stat().IdleConns()) })
+		gauge("bankgate_pool_max_conns", "PostgreSQL pool: maximum connections.", func() float64 { return float64(pool.Stat().MaxConns()) })
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bankgate_pool_acquire_wait_seconds_total", Help: "PostgreSQL pool: total time spent waiting for a connection."},
+			func() float64 { return pool.Stat().AcquireDuration().Seconds() }))
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bankgate_pool_empty_acquires_total", Help: "PostgreSQL pool: acquires that had to wait."},
+			func() float64 { return float64(pool.Stat().EmptyAcquireCount()) }))
+	}
+	return m
+}
+
+// openForCommand parses the common store flags of an admin command and
+// opens the app.
+func openForCommand(ctx context.Context, fs *flag.FlagSet, cfg *Config, args []string, stderr io.Writer) (*app, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.AccessCodeTTL == 0 {
+		cfg.AccessCodeTTL = 30 * time.Minute
+	}
+	log, err := newLogger("warn", stderr)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, *cfg, log, nil)
+}
