@@ -147,6 +147,7 @@ func storeUnavailable(err error) bool { return postgres.IsUnavailable(err) }
 // store has a pool.
 func newMetrics(store bankgate.Store) *bghttp.Metrics {
 	m := bghttp.NewMetrics()
+	registerBuildInfo(m.Registry)
 	if pg, ok := store.(*postgres.Store); ok {
 		pool := pg.Pool()
 		gauge := func(name, help string, f func() float64) {
