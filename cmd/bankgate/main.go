@@ -52,6 +52,7 @@ Usage:
   bankgate keys retire ID [--force]              stop trusting an older key (--force revokes what still depends on it)
   bankgate migrate --database-url URL            apply the PostgreSQL schema migrations without serving
   bankgate sandbox users add --bank B --file F   add (or replace) a sandbox user from a JSON fixture
+  bankgate healthcheck [--url URL]               exit 0 if the server's /healthz answers 200 (the image's HEALTHCHECK)
   bankgate version [--json]                      print the version, commit, build date and Go version (also --version)
 
 Run "bankgate COMMAND --help" for a command's flags.
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			return errors.New("sandbox: the command is: bankgate sandbox users add --bank BANK --file FILE")
 		}
 		return cmdSandboxUsersAdd(ctx, args[3:], env, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
