@@ -30,6 +30,78 @@ func Migrate(ctx context.Context, databaseURL string) error {
 	return migrate(ctx, pool)
 }
 
+// SchemaTooNewError is the refusal to use a database that a newer
+// bankgate has migrated: this build would misread or damage it.
+type SchemaTooNewError struct {
+	Version int // the database's highest applied migration
+	Known   int // this build's highest
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("the PostgreSQL database has schema version %d, newer than this bankgate knows (%d): a newer bankgate has migrated it. Run that newer version, or restore a backup made before the upgrade (see docs/operations.md)", e.Version, e.Known)
+}
+
+func maxKey(m map[int]bool) int {
+	n := 0
+	for k := range m {
+		n = max(n, k)
+	}
+	return n
+}
+
+// Migration is one schema migration: known to this build, applied to the
+// database, or both.
+type Migration struct {
+	Version   int
+	Name      string    // the file name; "" when this build does not know it
+	AppliedAt time.Time // zero when it is not applied
+}
+
+// Status reports the migrations this build knows and those applied to the
+// database at databaseURL (together, by version), without changing it. A
+// database without a schema_migrations table has none applied.
+func Status(ctx context.Context, databaseURL string) ([]Migration, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	byVersion := map[int]Migration{}
+	for _, m := range ms {
+		byVersion[m.version] = Migration{Version: m.version, Name: m.name}
+	}
+	pool, err := newPool(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	var table *string
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations')::text`).Scan(&table); err != nil {
+		return nil, classify(err)
+	}
+	if table != nil {
+		rows, err := pool.Query(ctx, `SELECT version, applied_at FROM schema_migrations`)
+		if err != nil {
+			return nil, classify(err)
+		}
+		type row struct{ Version, AppliedAt int64 }
+		applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+		if err != nil {
+			return nil, classify(err)
+		}
+		for _, r := range applied {
+			m := byVersion[int(r.Version)]
+			m.Version, m.AppliedAt = int(r.Version), time.Unix(0, r.AppliedAt).UTC()
+			byVersion[m.Version] = m
+		}
+	}
+	out := make([]Migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
 type migration struct {
 	version int
 	name    string
@@ -89,6 +161,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	}()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", classify(err))
+	}
+	// A database a newer bankgate has migrated is refused before
+	// anything is written to it.
+	if len(ms) > 0 {
+		known := ms[len(ms)-1].version
+		for v := range applied {
+			if v > known {
+				return &SchemaTooNewError{Version: maxKey(applied), Known: known}
+			}
+		}
 	}
 	for _, m := range ms {
 		if applied[m.version] {

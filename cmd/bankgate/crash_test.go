@@ -41,7 +41,7 @@ func crashSafety(t *testing.T, dbURL string) {
 	if dbURL != "" {
 		flags = append(flags, "--database-url", dbURL)
 	}
-	args := []string{"apps", "create", "--name", "crash", "--json", "--data-dir", dir, "--secret-key-file", key}
+	args := []string{"apps", "create", "--name", "crash", "--json", "--create", "--data-dir", dir, "--secret-key-file", key}
 	if dbURL != "" {
 		args = append(args, "--database-url", dbURL)
 	}

@@ -466,7 +466,7 @@ func TestAppsCLI(t *testing.T) {
 		return ""
 	}
 	var out, errb syncBuffer
-	if err := run(context.Background(), []string{"apps", "create", "--name", "cli"}, env, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"apps", "create", "--name", "cli", "--create"}, env, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "appSecret: bgas_") {

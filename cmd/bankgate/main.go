@@ -51,6 +51,7 @@ Usage:
   bankgate keys promote ID                       make a staged key the primary
   bankgate keys retire ID [--force]              stop trusting an older key (--force revokes what still depends on it)
   bankgate migrate --database-url URL            apply the PostgreSQL schema migrations without serving
+  bankgate migrate status [--json]               show the schema migrations this bankgate knows and those the store has
   bankgate sandbox users add --bank B --file F   add (or replace) a sandbox user from a JSON fixture
   bankgate healthcheck [--url URL]               exit 0 if the server's /healthz answers 200 (the image's HEALTHCHECK)
   bankgate version [--json]                      print the version, commit, build date and Go version (also --version)
@@ -88,6 +89,9 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	case "keys":
 		return cmdKeys(ctx, args[1:], env, stdout, stderr)
 	case "migrate":
+		if len(args) > 1 && args[1] == "status" {
+			return cmdMigrateStatus(ctx, args[2:], env, stdout, stderr)
+		}
 		return cmdMigrate(ctx, args[1:], env, stdout, stderr)
 	case "sandbox":
 		if len(args) < 3 || args[1] != "users" || args[2] != "add" {

@@ -168,7 +168,11 @@ func newMetrics(store bankgate.Store) *bghttp.Metrics {
 // openForCommand parses the common store flags of an admin command and
 // opens the app.
 func openForCommand(ctx context.Context, fs *flag.FlagSet, cfg *Config, args []string, stderr io.Writer) (*app, error) {
+	checkStore := createFlag(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := checkStore(*cfg); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {

@@ -17,7 +17,7 @@ import (
 func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb syncBuffer
-	if err := run(context.Background(), []string{"apps", "create", "--name", "shutdown", "--json", "--data-dir", dir}, func(string) string { return "" }, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"apps", "create", "--name", "shutdown", "--json", "--create", "--data-dir", dir}, func(string) string { return "" }, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
 	appKey := jsonField(t, out.String(), "appKey")
