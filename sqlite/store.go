@@ -31,6 +31,7 @@ type Store struct {
 	pending []*write
 	// Statements on the hot paths, prepared once.
 	stmts map[string]*sql.Stmt
+	path  string // the database file
 }
 
 // Hot statements, prepared at Open on the writer (w:) or reader (r:) pool.
@@ -92,7 +93,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w}
+	s := &Store{w: w, path: path}
 	if err := s.migrate(ctx, path); err != nil {
 		w.Close()
 		return nil, err

@@ -53,6 +53,8 @@ Usage:
   bankgate migrate --database-url URL            apply the PostgreSQL schema migrations without serving
   bankgate migrate status [--json]               show the schema migrations this bankgate knows and those the store has
   bankgate sandbox users add --bank B --file F   add (or replace) a sandbox user from a JSON fixture
+  bankgate backup --to FILE                      copy the SQLite store consistently, while the server runs
+  bankgate restore --from FILE [--force]         make a backup the SQLite store in --data-dir (servers stopped)
   bankgate healthcheck [--url URL]               exit 0 if the server's /healthz answers 200 (the image's HEALTHCHECK)
   bankgate version [--json]                      print the version, commit, build date and Go version (also --version)
 
@@ -99,6 +101,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			return errors.New("sandbox: the command is: bankgate sandbox users add --bank BANK --file FILE")
 		}
 		return cmdSandboxUsersAdd(ctx, args[3:], env, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, args[1:], env, stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, args[1:], env, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -69,10 +68,7 @@ func TestStoreGuardRefusesNewStore(t *testing.T) {
 // bankgate would.
 func bumpSchema(t *testing.T, db string, version int) {
 	t.Helper()
-	h, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openSQL(t, db)
 	defer h.Close()
 	if _, err := h.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 1764860400000000000)`, version); err != nil {
 		t.Fatal(err)
