@@ -6,7 +6,7 @@
 #
 #   docker build -t bankgate --build-arg VERSION=$(git describe --tags --always) \
 #     --build-arg COMMIT=$(git rev-parse HEAD) .
-#   docker run -p 8080:8080 -v bankgate-data:/data bankgate
+#   docker run -p 8080:8080 -p 127.0.0.1:8081:8081 -v bankgate-data:/data bankgate
 #
 # For production, give the server key from outside the volume
 # (BANKGATE_SECRET_KEY=/run/secrets/bankgate.key) or use PostgreSQL
@@ -33,10 +33,14 @@ COPY --from=build /out/bankgate /bankgate
 # volume starts writable by the server.
 COPY --from=build --chown=65532:65532 /out/data /data
 USER nonroot:nonroot
+# 8080: the Dapi API. 8081: the admin listener (admin API and console,
+# behind the admin token, and /metrics without one): publish it only on a
+# private network.
 ENV BANKGATE_ADDR=0.0.0.0:8080 \
+    BANKGATE_ADMIN_ADDR=0.0.0.0:8081 \
     BANKGATE_DATA_DIR=/data
 VOLUME ["/data"]
-EXPOSE 8080
+EXPOSE 8080 8081
 # No curl in the image: the binary asks its own /healthz (on BANKGATE_ADDR).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/bankgate", "healthcheck"]

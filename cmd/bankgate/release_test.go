@@ -170,8 +170,16 @@ func TestReleaseDockerfile(t *testing.T) {
 	if host, _, _ := net.SplitHostPort(addr); host != "0.0.0.0" && host != "" {
 		t.Errorf("BANKGATE_ADDR=%s: in a container the server must listen beyond the loopback", addr)
 	}
-	if e := final.all("EXPOSE"); len(e) != 1 || e[0] != port {
-		t.Errorf("EXPOSE %q, want %s", e, port)
+	wantPorts := port
+	if admin := envs["BANKGATE_ADMIN_ADDR"]; admin != "" {
+		_, adminPort, err := net.SplitHostPort(admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPorts += " " + adminPort
+	}
+	if e := final.all("EXPOSE"); len(e) != 1 || e[0] != wantPorts {
+		t.Errorf("EXPOSE %q, want %s (BANKGATE_ADDR's port, then BANKGATE_ADMIN_ADDR's)", e, wantPorts)
 	}
 	// The health check runs the binary itself (distroless has no shell,
 	// curl or wget), in exec form.
