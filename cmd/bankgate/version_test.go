@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -129,4 +131,24 @@ func TestVersionMetric(t *testing.T) {
 		names = append(names, f.GetName())
 	}
 	t.Fatalf("no bankgate_build_info among %s", strings.Join(names, " "))
+}
+
+// TestVersionMetricScraped reads bankgate_build_info as Prometheus does,
+// from a running server's /metrics.
+func TestVersionMetricScraped(t *testing.T) {
+	ts := startServer(t, serverOpts{})
+	if ts.AdminURL == "" {
+		t.Fatal("no admin listener")
+	}
+	res, err := http.Get(ts.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	b := readBuildInfo()
+	want := `bankgate_build_info{commit="` + b.Commit + `",goversion="` + runtime.Version() + `",version="` + b.Version + `"} 1`
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want+"\n") {
+		t.Errorf("GET /metrics: %d, lacks %s", res.StatusCode, want)
+	}
 }
