@@ -119,7 +119,7 @@ func (s *Server) transactionsGet(detail txDetail) func(ctx context.Context, c *r
 			}
 		}
 		render := func(env envelope, v []bankgate.Transaction) any {
-			return &transactionsResponse{envelope: env, Transactions: toWireTransactions(v, detail)}
+			return &txsResponse{env: env, txs: v, detail: detail}
 		}
 		if req.CardID != "" {
 			return respond(s.svc.CardTransactions(ctx, p, callOpts(c, base), req.CardID, from, to))(render)

@@ -231,4 +231,7 @@ func toWireBanks(in []bankgate.Bank) []wireBank {
 }
 
 // wireTime formats a time as Dapi's ISO-8601 UTC with milliseconds.
-func wireTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func wireTime(t time.Time) string { return t.UTC().Format(wireTimeLayout) }
+
+// wireTimeLayout is how Dapi writes an instant: UTC, milliseconds.
+const wireTimeLayout = "2006-01-02T15:04:05.000Z"
