@@ -169,7 +169,7 @@ func (s *Service) touch(ctx context.Context, e *grantEntry) {
 	if t.ids == nil {
 		t.ids = make(map[string]struct{})
 	}
-	t.ids[e.connID] = struct{}{}
+	t.ids[e.connID()] = struct{}{}
 	if !t.flushing && now.Sub(t.lastSent) >= touchFlushEvery {
 		t.flushing = true
 		go func() {

@@ -66,7 +66,7 @@ func (s *Service) forgetCode(codeDigest []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, e := range s.grants {
-		if secret.Equal(e.codeDigest, codeDigest) {
+		if secret.Equal(e.codeDigest(), codeDigest) {
 			delete(s.grants, k)
 		}
 	}
@@ -77,7 +77,7 @@ func (s *Service) forgetConnection(connID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, e := range s.grants {
-		if e.connID == connID {
+		if e.connID() == connID {
 			delete(s.grants, k)
 		}
 	}
