@@ -130,9 +130,12 @@ func (b *Connector) withUser(ctx context.Context, call *bank.Call, acc access, f
 		err = b.sync(ctx, st, now)
 	}
 	if err == nil {
+		if acc == catchUp {
+			st.ev()
+		}
 		err = fn(st, now)
 	}
-	pending := len(st.pending) > 0
+	pending := st.stateEvents != nil && len(st.pending) > 0
 	st.mu.Unlock()
 	if pending {
 		b.deliverPending(ctx, st, now)

@@ -105,7 +105,7 @@ func (b *Connector) deliver(ctx context.Context, sender *userState, t *transferR
 	}
 	var at time.Time
 	sender.mu.Lock()
-	for i := range sender.events {
+	for i := range sender.ev().events {
 		if e := &sender.events[i]; e.Type == etTransfer && e.Transfer != nil && e.Transfer.Ref == t.Ref {
 			at = e.Date
 		}

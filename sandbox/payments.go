@@ -353,6 +353,7 @@ func (b *Connector) pay(ctx context.Context, st *userState, call *bank.Call, now
 func (b *Connector) Beneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.Beneficiary, *bank.Challenge, error) {
 	var out []bankgate.Beneficiary
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
+		st.ev()
 		out = st.allBeneficiaries()
 		return nil
 	})
@@ -428,7 +429,7 @@ func (b *Connector) TransferAutoflow(ctx context.Context, call *bank.Call, req *
 func (b *Connector) WireBeneficiaries(ctx context.Context, call *bank.Call) ([]bankgate.WireBeneficiary, *bank.Challenge, error) {
 	var out []bankgate.WireBeneficiary
 	err := b.withUser(ctx, call, readCached, func(st *userState, now time.Time) error {
-		out = slices.Clone(st.wires)
+		out = slices.Clone(st.ev().wires)
 		return nil
 	})
 	if err != nil {
@@ -532,7 +533,7 @@ func (b *Connector) CreateACHPull(ctx context.Context, call *bank.Call, req *ban
 func (b *Connector) ACHPull(ctx context.Context, call *bank.Call, operationID string) (*bankgate.ACHPull, error) {
 	var out *bankgate.ACHPull
 	read := func(st *userState, now time.Time) error {
-		a := st.ach[operationID]
+		a := st.ev().ach[operationID]
 		if a == nil || operationID == "" {
 			return paramError("The ACH pull was not found.")
 		}

@@ -37,7 +37,6 @@ type userState struct {
 	fixture *fixture
 	fixVer  fixVersion // the fixture version in use; zero for none
 	seq     int64      // the last event of the user stream applied
-	events  []userEvent
 	// syncedAt is the clock reading of the last catch-up with the store
 	// that succeeded, and fixGen the Connector's fixGen read before it.
 	syncedAt time.Time
@@ -49,14 +48,23 @@ type userState struct {
 	syncedReal time.Time
 	// registered is set once the base's IBANs are in the registry.
 	registered bool
+
+	// The user's events and what they derive, nil until the user has an
+	// event or a fixture's beneficiaries: most users never pay, and a
+	// state is kept per active user. Writes, and reads of what events
+	// derive, call ev first; data reads go through postedOf.
+	*stateEvents
+}
+
+// stateEvents are a user's events and what they derive.
+type stateEvents struct {
+	events []userEvent
 	// preBens are a fixture user's beneficiaries before any event; a
-	// generated user's are derived when asked (preBeneficiaries), so
-	// that a state kept per active user does not hold them.
+	// generated user's are derived when asked (preBeneficiaries).
 	preBens []bankgate.Beneficiary
 
 	// Derived from events; reset by rebuild. The maps stay nil until an
-	// event needs them: most users never pay, and a state is kept per
-	// active user.
+	// event needs them.
 	bens       []bankgate.Beneficiary
 	wires      []bankgate.WireBeneficiary
 	autoflow   map[string]bool // beneficiary IDs made by autoflow
@@ -69,9 +77,20 @@ type userState struct {
 	ach        map[string]*achRecord
 }
 
+// ev returns the state's events, making them if it has none yet.
+func (st *userState) ev() *stateEvents {
+	if st.stateEvents == nil {
+		st.stateEvents = &stateEvents{}
+	}
+	return st.stateEvents
+}
+
 // rebuild resets what events derive and applies every event again, after
 // the base changed.
 func (st *userState) rebuild() {
+	if st.stateEvents == nil {
+		return
+	}
 	st.bens, st.wires = nil, nil
 	st.autoflow, st.sent, st.idem, st.credited, st.pending, st.ach = nil, nil, nil, nil, nil, nil
 	st.posted = nil
@@ -206,6 +225,7 @@ func (st *userState) post(i int, typ string, amt bankgate.Money, desc, details, 
 		delta = -amt
 	}
 	at = at.UTC()
+	st.ev()
 	if st.posted == nil {
 		st.posted = make([][]postedTx, len(st.l.p.books))
 	}
@@ -218,7 +238,7 @@ func (st *userState) post(i int, typ string, amt bankgate.Money, desc, details, 
 
 // postedOf returns what events posted to book i, oldest first.
 func (st *userState) postedOf(i int) []postedTx {
-	if st.posted == nil {
+	if st.stateEvents == nil || st.posted == nil {
 		return nil
 	}
 	return st.posted[i]

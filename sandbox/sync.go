@@ -46,13 +46,17 @@ func (b *Connector) sync(ctx context.Context, st *userState, now time.Time) erro
 	if st.l == nil || fver != st.fixVer {
 		if fx != nil {
 			st.l = fx.ledger(st.bi)
-			st.preBens = fx.beneficiaries(st.bi, st.user)
+			if bens := fx.beneficiaries(st.bi, st.user); len(bens) > 0 || st.stateEvents != nil {
+				st.ev().preBens = bens
+			}
 		} else {
 			if st.gen == nil {
 				st.gen = b.gen.ledger(st.bi, st.user)
 			}
 			st.l = st.gen
-			st.preBens = nil
+			if st.stateEvents != nil {
+				st.preBens = nil
+			}
 		}
 		st.fixture, st.fixVer, st.registered = fx, fver, false
 		st.rebuild()
@@ -61,6 +65,9 @@ func (b *Connector) sync(ctx context.Context, st *userState, now time.Time) erro
 	evs, err := b.events.Events(ctx, stream, st.seq)
 	if err != nil {
 		return fmt.Errorf("sandbox: read %s: %w", stream, err)
+	}
+	if len(evs) > 0 {
+		st.ev()
 	}
 	for _, e := range evs {
 		if e.Seq != st.seq+1 {
@@ -100,6 +107,7 @@ func (b *Connector) appendEvent(ctx context.Context, st *userState, now time.Tim
 		if err := b.sync(ctx, st, now); err != nil {
 			return nil, err
 		}
+		st.ev()
 		ev, err := build()
 		if err != nil || ev == nil {
 			return nil, err
