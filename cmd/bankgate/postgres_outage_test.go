@@ -562,8 +562,11 @@ func TestPostgresPartition(t *testing.T) {
 	px.Pause()
 	// Held until logins and exchanges that began within it are refused:
 	// their writes wait out the 10 s write deadline, so the worst case is
-	// seen.
-	load.failureSpan(t, tPause, 15*time.Second)
+	// seen. A worker whose request was in flight when the partition began
+	// waits out one deadline before it starts the request that must be
+	// refused, which waits out another: up to twice the 10 s (each answer
+	// is still checked to take at most 12 s, below).
+	load.failureSpan(t, tPause, 30*time.Second)
 	tHeal := time.Now()
 	px.Unpause()
 	tReady, tFlow := load.waitRecovered(tHeal, 5*time.Second)
