@@ -13,7 +13,7 @@ import (
 // encoding/json, byte for byte as writeJSON's encoder would (HTML not
 // escaped, a newline at the end). appendJSON returns false, having
 // appended nothing the caller keeps, for a value it leaves to
-// encoding/json. FuzzFastJSON checks both agree.
+// encoding/json. FuzzFastJSON and FuzzTxsResponse check both agree.
 type jsonAppender interface {
 	appendJSON(b []byte) ([]byte, bool)
 }
@@ -88,57 +88,6 @@ func (r *accountBalanceResponse) appendJSON(b []byte) ([]byte, bool) {
 	return append(b, "}}\n"...), true
 }
 
-func (r *transactionsResponse) appendJSON(b []byte) ([]byte, bool) {
-	b, ok := r.envelope.appendOpen(b)
-	if !ok {
-		return b, false
-	}
-	if r.Transactions == nil {
-		b = append(b, `,"transactions":null`...)
-		return append(b, "}\n"...), true
-	}
-	b = append(b, `,"transactions":[`...)
-	for i := range r.Transactions {
-		t := &r.Transactions[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"amount":`...)
-		b = appendJSONFloat(b, t.Amount)
-		b = append(b, `,"date":`...)
-		b = appendJSONString(b, t.Date)
-		b = append(b, `,"type":`...)
-		b = appendJSONString(b, t.Type)
-		b = append(b, `,"description":`...)
-		b = appendJSONString(b, t.Description)
-		b = append(b, `,"details":`...)
-		b = appendJSONString(b, t.Details)
-		b = append(b, `,"currency":{"code":`...)
-		b = appendJSONString(b, t.Currency.Code)
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, t.Currency.Name)
-		b = append(b, `},"beforeAmount":`...)
-		b = appendJSONFloat(b, t.BeforeAmount)
-		b = append(b, `,"afterAmount":`...)
-		b = appendJSONFloat(b, t.AfterAmount)
-		b = append(b, `,"reference":`...)
-		b = appendJSONString(b, t.Reference)
-		if t.Category != "" {
-			b = append(b, `,"category":`...)
-			b = appendJSONString(b, t.Category)
-		}
-		if bd := t.BrandDetails; bd != nil {
-			b = append(b, `,"brandDetails":{"logo":`...)
-			b = appendJSONString(b, bd.Logo)
-			b = append(b, `,"name":`...)
-			b = appendJSONString(b, bd.Name)
-			b = append(b, '}')
-		}
-		b = append(b, '}')
-	}
-	return append(b, "]}\n"...), true
-}
-
 // txsResponse is a transactions response rendered from the domain's
 // transactions directly: no []wireTransaction and no date strings are
 // made on the way (a month is ~40 transactions, several KB a request).
@@ -196,22 +145,14 @@ func (r *txsResponse) appendJSON(b []byte) ([]byte, bool) {
 		b = append(b, `,"reference":`...)
 		b = appendJSONString(b, t.Reference)
 		if r.detail >= txCategorized {
-			cat := t.Category
-			if cat == "" {
-				cat = "Other"
-			}
 			b = append(b, `,"category":`...)
-			b = appendJSONString(b, cat)
+			b = appendJSONString(b, wireCategory(t))
 		}
 		if r.detail == txEnriched {
-			name := t.BrandName
-			if name == "" {
-				name = t.Description
-			}
 			b = append(b, `,"brandDetails":{"logo":`...)
 			b = appendJSONString(b, t.BrandLogo)
 			b = append(b, `,"name":`...)
-			b = appendJSONString(b, name)
+			b = appendJSONString(b, wireBrandName(t))
 			b = append(b, '}')
 		}
 		b = append(b, '}')

@@ -37,40 +37,6 @@ func FuzzFastJSON(f *testing.F) {
 	})
 }
 
-// FuzzFastJSONTransactions is FuzzFastJSON for a transactions response.
-func FuzzFastJSONTransactions(f *testing.F) {
-	f.Add(2, 150.25, "2026-11-03T09:15:00.000Z", "debit", "Carrefour", "POS PURCHASE CARREFOUR DUBAI", "AED", "UNITED ARAB EMIRATES DIRHAM", 1000.5, 850.25, "FT261103ABCDEF0001", "Groceries", "https://logo/x.png", "Carrefour", true)
-	f.Add(0, 0.0, "", "", "", "", "", "", 0.0, 0.0, "", "", "", "", false)
-	f.Add(-1, 1e22, "\"<&>\"", "\\", "\x01", "\u2028", "ﷺ", "\xff", -1e-9, 3.0, "r", "", "", "", false)
-	f.Fuzz(func(t *testing.T, n int, amount float64, date, typ, desc, details, code, name string, before, after float64, ref, cat, logo, brand string, hasBrand bool) {
-		for _, v := range []float64{amount, before, after} {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return
-			}
-		}
-		r := &transactionsResponse{envelope: done("op")}
-		if n >= 0 {
-			r.Transactions = []wireTransaction{}
-		}
-		for range min(n, 3) {
-			tx := wireTransaction{Amount: amount, Date: date, Type: typ, Description: desc, Details: details,
-				Currency: wireCurrency{code, name}, BeforeAmount: before, AfterAmount: after, Reference: ref, Category: cat}
-			if hasBrand {
-				tx.BrandDetails = &wireBrandDetails{Logo: logo, Name: brand}
-			}
-			r.Transactions = append(r.Transactions, tx)
-		}
-		var want bytes.Buffer
-		if err := encodeJSON(&want, r); err != nil {
-			t.Fatal(err)
-		}
-		got, ok := r.appendJSON(nil)
-		if !ok || !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("appendJSON (%v):\n%s\nencoding/json:\n%s", ok, got, want.Bytes())
-		}
-	})
-}
-
 // FuzzTxsResponse checks that a transactions response written from the
 // domain's transactions is what encoding/json writes of its wire form,
 // at every level of detail, and that MarshalJSON (the fallback) agrees.

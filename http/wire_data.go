@@ -67,21 +67,32 @@ func toWireTransactions(in []bankgate.Transaction, d txDetail) []wireTransaction
 			Details: t.Details, Currency: toWireCurrency(t.Currency), BeforeAmount: t.BeforeAmount.Float(),
 			AfterAmount: t.AfterAmount.Float(), Reference: t.Reference}
 		if d >= txCategorized {
-			w.Category = t.Category
-			if w.Category == "" {
-				w.Category = "Other"
-			}
+			w.Category = wireCategory(&t)
 		}
 		if d == txEnriched {
-			name := t.BrandName
-			if name == "" {
-				name = t.Description
-			}
-			w.BrandDetails = &wireBrandDetails{Logo: t.BrandLogo, Name: name}
+			w.BrandDetails = &wireBrandDetails{Logo: t.BrandLogo, Name: wireBrandName(&t)}
 		}
 		out[i] = w
 	}
 	return out
+}
+
+// wireCategory is a categorized transaction's category: "Other" when the
+// bank gave none.
+func wireCategory(t *bankgate.Transaction) string {
+	if t.Category == "" {
+		return "Other"
+	}
+	return t.Category
+}
+
+// wireBrandName is an enriched transaction's brand name: the description
+// when the bank named no brand.
+func wireBrandName(t *bankgate.Transaction) string {
+	if t.BrandName == "" {
+		return t.Description
+	}
+	return t.BrandName
 }
 
 type wireCardBalance struct {
