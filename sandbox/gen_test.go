@@ -169,24 +169,37 @@ func TestGeneratedColdEqualsWarm(t *testing.T) {
 // TestGenCacheBounded checks that the cache keeps its estimate within its
 // bytes, and that users evicted read the same data when they come back.
 func TestGenCacheBounded(t *testing.T) {
-	bi := bankByID[enbd]
 	c := newGenCache(64 << 10)
-	var hs []*ledger
-	var want []bankgate.Money
-	for i := range 200 {
-		l := c.ledger(bi, "bounded"+strconv.Itoa(i))
-		hs = append(hs, l)
-		want = append(want, l.balanceAt(0, testNow))
-	}
+	hs, want := readUsers(c, "bounded", 200)
 	c.mu.Lock()
 	n, bytes := len(c.m), c.bytes
 	c.mu.Unlock()
 	if n >= 200 || n < 10 || bytes > c.max+8<<10 {
 		t.Errorf("cache holds %d entries, %d bytes, for a bound of %d", n, bytes, c.max)
 	}
+	checkBalances(t, hs, want, "after eviction")
+}
+
+// readUsers reads n generated users (prefix0, prefix1, ...) through c
+// and returns their ledgers and first books' balances at testNow.
+func readUsers(c *genCache, prefix string, n int) ([]*ledger, []bankgate.Money) {
+	var hs []*ledger
+	var want []bankgate.Money
+	for i := range n {
+		l := c.ledger(bankByID[enbd], prefix+strconv.Itoa(i))
+		hs = append(hs, l)
+		want = append(want, l.balanceAt(0, testNow))
+	}
+	return hs, want
+}
+
+// checkBalances checks that the ledgers' first books still read want at
+// testNow.
+func checkBalances(t *testing.T, hs []*ledger, want []bankgate.Money, when string) {
+	t.Helper()
 	for i, l := range hs {
 		if got := l.balanceAt(0, testNow); got != want[i] {
-			t.Errorf("user %d: balance %d after eviction, want %d", i, got, want[i])
+			t.Errorf("user %d: balance %d %s, want %d", i, got, when, want[i])
 		}
 	}
 }
@@ -195,15 +208,8 @@ func TestGenCacheBounded(t *testing.T) {
 // the hot months' postings of users not read since the hand passed,
 // keeping their entries, and that their balances stay the same.
 func TestGenCacheDemotes(t *testing.T) {
-	bi := bankByID[enbd]
 	c := newGenCache(1 << 30)
-	var hs []*ledger
-	var want []bankgate.Money
-	for i := range 100 {
-		l := c.ledger(bi, "demote"+strconv.Itoa(i))
-		hs = append(hs, l)
-		want = append(want, l.balanceAt(0, testNow))
-	}
+	hs, want := readUsers(c, "demote", 100)
 	c.mu.Lock()
 	full := c.bytes
 	// Shrink the bound to what the entries take without their hot
@@ -228,11 +234,7 @@ func TestGenCacheDemotes(t *testing.T) {
 	if n != 100 || demoted == 0 || bytes > c.max {
 		t.Errorf("after evict: %d entries (want 100), %d demoted, %d bytes for a bound of %d", n, demoted, bytes, c.max)
 	}
-	for i, l := range hs {
-		if got := l.balanceAt(0, testNow); got != want[i] {
-			t.Errorf("user %d: balance %d demoted, want %d", i, got, want[i])
-		}
-	}
+	checkBalances(t, hs, want, "demoted")
 }
 
 // TestHotReplay checks the path for a hot month whose postings do not
