@@ -1,24 +1,12 @@
 package http
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/bank"
-	"github.com/bankgate/bankgate/sandbox"
-	"github.com/bankgate/bankgate/secret"
-	"github.com/bankgate/bankgate/service"
-	"github.com/bankgate/bankgate/sqlite"
 )
 
 // The fuzz targets below cover every request decoder and the token
@@ -65,8 +53,14 @@ func FuzzParseBearer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, h string) {
 		tok := parseBearer(h)
-		if secret.WellFormed(tok, secret.PrefixAccessToken, service.TokenBytes) && len(tok) != len(secret.PrefixAccessToken)+43 {
-			t.Fatalf("malformed token %q accepted", tok)
+		if tok == "" {
+			return
+		}
+		if !strings.HasSuffix(strings.TrimSpace(h), tok) || tok != strings.TrimSpace(tok) {
+			t.Fatalf("%q parsed to %q, not the header's trimmed credentials", h, tok)
+		}
+		if !strings.EqualFold(strings.TrimSpace(h)[:7], "bearer ") {
+			t.Fatalf("%q is not a bearer header but gave %q", h, tok)
 		}
 	})
 }
@@ -80,73 +74,6 @@ func FuzzNormalizePath(f *testing.F) {
 		n := normalizePath(p)
 		if normalizePath(n) != n || !strings.HasPrefix(n, "/") {
 			t.Fatalf("normalizePath(%q) = %q, not stable", p, n)
-		}
-	})
-}
-
-// newTestServer returns a Server over a real SQLite store and the sandbox,
-// with one app and one connected user.
-func newTestServer(tb testing.TB) (*Server, string, string, *bankgate.Connected) {
-	tb.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{1}, secret.KeySize))
-	now := func() time.Time { return time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC) }
-	svc := service.New(service.Config{Store: st, Keyring: keys, Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: now, Store: st})}, Now: now})
-	srv := New(Config{Service: svc, Limits: &Limits{}})
-	app, err := svc.CreateApp(context.Background(), "fuzz", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	res, err := svc.Login(context.Background(), bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ex, err := svc.ExchangeToken(context.Background(), app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	res.Connected.AccessCode = ex.AccessToken // reused below as the bearer token
-	return srv, app.App.Key, app.Secret, res.Connected
-}
-
-// FuzzServeHTTP sends arbitrary bodies to every route of a real server:
-// every answer is a JSON envelope and none is a 5xx.
-func FuzzServeHTTP(f *testing.F) {
-	srv, appKey, appSecret, conn := newTestServer(f)
-	var routes []string
-	for r := range srv.routes {
-		routes = append(routes, r)
-	}
-	sort.Strings(routes)
-	seed := func(route int, body string) { f.Add(uint8(route), []byte(body)) }
-	seed(0, `{}`)
-	seed(1, `{"appKey":"`+appKey+`","bankID":"SANDBOX_AE_ENBD","username":"user_good","password":"pass_good"}`)
-	seed(2, `{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`","accountID":"x","fromDate":"2026-01-01","toDate":"Invalid date"}`)
-	seed(3, `{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`","senderID":"a","amount":-1e308,"beneficiary":{"name":"<script>"}}`)
-	seed(4, `{"action":"/data/accounts/get","tokenID":"`+conn.TokenID+`","appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`"}`)
-	token := conn.AccessCode
-	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
-		path := "/v2" + routes[int(route)%len(routes)]
-		if strings.Contains(path, "delink") {
-			return // keep the connection usable for the other inputs
-		}
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, req)
-		if w.Code >= 500 && !(w.Code == http.StatusNotImplemented && strings.Contains(w.Body.String(), `"NOT_IMPLEMENTED"`)) {
-			t.Fatalf("%s %q: status %d %s", path, body, w.Code, w.Body.String())
-		}
-		var env map[string]any
-		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil {
-			t.Fatalf("%s: not JSON: %q", path, w.Body.String())
-		}
-		if _, ok := env["success"].(bool); !ok {
-			t.Fatalf("%s: no success boolean: %s", path, w.Body.String())
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -209,6 +210,17 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// Routes returns the paths the server answers, as matched (lower case,
+// without the /v2 prefix, which is optional), sorted.
+func (s *Server) Routes() []string {
+	out := make([]string, 0, len(s.routes))
+	for p := range s.routes {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ServeHTTP implements http.Handler. It logs one line per request with

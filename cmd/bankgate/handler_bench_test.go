@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/bank"
+	bghttp "github.com/bankgate/bankgate/http"
+	"github.com/bankgate/bankgate/sandbox"
+	"github.com/bankgate/bankgate/secret"
+	"github.com/bankgate/bankgate/service"
+	"github.com/bankgate/bankgate/sqlite"
+)
+
+// The http package's own tests run against a fake Service; the fuzz
+// target and the benchmark here drive the handler over the real service,
+// store and sandbox (no network), which only this package links anyway.
+
+// newHandler returns the API handler over a real SQLite store and the
+// sandbox, and one app with one connected user whose
+// AccessCode field holds the exchanged access token.
+func newHandler(tb testing.TB) (*bghttp.Server, string, string, *bankgate.Connected) {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{1}, secret.KeySize))
+	now := func() time.Time { return time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC) }
+	svc := service.New(service.Config{Store: st, Keyring: keys, Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: now, Store: st})}, Now: now})
+	srv := bghttp.New(bghttp.Config{Service: svc, Limits: &bghttp.Limits{}})
+	app, err := svc.CreateApp(context.Background(), "fuzz", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := svc.Login(context.Background(), bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ex, err := svc.ExchangeToken(context.Background(), app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res.Connected.AccessCode = ex.AccessToken // reused below as the bearer token
+	return srv, app.App.Key, app.Secret, res.Connected
+}
+
+// FuzzServeHTTP sends arbitrary bodies to every route of a real server:
+// every answer is a JSON envelope and none is a 5xx.
+func FuzzServeHTTP(f *testing.F) {
+	srv, appKey, appSecret, conn := newHandler(f)
+	routes := srv.Routes()
+	seed := func(route int, body string) { f.Add(uint8(route), []byte(body)) }
+	seed(0, `{}`)
+	seed(1, `{"appKey":"`+appKey+`","bankID":"SANDBOX_AE_ENBD","username":"user_good","password":"pass_good"}`)
+	seed(2, `{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`","accountID":"x","fromDate":"2026-01-01","toDate":"Invalid date"}`)
+	seed(3, `{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`","senderID":"a","amount":-1e308,"beneficiary":{"name":"<script>"}}`)
+	seed(4, `{"action":"/data/accounts/get","tokenID":"`+conn.TokenID+`","appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`"}`)
+	token := conn.AccessCode
+	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+		path := "/v2" + routes[int(route)%len(routes)]
+		if strings.Contains(path, "delink") {
+			return // keep the connection usable for the other inputs
+		}
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code >= 500 && !(w.Code == http.StatusNotImplemented && strings.Contains(w.Body.String(), `"NOT_IMPLEMENTED"`)) {
+			t.Fatalf("%s %q: status %d %s", path, body, w.Code, w.Body.String())
+		}
+		var env map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil {
+			t.Fatalf("%s: not JSON: %q", path, w.Body.String())
+		}
+		if _, ok := env["success"].(bool); !ok {
+			t.Fatalf("%s: no success boolean: %s", path, w.Body.String())
+		}
+	})
+}
+
+// discardWriter is a minimal ResponseWriter for benchmarks.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkBalanceRequest measures a whole balance/get request through
+// the handler (no network): routing, body read, decode, bearer check,
+// connector read, encoding, logging.
+func BenchmarkBalanceRequest(b *testing.B) {
+	srv, _, appSecret, conn := newHandler(b)
+	token := conn.AccessCode
+	acctReq := httptest.NewRequest("POST", "/v2/data/accounts/get", bytes.NewReader([]byte(`{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`"}`)))
+	acctReq.Header.Set("Authorization", "Bearer "+token)
+	acctReq.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, acctReq)
+	var accts struct {
+		Accounts []struct {
+			ID string `json:"id"`
+		} `json:"accounts"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &accts); err != nil || len(accts.Accounts) == 0 {
+		b.Fatalf("accounts: %s", rec.Body.String())
+	}
+	body := []byte(`{"appSecret":"` + appSecret + `","userSecret":"` + conn.UserSecret + `","accountID":"` + accts.Accounts[0].ID + `"}`)
+	w := &discardWriter{h: http.Header{}}
+	rd := bytes.NewReader(body)
+	req := httptest.NewRequest("POST", "/v2/data/balance/get", rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(body)
+		req.Body = readCloser{rd}
+		clear(w.h)
+		srv.ServeHTTP(w, req)
+	}
+}
+
+type readCloser struct{ *bytes.Reader }
+
+func (readCloser) Close() error { return nil }
