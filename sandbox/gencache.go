@@ -100,7 +100,9 @@ func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
 		e.ref.Store(true)
 		return e.h
 	}
-	return c.insert(&ledger{p: newProfile(bi, user), gc: c}).h
+	g := generate(bi, user)
+	g.l = ledger{p: &g.p, gc: c}
+	return c.insert(&g.l).h
 }
 
 // entry returns l's cached data, making it again (from l's profile) if
@@ -139,8 +141,9 @@ func (c *genCache) insert(h *ledger) *genEntry {
 }
 
 // entryOverhead estimates what an entry costs beyond its own bytes and
-// its profile's: the map slot, the ring slot and the handle.
-const entryOverhead = 48 + 8 + int64(unsafe.Sizeof(ledger{}))
+// its profile's (which count the handle, allocated with the profile):
+// the map slot and the ring slot.
+const entryOverhead = 48 + 8
 
 // evict drops entries by CLOCK until the cache is within its bytes or
 // holds one entry. The caller holds c.mu.

@@ -46,23 +46,37 @@ type bookStrings struct {
 	id, name, number, iban, refCode, expiry string
 }
 
+// len returns the bytes x takes packed.
+func (x *bookStrings) len() int {
+	return len(x.id) + len(x.name) + len(x.number) + len(x.iban) + len(x.refCode) + len(x.expiry)
+}
+
 // pack sets bk's strings to x, in one allocation. Each of the strings
 // but the last must be shorter than 64 KiB (fixtures bound them far
 // below that).
-func (bk *book) pack(x bookStrings) {
-	parts := [...]string{x.id, x.name, x.number, x.iban, x.refCode, x.expiry}
-	n := 0
-	for _, s := range parts {
-		n += len(s)
+func (bk *book) pack(x bookStrings) { bk.packInto(make([]byte, 0, x.len()), x) }
+
+// packInto appends x to arena, which must have room for it (so that the
+// strings of books packed before stay where they are), sets bk's strings
+// to the appended bytes, and returns arena.
+func (bk *book) packInto(arena []byte, x bookStrings) []byte {
+	if cap(arena)-len(arena) < x.len() {
+		panic("sandbox: book strings arena too small")
 	}
-	b := make([]byte, 0, n)
+	start := len(arena)
+	parts := [...]string{x.id, x.name, x.number, x.iban, x.refCode, x.expiry}
 	for i, s := range parts {
-		b = append(b, s...)
+		arena = append(arena, s...)
 		if i < len(bk.end) {
-			bk.end[i] = uint16(len(b))
+			bk.end[i] = uint16(len(arena) - start)
 		}
 	}
-	bk.s = unsafe.String(unsafe.SliceData(b), len(b))
+	if n := len(arena) - start; n > 0 {
+		bk.s = unsafe.String(&arena[start], n)
+	} else {
+		bk.s = ""
+	}
+	return arena
 }
 
 func (bk *book) id() string      { return bk.s[:bk.end[0]] }
@@ -248,11 +262,33 @@ const (
 // change as time passes.
 const refYear = 2024
 
+// maxAccounts bounds the account list of a generated user: a current
+// account, savings, a second current account and a credit card account.
+const maxAccounts = 4
+
+// generated is a generated user's ledger handle and profile in one
+// allocation, with room for the most books, accounts and cards a
+// generated user has: the cache holds one per user it keeps, and the
+// garbage collector's work grows with the number of objects it marks.
+// The books' strings are one more allocation (pointer-free).
+type generated struct {
+	l        ledger
+	p        profile
+	books    [maxBooks]book
+	accounts [maxAccounts]accountRef
+	cards    [2]int8
+}
+
 // newProfile generates the profile of user at bank bi.
-func newProfile(bi *bankInfo, user string) *profile {
+func newProfile(bi *bankInfo, user string) *profile { return &generate(bi, user).p }
+
+// generate makes the profile of user at bank bi in a new generated whose
+// ledger handle is left for the caller to fill in.
+func generate(bi *bankInfo, user string) *generated {
 	r := seeded(bi.bank.ID, user)
 	c := bi.country
-	p := &profile{bank: bi, user: user, currency: currencyOf(c.Currency), current: -1, savings: -1, current2: -1}
+	g := &generated{p: profile{bank: bi, user: user, currency: currencyOf(c.Currency), current: -1, savings: -1, current2: -1}}
+	p := &g.p
 	var id bankgate.Identity
 	id, p.city = newIdentity(r, c)
 	p.area = id.Address.Area
@@ -337,7 +373,7 @@ func newProfile(bi *bankInfo, user string) *profile {
 	currentOpening := p.salary/2 + money(r, 0, float64(p.salary)/100)
 	savingsOpening := money(r, 2000, 150000)
 	if user == UserEmpty {
-		return p
+		return g
 	}
 
 	nBooks, nAccounts := 1+nCards, 1
@@ -349,15 +385,16 @@ func newProfile(bi *bankInfo, user string) *profile {
 	if hasCredit {
 		nAccounts++
 	}
-	p.books = make([]book, 0, nBooks)
-	p.accounts = make([]accountRef, 0, nAccounts)
-	p.cards = make([]int8, 0, nCards)
+	p.books = g.books[:0:nBooks]
+	p.accounts = g.accounts[:0:nAccounts]
+	p.cards = g.cards[:0:nCards]
+	// The books' strings, packed into one allocation at the end.
+	var strs [maxBooks]bookStrings
 	addAccount := func(kind bookKind, label, bookName, number string, opening bankgate.Money, name, typ string, fav bool) *book {
 		id := opaqueID(bi.bank.ID, user, label)
-		bk := book{kind: kind, opening: opening, cur: p.currency}
-		bk.pack(bookStrings{id: id, name: bookName, number: number, iban: accountIBAN(c.Code, bi.ibanCode, number), refCode: refCode(id)})
-		p.books = append(p.books, bk)
-		p.accounts = append(p.accounts, accountRef{id: p.books[len(p.books)-1].id(), name: name, typ: typ, book: int8(len(p.books) - 1), fav: fav})
+		strs[len(p.books)] = bookStrings{id: id, name: bookName, number: number, iban: accountIBAN(c.Code, bi.ibanCode, number), refCode: refCode(id)}
+		p.books = append(p.books, book{kind: kind, opening: opening, cur: p.currency})
+		p.accounts = append(p.accounts, accountRef{name: name, typ: typ, book: int8(len(p.books) - 1), fav: fav})
 		return &p.books[len(p.books)-1]
 	}
 	p.current = 0
@@ -378,17 +415,35 @@ func newProfile(bi *bankInfo, user string) *profile {
 			scheme = "5"
 		}
 		id := opaqueID(bi.bank.ID, user, "card/"+strconv.Itoa(i))
-		bk := book{kind: kindCard, limit: max(d.limit, 500000), payDay: int8(d.payDay), cur: p.currency}
-		bk.pack(bookStrings{id: id, name: d.name, number: scheme + "XXX XXXX XXXX " + d.last4, refCode: refCode(id), expiry: d.expiry})
+		strs[len(p.books)] = bookStrings{id: id, name: d.name, number: scheme + "XXX XXXX XXXX " + d.last4, refCode: refCode(id), expiry: d.expiry}
 		p.cards = append(p.cards, int8(len(p.books)))
-		p.books = append(p.books, bk)
+		p.books = append(p.books, book{kind: kindCard, limit: max(d.limit, 500000), payDay: int8(d.payDay), cur: p.currency})
 	}
+	var creditID string
 	if hasCredit {
-		ci := p.cards[0]
-		p.accounts = append(p.accounts, accountRef{id: opaqueID(bi.bank.ID, user, "account/credit"),
-			name: "Credit Card", typ: "credit", book: ci})
+		creditID = opaqueID(bi.bank.ID, user, "account/credit")
+		p.accounts = append(p.accounts, accountRef{name: "Credit Card", typ: "credit", book: p.cards[0]})
 	}
-	return p
+	// One allocation for every book's strings and the credit account's ID.
+	n := len(creditID)
+	for i := range p.books {
+		n += strs[i].len()
+	}
+	arena := make([]byte, 0, n)
+	for i := range p.books {
+		arena = p.books[i].packInto(arena, strs[i])
+	}
+	for i := range p.accounts {
+		a := &p.accounts[i]
+		if a.typ == "credit" {
+			start := len(arena)
+			arena = append(arena, creditID...)
+			a.id = unsafe.String(&arena[start], len(creditID))
+		} else {
+			a.id = p.books[a.book].id()
+		}
+	}
+	return g
 }
 
 func twoDigits(n int) string {
@@ -551,8 +606,12 @@ func titleCase(s string) string {
 // size estimates the bytes p takes, strings shared with the country
 // tables excluded, for the cache of generated data.
 func (p *profile) size() int {
-	n := int(unsafe.Sizeof(*p)) + len(p.user)
-	n += cap(p.books)*int(unsafe.Sizeof(book{})) + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)
+	n := len(p.user)
+	if p.fixed == nil {
+		n += int(unsafe.Sizeof(generated{})) // the ledger handle, profile, books, accounts and cards
+	} else {
+		n += int(unsafe.Sizeof(*p)) + cap(p.books)*int(unsafe.Sizeof(book{})) + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)
+	}
 	for i := range p.books {
 		n += len(p.books[i].s)
 	}

@@ -84,7 +84,7 @@ func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, u
 	if g.Token.AppID != app.ID || !g.Token.Forwarded || checkGrant(g) != nil {
 		return nil, bad
 	}
-	return s.authorize(ctx, newGrantEntry(g, s.Now(), s.intern), appSecret, userSecret)
+	return s.authorize(ctx, newGrantEntry(g, s.Now(), s.intern, nil), appSecret, userSecret)
 }
 
 func checkGrant(g *bankgate.Grant) error {
@@ -126,14 +126,17 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string) (*gran
 	if err != nil {
 		return nil, err
 	}
-	e := newGrantEntry(g, now, s.intern)
+	var key []byte
+	if s.cacheTTL > 0 {
+		key = d
+	}
+	e := newGrantEntry(g, now, s.intern, key)
 	if s.cacheTTL > 0 {
 		s.mu.Lock()
 		if old := s.grants[string(d)]; old != nil && old.session != nil && old.sealedTag == e.sealedTag &&
 			secret.Equal(old.userSecretDigest(), e.userSecretDigest()) {
 			e.session, e.sealed = old.session, nil
 		}
-		e.key = string(d)
 		putCapped(s.grants, e.key, e)
 		s.mu.Unlock()
 	}
@@ -264,8 +267,8 @@ func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSec
 type grantEntry struct {
 	key           string    // the token digest it is cached under, "" if not cached
 	appID, bankID string    // interned
-	b             []byte    // connID | tokenID | userID | userSecretDigest | codeDigest
-	end           [4]uint16 // where each of the first four ends in b
+	b             []byte    // connID | tokenID | userID | userSecretDigest | codeDigest | key
+	end           [5]uint16 // where each of the first five ends in b
 	fetched       int64     // when it was read (Unix ns, the service clock)
 	// sealed is the connection's sealed session until session, the
 	// unsealed one, is known (after the first request that proved the
@@ -285,7 +288,7 @@ func (e *grantEntry) connID() string           { return unsafeString(e.b[:e.end[
 func (e *grantEntry) tokenID() string          { return unsafeString(e.b[e.end[0]:e.end[1]]) }
 func (e *grantEntry) userID() string           { return unsafeString(e.b[e.end[1]:e.end[2]]) }
 func (e *grantEntry) userSecretDigest() []byte { return e.b[e.end[2]:e.end[3]:e.end[3]] }
-func (e *grantEntry) codeDigest() []byte       { return e.b[e.end[3]:len(e.b):len(e.b)] }
+func (e *grantEntry) codeDigest() []byte       { return e.b[e.end[3]:e.end[4]:e.end[4]] }
 func (e *grantEntry) fetchedAt() time.Time     { return time.Unix(0, e.fetched) }
 
 // grantDenial is why a grant cannot be used, if it cannot.
@@ -310,10 +313,14 @@ func (d grantDenial) err() error {
 
 // newGrantEntry copies of g what a bearer check needs. Strings that many
 // entries share (the app and bank IDs) are taken from intern.
-func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string) *grantEntry {
+//
+// key, if not nil, is the token digest the entry is to be cached under: it
+// is kept in the entry's one byte slice, and e.key (the cache's map key)
+// points into it, so that a cached grant is two heap objects, not three.
+func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string, key []byte) *grantEntry {
 	c := &g.Connection
 	e := &grantEntry{fetched: now.UnixNano(), appID: intern(g.Token.AppID), bankID: intern(c.BankID), sealed: c.Sealed}
-	parts := [...][]byte{[]byte(c.ID), []byte(g.Token.ID), []byte(c.UserID), c.UserSecretDigest, g.Token.CodeDigest}
+	parts := [...][]byte{[]byte(c.ID), []byte(g.Token.ID), []byte(c.UserID), c.UserSecretDigest, g.Token.CodeDigest, key}
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -324,6 +331,9 @@ func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string)
 		if i < len(e.end) {
 			e.end[i] = uint16(len(e.b))
 		}
+	}
+	if key != nil {
+		e.key = unsafeString(e.b[e.end[4]:])
 	}
 	switch err := checkGrant(g); {
 	case bankgate.IsCode(err, bankgate.UserDelinked):
