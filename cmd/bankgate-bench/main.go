@@ -96,8 +96,10 @@ In one run it
 All traffic goes to 127.0.0.1. Ctrl-C stops the run and the server.
 
 With --users 64,1000,10000 it sweeps instead: for each size, smallest first, it grows the store to
-that many connections through the public API and measures the ceiling, balance and transactions
-(those of --scenarios) over all of them, printing one row per size.
+that many connections through the public API, reads each one's balance once (unmeasured: the row
+is about users in active use, not the first read after minutes of setup), and measures the
+ceiling, balance and transactions (those of --scenarios) over all of them, printing one row per
+size.
 
 Scenarios (run in this order; the store grows as login, exchange and mixed create connections):
 `
