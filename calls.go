@@ -16,7 +16,9 @@ import (
 // Principal is an authenticated per-user caller: an app acting for one of
 // its connections.
 type Principal struct {
-	AppID        string
+	AppID string
+	// AppKey is the app's public key (for logs and traces).
+	AppKey       string
 	ConnectionID string
 	BankID       string
 	UserID       string
@@ -102,6 +104,9 @@ type LoginResult struct {
 
 // Exchanged is the result of an access code's exchange for a token.
 type Exchanged struct {
+	// AppKey is the public key of the app that exchanged (for logs and
+	// traces).
+	AppKey      string
 	AccessToken string
 	TokenID     string
 	UserID      string

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/requestid"
 	"github.com/bankgate/bankgate/service"
 )
 
@@ -88,10 +89,55 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every response carries the request's
+// ID in X-Request-ID (the client's, when sane, else a new one); every
+// request but the probes and scrapes (/healthz, /readyz, /metrics) is
+// logged in one access log line at level info: request ID, method, route
+// pattern, status, client address and duration, never a header, body or
+// query.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, r)
+	start := time.Now()
+	id := r.Header.Get(requestid.Header)
+	if !requestid.Valid(id) {
+		id = requestid.New()
+	}
+	w.Header().Set(requestid.Header, id)
+	r = r.WithContext(requestid.NewContext(r.Context(), id))
+	sw := &statusWriter{ResponseWriter: w}
+	h.mux.ServeHTTP(sw, r)
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/metrics":
+		return
+	}
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	h.log.LogAttrs(context.Background(), slog.LevelInfo, "admin request",
+		slog.String("reqID", id),
+		slog.String("method", r.Method),
+		slog.String("route", r.Pattern),
+		slog.Int("status", status),
+		slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("client", clientAddr(r)),
+	)
 }
+
+// statusWriter records a response's status.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // apiFunc handles one admin API call: it returns the value to render as
 // JSON with the status, or an error.
@@ -225,7 +271,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "The store is unreachable; try again.")
 			return
 		}
-		h.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.Error("admin request failed", "reqID", requestid.FromContext(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "Something went wrong; the server log has the detail.")
 	}
 }

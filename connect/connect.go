@@ -31,6 +31,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/logos"
+	"github.com/bankgate/bankgate/requestid"
 )
 
 // Apps looks apps up by their public key.
@@ -252,7 +253,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 				"No app has this appKey."})
 			return
 		}
-		h.log.Error("connect page: look up app", "err", err)
+		h.log.Error("connect page: look up app", "reqID", requestid.FromContext(r.Context()), "err", err)
 		h.renderError(w, nonce, nil, v, &pageError{http.StatusServiceUnavailable, "refused.unavailable.title", "refused.unavailable.body", ""})
 		return
 	}
@@ -277,7 +278,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, data); err != nil {
-		h.log.Error("connect page: render", "err", err)
+		h.log.Error("connect page: render", "reqID", requestid.FromContext(r.Context()), "err", err)
 		plain(w, http.StatusInternalServerError, "internal error")
 		return
 	}

@@ -23,6 +23,8 @@ type fakeService struct {
 	stored   *bankgate.StoredResponse
 	finished *bankgate.StoredResponse
 	app      bankgate.App // what AppByKey and CheckLogin answer
+	// lastCtx is the context Authenticate was last called with.
+	lastCtx context.Context
 }
 
 var _ Service = (*fakeService)(nil)
@@ -70,6 +72,9 @@ func outcome[V any](f *fakeService, method string, v V, args ...any) (*bankgate.
 	}
 	return &bankgate.Outcome[V]{OperationID: "op-1", Status: bankgate.StatusDone, Value: v}, nil
 }
+
+// fakeAppKey is the app key the fake's principals carry.
+const fakeAppKey = "0123456789abcdef0123456789abcdef"
 
 var (
 	aed       = bankgate.Currencies["AED"]
@@ -119,7 +124,7 @@ func (f *fakeService) ExchangeToken(ctx context.Context, appSecret, accessCode, 
 	if err := f.enter("ExchangeToken", appSecret, accessCode, connectionID, forwarded); err != nil {
 		return nil, err
 	}
-	return &bankgate.Exchanged{AccessToken: "at_1", TokenID: "tok-1", UserID: "user-1", ClientUserID: "client-1"}, nil
+	return &bankgate.Exchanged{AppKey: fakeAppKey, AccessToken: "at_1", TokenID: "tok-1", UserID: "user-1", ClientUserID: "client-1"}, nil
 }
 
 func (f *fakeService) OperationStatus(ctx context.Context, appSecret, operationID string) (*bankgate.Operation, error) {
@@ -131,17 +136,20 @@ func (f *fakeService) OperationStatus(ctx context.Context, appSecret, operationI
 }
 
 func (f *fakeService) Authenticate(ctx context.Context, token, appSecret, userSecret string) (*bankgate.Principal, error) {
+	f.mu.Lock()
+	f.lastCtx = ctx
+	f.mu.Unlock()
 	if err := f.enter("Authenticate", token, appSecret, userSecret); err != nil {
 		return nil, err
 	}
-	return &bankgate.Principal{AppID: "app-1", ConnectionID: "conn-1", BankID: "SANDBOX_AE_ENBD", UserID: "user-1", TokenID: "tok-1", Now: fakeNow}, nil
+	return &bankgate.Principal{AppID: "app-1", AppKey: fakeAppKey, ConnectionID: "conn-1", BankID: "SANDBOX_AE_ENBD", UserID: "user-1", TokenID: "tok-1", Now: fakeNow}, nil
 }
 
 func (f *fakeService) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, userSecret string) (*bankgate.Principal, error) {
 	if err := f.enter("AuthenticateTokenID", tokenID, appSecret, userSecret); err != nil {
 		return nil, err
 	}
-	return &bankgate.Principal{AppID: "app-1", ConnectionID: "conn-1", BankID: "SANDBOX_AE_ENBD", UserID: "user-1", TokenID: tokenID, Now: fakeNow}, nil
+	return &bankgate.Principal{AppID: "app-1", AppKey: fakeAppKey, ConnectionID: "conn-1", BankID: "SANDBOX_AE_ENBD", UserID: "user-1", TokenID: tokenID, Now: fakeNow}, nil
 }
 
 func (f *fakeService) Delink(ctx context.Context, p *bankgate.Principal) error {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/requestid"
 )
 
 // The handler tests: every route of the routes table against a fake
@@ -589,6 +590,9 @@ func runCase(t *testing.T, rc routeCases, c hcase) {
 	}
 	if ct := w.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Errorf("Content-Type %q", ct)
+	}
+	if id := w.Header().Get("X-Request-ID"); len(id) != requestid.Size {
+		t.Errorf("X-Request-ID %q, want a generated ID", id)
 	}
 	var resp map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/requestid"
 )
 
 // registerRoutes registers every API route. Paths are matched
@@ -98,6 +99,7 @@ func (s *Server) banksGet(ctx context.Context, c *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.noteApp(req.AppKey)
 	return &banksResponse{envelope: done(""), Banks: toWireBanks(banks)}, nil
 }
 
@@ -149,6 +151,7 @@ func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.noteApp(app.Key)
 	if err := checkCrossSite(c, app); err != nil {
 		return nil, err
 	}
@@ -236,6 +239,7 @@ func (s *Server) exchangeToken(ctx context.Context, c *request) (any, error) {
 		}
 		return nil, err
 	}
+	c.noteApp(ex.AppKey)
 	return &exchangeResponse{envelope: done(""), AccessToken: ex.AccessToken, TokenID: ex.TokenID, UserID: ex.UserID, ClientUserID: ex.ClientUserID}, nil
 }
 
@@ -281,6 +285,7 @@ func bearerOf[T any, PT interface {
 		if err != nil {
 			return nil, err // failures are counted by dispatch
 		}
+		c.noteApp(p.AppKey)
 		if c.idempotencyKey != "" && base.OperationID == "" && idempotentRoutes[c.route.name] {
 			return s.idempotent(ctx, c, p, func() (any, error) { return h(ctx, c, p, req) })
 		}
@@ -378,7 +383,7 @@ func (s *Server) idempotent(ctx context.Context, c *request, p *bankgate.Princip
 	v, herr := h()
 	rr := s.capture(v, herr)
 	if err := s.svc.FinishIdempotent(ctx, p, c.idempotencyKey, bankgate.StoredResponse{Status: rr.status, Body: rr.body}); err != nil {
-		s.log.Warn("record idempotent response", "route", c.route.name, "err", err)
+		s.log.Warn("record idempotent response", "reqID", requestid.FromContext(ctx), "route", c.route.name, "err", err)
 	}
 	return rr, nil
 }

@@ -50,6 +50,7 @@ func (s *Server) sdkConfig(ctx context.Context, c *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.noteApp(app.Key)
 	if !slices.Contains(app.BundleIDs, req.BundleID) {
 		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "App config not found: the bundleID is not registered for this appKey.")
 	}

@@ -16,11 +16,13 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankgate/bankgate"
 )
@@ -54,8 +56,18 @@ type Config struct {
 	// Connect page, connect.js and their assets).
 	Pages http.Handler
 	// TrustedProxies are the networks of load balancers whose
-	// X-Forwarded-For header is believed when rate limiting by client IP.
+	// X-Forwarded-For header is believed when rate limiting by client IP
+	// (and logging it).
 	TrustedProxies []netip.Prefix
+	// NoAccessLog turns off the access log: the line at level info the
+	// server writes for every request (see logRequest).
+	NoAccessLog bool
+	// Tracer, when set, traces every request: a server span named by its
+	// route, whose parent is the incoming W3C traceparent (read by
+	// Propagator; nil means the W3C Trace Context one). Nil turns tracing
+	// off at no cost.
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
 }
 
 // Server is the bankgate HTTP handler.
@@ -68,7 +80,9 @@ type Server struct {
 	pages       http.Handler
 	proxies     []netip.Prefix
 	routes      map[string]*route
-	reqSeq      atomic.Uint64
+	accessLog   bool
+	tracer      trace.Tracer // nil when tracing is off
+	propagator  propagation.TextMapPropagator
 	// xffWarned is set once a request with X-Forwarded-For arrived while
 	// no proxy is trusted, so the warning is logged once per process.
 	xffWarned atomic.Bool
@@ -104,6 +118,9 @@ type request struct {
 	// read on Connect routes.
 	crossSite bool
 	origin    string
+	// x is the request's state: handlers note there what the access log
+	// and the trace report (the app, the operation).
+	x *reqState
 }
 
 // isJSONContentType reports whether a Content-Type is application/json,
@@ -115,9 +132,13 @@ func isJSONContentType(ct string) bool {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, pages: cfg.Pages, proxies: cfg.TrustedProxies, routes: map[string]*route{}}
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, pages: cfg.Pages, proxies: cfg.TrustedProxies, routes: map[string]*route{},
+		accessLog: !cfg.NoAccessLog, tracer: cfg.Tracer, propagator: cfg.Propagator}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.propagator == nil {
+		s.propagator = propagation.TraceContext{}
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	lim := DefaultLimits
@@ -191,6 +212,7 @@ func clean(p string) bool {
 // statusWriter records the status and Dapi type of a response for the log.
 type statusWriter struct {
 	http.ResponseWriter
+	reqID  string // the request's ID, for log lines
 	status int
 	typ    string
 	// storeErr marks a response caused by a store failure (unreachable
@@ -223,40 +245,33 @@ func (s *Server) Routes() []string {
 	return out
 }
 
-// ServeHTTP implements http.Handler. It logs one line per request with
-// the route, status, Dapi type and duration, and never a body, header
-// value or query string.
+// ServeHTTP implements http.Handler. Every response carries the
+// request's ID in X-Request-ID; every request is counted, traced when
+// tracing is on, and logged in one access log line (see logRequest),
+// never with a body, a secret or a query string.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	reqID := strconv.FormatUint(s.reqSeq.Add(1), 36)
+	x := s.begin(w, r)
+	sw := &x.sw
 	routeName := "unmatched"
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
+				s.finish(x, r, routeName, start)
 				panic(p)
 			}
-			s.log.Error("panic serving request", "reqID", reqID, "route", routeName, "panic", p)
+			s.log.Error("panic serving request", "reqID", sw.reqID, "route", routeName, "panic", p)
 			if sw.status == 0 {
-				s.writeError(sw, bankgate.Errorf(bankgate.Unknown, ""), "")
+				s.writeError(sw, bankgate.Errorf(bankgate.Unknown, ""))
 			}
 		}
-		dur := time.Since(start)
-		s.metrics.observe(routeName, sw.storeErr, sw.typ, dur)
-		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
-			slog.String("reqID", reqID),
-			slog.String("method", r.Method),
-			slog.String("route", routeName),
-			slog.Int("status", sw.status),
-			slog.String("type", sw.typ),
-			slog.Duration("dur", dur),
-		)
+		s.finish(x, r, routeName, start)
 	}()
 
 	if s.pages != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		(r.URL.Path == "/connect" || r.URL.Path == "/connect.js" || strings.HasPrefix(r.URL.Path, "/connect/")) {
 		routeName = "connect-page"
-		s.pages.ServeHTTP(sw, r)
+		s.pages.ServeHTTP(sw, r.WithContext(&x.ctx))
 		return
 	}
 	path := normalizePath(r.URL.Path)
@@ -272,13 +287,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := s.routes[path]
 	if rt == nil {
-		s.writeError(sw, bankgate.Errorf(bankgate.EndpointNotFound, "There is no endpoint at this path."), "")
+		s.writeError(sw, bankgate.Errorf(bankgate.EndpointNotFound, "There is no endpoint at this path."))
 		return
 	}
 	routeName = rt.name
 	if r.Method != http.MethodPost {
 		sw.Header().Set("Allow", "POST")
-		s.writeError(sw, bankgate.Errorf(bankgate.MethodNotAllowed, "Use POST with a JSON body."), "")
+		s.writeError(sw, bankgate.Errorf(bankgate.MethodNotAllowed, "Use POST with a JSON body."))
 		return
 	}
 	// JSON only: a body of another type is what a cross-site form or
@@ -301,15 +316,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeErrorStatus(sw, http.StatusRequestEntityTooLarge, bankgate.Errorf(bankgate.ParameterError, "The request body is larger than 1 MiB."))
 			return
 		}
-		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."), "")
+		s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The request body could not be read."))
 		return
 	}
-	c := &request{body: buf.Bytes(), bearer: parseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(s.clientIP(r))}
+	c := &x.req
+	*c = request{body: buf.Bytes(), bearer: parseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(x.client), x: x}
 	if k := r.Header.Get("Idempotency-Key"); k != "" && idempotentRoutes[rt.name] {
 		// A key that is not valid is refused before anything runs: were it
 		// dropped, a retry would run the payment again.
 		if !validIdempotencyKey(k) {
-			s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters."), "")
+			s.writeError(sw, bankgate.Errorf(bankgate.ParameterError, "The Idempotency-Key header must be 1 to 255 printable ASCII characters."))
 			return
 		}
 		c.idempotencyKey = k
@@ -318,9 +334,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.crossSite = r.Header.Get("Sec-Fetch-Site") == "cross-site"
 		c.origin = r.Header.Get("Origin")
 	}
-	v, err := s.dispatch(r.Context(), c)
+	v, err := s.dispatch(&x.ctx, c)
 	if err != nil {
-		s.writeError(sw, err, reqID)
+		s.writeError(sw, err)
 		return
 	}
 	if rr, ok := v.(*rawResponse); ok {
@@ -361,7 +377,7 @@ func (s *Server) capture(v any, err error) *rawResponse {
 	cw := &captureWriter{h: http.Header{}}
 	sw := &statusWriter{ResponseWriter: cw}
 	if err != nil {
-		s.writeError(sw, err, "")
+		s.writeError(sw, err)
 	} else {
 		s.writeJSON(sw, http.StatusOK, v)
 	}
@@ -388,6 +404,11 @@ func (s *Server) dispatch(ctx context.Context, c *request) (any, error) {
 	if err != nil && guessing(failure(err)) {
 		return nil, s.refuseFailure(s.limits.authFailIP, c.client, err)
 	}
+	if e, ok := v.(operationIDer); ok && c.x != nil {
+		if id := e.operationID(); id != "" {
+			c.x.opID = id
+		}
+	}
 	return v, err
 }
 
@@ -403,7 +424,7 @@ func (s *Server) writeJSON(w *statusWriter, status int, v any) {
 		err = encodeJSON(buf, v)
 	}
 	if err != nil {
-		s.log.Error("encode response", "err", err)
+		s.log.Error("encode response", "reqID", w.reqID, "err", err)
 		buf.Reset()
 		buf.WriteString(`{"success":false,"status":"failed","operationID":"","type":"UNKNOWN_ERROR","msg":"Oops! Something happened while performing the request."}` + "\n")
 		status = http.StatusInternalServerError
@@ -433,17 +454,17 @@ var (
 	noSniff         = []string{"nosniff"}
 )
 
-func (s *Server) writeError(w *statusWriter, err error, reqID string) {
+func (s *Server) writeError(w *statusWriter, err error) {
 	if s.unavailable != nil && s.unavailable(err) {
 		w.storeErr = true
-		s.log.Warn("store unavailable", "reqID", reqID, "err", err)
+		s.log.Warn("store unavailable", "reqID", w.reqID, "err", err)
 		s.writeErrorStatus(w, http.StatusServiceUnavailable, bankgate.Errorf(bankgate.TemporarilyUnavailable, "The service is temporarily unavailable; try again shortly."))
 		return
 	}
 	status, typ, _ := wireError(err)
 	if typ == bankgate.Unknown {
 		w.storeErr = true
-		s.log.Error("internal error", "reqID", reqID, "err", err)
+		s.log.Error("internal error", "reqID", w.reqID, "err", err)
 	}
 	s.writeErrorStatus(w, status, err)
 }
@@ -487,7 +508,7 @@ func (s *Server) ready(w *statusWriter, r *http.Request) {
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
 	if err := s.svc.Ready(ctx); err != nil {
-		s.log.Warn("not ready", "err", err)
+		s.log.Warn("not ready", "reqID", w.reqID, "err", err)
 		w.typ, w.storeErr = string(bankgate.TemporarilyUnavailable), true
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, `{"status":"unavailable"}`+"\n")

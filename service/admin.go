@@ -247,7 +247,7 @@ func opIDOf[V any](o *bankgate.Outcome[V]) string {
 func (s *Service) record(ctx context.Context, e *bankgate.AuditEvent) {
 	e.At = s.Now()
 	if err := s.store.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Warn("record audit event", "kind", e.Kind, "appID", e.AppID, "err", err)
+		s.log.WarnContext(ctx, "record audit event", "kind", e.Kind, "appID", e.AppID, "err", err)
 	}
 }
 

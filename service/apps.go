@@ -263,7 +263,7 @@ func (s *Service) olderApp(ctx context.Context, appSecret string, d []byte) (*ba
 // tries again.
 func (s *Service) redigestApp(ctx context.Context, appID string, old, d []byte) {
 	if _, err := s.store.RedigestApp(ctx, appID, old, d); err != nil {
-		s.log.Warn("re-digest app secret under the primary key", "appID", appID, "err", err)
+		s.log.WarnContext(ctx, "re-digest app secret under the primary key", "appID", appID, "err", err)
 	}
 	s.forgetApp(appID)
 }

@@ -162,7 +162,7 @@ func (s *Service) olderGrant(ctx context.Context, token string, d []byte) (*bank
 		}
 		if !g.Token.Revoked() && s.keys.Stale(od) {
 			if _, err := s.store.RedigestToken(ctx, od, d); err != nil {
-				s.log.Warn("re-digest token under the primary key", "tokenID", g.Token.ID, "err", err)
+				s.log.WarnContext(ctx, "re-digest token under the primary key", "tokenID", g.Token.ID, "err", err)
 			}
 		}
 		return g, nil
@@ -231,7 +231,7 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 	}
 	s.touch(ctx, e)
 	return &bankgate.Principal{
-		AppID: e.appID, ConnectionID: e.connID(), BankID: e.bankID, UserID: e.userID(), TokenID: e.tokenID(),
+		AppID: e.appID, AppKey: app.Key, ConnectionID: e.connID(), BankID: e.bankID, UserID: e.userID(), TokenID: e.tokenID(),
 		Session: sess, World: worldID(app),
 		Now: s.AppNow(app),
 	}, nil
@@ -247,7 +247,7 @@ func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSec
 		_, err = s.store.RedigestConnection(ctx, e.connID(), e.userSecretDigest(), s.keys.Digest(domainUserSecret, userSecret), sealed)
 	}
 	if err != nil {
-		s.log.Warn("re-digest connection under the primary key", "connectionID", e.connID(), "err", err)
+		s.log.WarnContext(ctx, "re-digest connection under the primary key", "connectionID", e.connID(), "err", err)
 	}
 	if e.key != "" {
 		s.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
 )
@@ -45,7 +47,15 @@ func runCall[V any](s *Service, ctx context.Context, p *bankgate.Principal, opts
 	} else {
 		call.OperationID = s.newOperationID(p.BankID)
 	}
-	v, ch, err := fn(ctx, call)
+	cctx := ctx
+	var span trace.Span
+	if s.tracer != nil {
+		cctx, span = s.startConnectorSpan(ctx, opts.Endpoint, p.BankID, call.OperationID)
+	}
+	v, ch, err := fn(cctx, call)
+	if span != nil {
+		endConnectorSpan(span, ch, err)
+	}
 	if ch != nil && err == nil {
 		if op != nil {
 			if err := s.reprompt(ctx, op, ch); err != nil {

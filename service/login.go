@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/secret"
@@ -68,7 +70,19 @@ func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankga
 		}
 		breq.State, breq.Answers = state, req.Answers
 	}
-	res, err := conn.Login(ctx, breq)
+	lctx := ctx
+	var span trace.Span
+	if s.tracer != nil {
+		lctx, span = s.startConnectorSpan(ctx, bankgate.LoginEndpoint, req.BankID, req.OperationID)
+	}
+	res, err := conn.Login(lctx, breq)
+	if span != nil {
+		var ch *bank.Challenge
+		if res != nil {
+			ch = res.Challenge
+		}
+		endConnectorSpan(span, ch, err)
+	}
 	if op != nil {
 		s.finishOperation(ctx, op, err)
 	}

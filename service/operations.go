@@ -141,7 +141,7 @@ func (s *Service) finishOperation(ctx context.Context, op *bankgate.Operation, c
 		done.Status, done.ErrorType = bankgate.StatusFailed, string(bankgate.ErrorCode(callErr))
 	}
 	if err := s.store.UpdateOperation(ctx, &done, bankgate.StatusInitialized); err != nil {
-		s.log.Warn("record operation outcome", "operationID", op.ID, "err", err)
+		s.log.WarnContext(ctx, "record operation outcome", "operationID", op.ID, "err", err)
 	}
 }
 
@@ -181,7 +181,7 @@ func (s *Service) recordOperation(ctx context.Context, opID string, p *bankgate.
 		op.Status, op.ErrorType = bankgate.StatusFailed, string(bankgate.ErrorCode(callErr))
 	}
 	if err := s.store.CreateOperation(ctx, op); err != nil {
-		s.log.Warn("record operation", "operationID", opID, "err", err)
+		s.log.WarnContext(ctx, "record operation", "operationID", opID, "err", err)
 	}
 }
 

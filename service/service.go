@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
@@ -65,6 +66,10 @@ type Config struct {
 	// cache.
 	CacheTTL time.Duration
 	Logger   *slog.Logger
+	// Tracer, when set, traces every connector call with a span (a child
+	// of the request's, found in the call's context). Nil turns tracing
+	// off at no cost.
+	Tracer trace.Tracer
 }
 
 // Service implements the token flow and data calls.
@@ -77,6 +82,7 @@ type Service struct {
 	opTTL    time.Duration
 	cacheTTL time.Duration
 	log      *slog.Logger
+	tracer   trace.Tracer // nil when tracing is off
 
 	banks     map[string]bank.Connector
 	bankList  []bankgate.Bank
@@ -129,6 +135,7 @@ func New(cfg Config) *Service {
 		opTTL:     cfg.OperationTTL,
 		cacheTTL:  cfg.CacheTTL,
 		log:       cfg.Logger,
+		tracer:    cfg.Tracer,
 		banks:     map[string]bank.Connector{},
 		bankIndex: map[string]bankgate.Bank{},
 		grants:    map[string]*grantEntry{},

@@ -57,7 +57,7 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 		}
 		return nil, fmt.Errorf("exchange token: %w", err)
 	}
-	return &bankgate.Exchanged{AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID, ClientUserID: ex.ClientUserID}, nil
+	return &bankgate.Exchanged{AppKey: app.Key, AccessToken: token, TokenID: ex.Token.ID, UserID: ex.Token.UserID, ClientUserID: ex.ClientUserID}, nil
 }
 
 // forgetCode drops cached grants issued for an access code, so that a
