@@ -12,15 +12,18 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/clock"
 	bghttp "github.com/bankgate/bankgate/http"
 	"github.com/bankgate/bankgate/postgres"
+	"github.com/bankgate/bankgate/requestid"
 	"github.com/bankgate/bankgate/sandbox"
 	"github.com/bankgate/bankgate/secret"
 	"github.com/bankgate/bankgate/service"
 	"github.com/bankgate/bankgate/sqlite"
+	"github.com/bankgate/bankgate/tracing"
 )
 
 // sandboxBytesPerState is what --sandbox-cache-mb budgets per cached user
@@ -48,11 +51,45 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(requestHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}), nil
+}
+
+// requestHandler adds to a log line about a request, one logged with the
+// request's context, its request ID (reqID) and, when tracing is on, its
+// trace ID (traceID).
+type requestHandler struct{ slog.Handler }
+
+func (h requestHandler) Handle(ctx context.Context, r slog.Record) error {
+	id, sc := requestid.FromContext(ctx), trace.SpanContextFromContext(ctx)
+	if id != "" || sc.HasTraceID() {
+		r = r.Clone() // a record shares its attributes with its copies
+		if id != "" {
+			r.AddAttrs(slog.String("reqID", id))
+		}
+		if sc.HasTraceID() {
+			r.AddAttrs(slog.String("traceID", sc.TraceID().String()))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestHandler) WithGroup(name string) slog.Handler {
+	return requestHandler{h.Handler.WithGroup(name)}
 }
 
 // open opens the store and builds the service for cfg.
 func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*app, error) {
+	return openTraced(ctx, cfg, log, now, nil)
+}
+
+// openTraced is open with tracing: when tr is not nil, the service traces
+// its connector calls and every store call made in a traced request is a
+// span (a.store itself stays undecorated).
+func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time, tr trace.Tracer) (*app, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -91,11 +128,19 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 	if virtual != nil {
 		clk = virtual.Now
 	}
+	traced := store
+	if tr != nil {
+		system := "sqlite"
+		if cfg.DatabaseURL != "" {
+			system = "postgresql"
+		}
+		traced = tracing.Store(store, tr, system)
+	}
 	cacheBytes := int64(cfg.SandboxCacheMB) << 20
 	if cacheBytes == 0 { // commands other than serve
 		cacheBytes = sandbox.DefaultCacheBytes
 	}
-	sb := sandbox.New(sandbox.Options{Now: clk, Store: store, ChangeFeed: true,
+	sb := sandbox.New(sandbox.Options{Now: clk, Store: traced, ChangeFeed: true,
 		CacheBytes: cacheBytes, CacheUsers: int(cacheBytes / sandboxBytesPerState)})
 	if cfg.SandboxFixtures != "" {
 		if err := sb.LoadFixtureDir(ctx, cfg.SandboxFixtures); err != nil {
@@ -108,13 +153,14 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Tim
 		connectors = nil
 	}
 	svc := service.New(service.Config{
-		Store:         store,
+		Store:         traced,
 		Keyring:       keys,
 		Connectors:    connectors,
 		Now:           base,
 		SandboxNow:    clk,
 		AccessCodeTTL: cfg.AccessCodeTTL,
 		Logger:        log,
+		Tracer:        tr,
 	})
 	return &app{cfg: cfg, store: store, svc: svc, clock: clk, virtual: virtual, sandbox: sb, log: log, keys: keys, keyFile: keyFile}, nil
 }

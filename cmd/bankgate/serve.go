@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/bankgate/bankgate"
 
 	"github.com/bankgate/bankgate/connect"
@@ -23,12 +25,15 @@ type serveHooks struct {
 	Now   func() time.Time
 	// AdminReady is called with the admin listener's address.
 	AdminReady func(addr string)
+	// Spans, when set, turns tracing on and receives every span as it
+	// ends, whatever the OTEL_* environment says.
+	Spans sdktrace.SpanExporter
 }
 
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "log-level")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "log-level", "access-log")
 	if err != nil {
 		return err
 	}
@@ -55,16 +60,27 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		return err
 	}
 	var now func() time.Time
+	var spans sdktrace.SpanExporter
 	if hooks != nil {
-		now = hooks.Now
+		now, spans = hooks.Now, hooks.Spans
 	}
+	tracing, err := startTracing(ctx, env, spans, log)
+	if err != nil {
+		return err
+	}
+	// Spans still buffered are flushed last, after the listeners stopped.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		tracing.shutdown(sctx, log)
+	}()
 	// Rate limits run on real time: the base clock, never the sandbox's
 	// virtual one.
 	realNow := now
 	if realNow == nil {
 		realNow = time.Now
 	}
-	a, err := open(ctx, cfg, log, now)
+	a, err := openTraced(ctx, cfg, log, now, tracing.tracer())
 	if err != nil {
 		return err
 	}
@@ -106,7 +122,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: metrics,
 		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies,
-		Limits: &limits, RealNow: realNow})
+		Limits: &limits, RealNow: realNow, NoAccessLog: !cfg.AccessLog, Tracer: tracing.tracer()})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
