@@ -213,3 +213,34 @@ func TestTransportDependencies(t *testing.T) {
 		t.Errorf("the domain package imports %v; it must import no other bankgate package", got)
 	}
 }
+
+// TestOpenTelemetrySDKOnlyInMain: tracing is wired in cmd/bankgate alone.
+// The other packages may use OpenTelemetry's API (a trace.Tracer, nil when
+// tracing is off), never its SDK or an exporter, and the domain package
+// none of it; tests may use the SDK's in-memory exporter.
+func TestOpenTelemetrySDKOnlyInMain(t *testing.T) {
+	files, _ := goFiles(t)
+	checked := 0
+	for dir := range files {
+		bp, err := build.Default.ImportDir(filepath.Join(root(t), dir), 0)
+		if err != nil {
+			continue // a directory of tests only, or of no buildable files
+		}
+		checked++
+		for _, im := range bp.Imports {
+			if !strings.HasPrefix(im, "go.opentelemetry.io/") {
+				continue
+			}
+			if dir == "." {
+				t.Errorf("the domain package imports %s: it must stay free of OpenTelemetry", im)
+			}
+			sdk := strings.HasPrefix(im, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(im, "go.opentelemetry.io/otel/exporters")
+			if sdk && dir != "cmd/bankgate" {
+				t.Errorf("%s imports %s: only cmd/bankgate may use the OpenTelemetry SDK and exporters", dir, im)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d packages checked (is the walk broken?)", checked)
+	}
+}

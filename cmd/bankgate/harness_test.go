@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/bankgate/bankgate/sqlite"
 )
 
@@ -77,6 +79,8 @@ type serverOpts struct {
 	// realClock runs the server on the real clock (Clock is then nil),
 	// so its caches expire as in production.
 	realClock bool
+	// spans, when set, turns tracing on and receives the server's spans.
+	spans sdktrace.SpanExporter
 }
 
 // startServer runs `bankgate serve` in-process, exactly as main does, and
@@ -104,7 +108,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--log-level", "debug"}, o.args...)
 	env := func(k string) string { return o.env[k] }
 	go func() {
-		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: now, AdminReady: func(a string) { ts.AdminURL = "http://" + a }})
+		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: now, AdminReady: func(a string) { ts.AdminURL = "http://" + a }, Spans: o.spans})
 	}()
 	select {
 	case addr := <-ready:
