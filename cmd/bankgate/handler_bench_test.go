@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
@@ -24,10 +29,10 @@ import (
 // target and the benchmark here drive the handler over the real service,
 // store and sandbox (no network), which only this package links anyway.
 
-// newHandler returns the API handler over a real SQLite store and the
-// sandbox, and one app with one connected user whose
+// newHandler returns the API handler (configured as cfg, if given, for
+// its logger and tracer) over a real SQLite store and the sandbox, and one app with one connected user whose
 // AccessCode field holds the exchanged access token.
-func newHandler(tb testing.TB) (*bghttp.Server, string, string, *bankgate.Connected) {
+func newHandler(tb testing.TB, cfg ...bghttp.Config) (*bghttp.Server, string, string, *bankgate.Connected) {
 	tb.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "db"))
 	if err != nil {
@@ -37,7 +42,12 @@ func newHandler(tb testing.TB) (*bghttp.Server, string, string, *bankgate.Connec
 	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{1}, secret.KeySize))
 	now := func() time.Time { return time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC) }
 	svc := service.New(service.Config{Store: st, Keyring: keys, Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: now, Store: st})}, Now: now})
-	srv := bghttp.New(bghttp.Config{Service: svc, Limits: &bghttp.Limits{}})
+	c := bghttp.Config{}
+	if len(cfg) > 0 {
+		c = cfg[0] // the logger and tracer of a benchmark
+	}
+	c.Service, c.Limits = svc, &bghttp.Limits{}
+	srv := bghttp.New(c)
 	app, err := svc.CreateApp(context.Background(), "fuzz", "")
 	if err != nil {
 		tb.Fatal(err)
@@ -100,6 +110,27 @@ func (d *discardWriter) WriteHeader(int)             {}
 // connector read, encoding, logging.
 func BenchmarkBalanceRequest(b *testing.B) {
 	srv, _, appSecret, conn := newHandler(b)
+	benchBalance(b, srv, appSecret, conn)
+}
+
+// BenchmarkBalanceRequestLogged is BenchmarkBalanceRequest with the
+// access log written (JSON, to io.Discard), as a server logs at info.
+func BenchmarkBalanceRequestLogged(b *testing.B) {
+	srv, _, appSecret, conn := newHandler(b, bghttp.Config{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	benchBalance(b, srv, appSecret, conn)
+}
+
+// BenchmarkBalanceRequestTraced is BenchmarkBalanceRequest with tracing
+// on: every request a sampled server span, sent to a batching exporter
+// that drops them.
+func BenchmarkBalanceRequestTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	srv, _, appSecret, conn := newHandler(b, bghttp.Config{Tracer: tp.Tracer("bench")})
+	benchBalance(b, srv, appSecret, conn)
+}
+
+func benchBalance(b *testing.B, srv *bghttp.Server, appSecret string, conn *bankgate.Connected) {
 	token := conn.AccessCode
 	acctReq := httptest.NewRequest("POST", "/v2/data/accounts/get", bytes.NewReader([]byte(`{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`"}`)))
 	acctReq.Header.Set("Authorization", "Bearer "+token)
