@@ -27,6 +27,9 @@ func openSQLite(t *testing.T) bankgate.Store {
 // TestStoreConformance: the decorated store is still a store (every
 // wrapped method hands its arguments and results through).
 func TestStoreConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the conformance suite again: runs without -short (as CI does)")
+	}
 	tp := sdktrace.NewTracerProvider()
 	storetest.RunTests(t, func(t *testing.T) bankgate.Store {
 		return tracing.Store(openSQLite(t), tp.Tracer("test"), "sqlite")
