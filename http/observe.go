@@ -59,7 +59,8 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) *reqState {
 	w.Header()[requestIDKey] = x.idHdr[:]
 	x.client = s.clientIP(r)
 	ctx := r.Context()
-	if s.tracer != nil {
+	// Probes (a load balancer's, every few seconds) are not traced.
+	if s.tracer != nil && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 		ctx = s.startSpan(ctx, x, r)
 	}
 	x.ctx = requestid.Context{Context: ctx, ID: id}

@@ -215,9 +215,12 @@ func TestServerSpan(t *testing.T) {
 	}
 	f.errs["Authenticate"] = bankgate.Errorf(bankgate.InvalidUserSecret, "no")
 	send(user(`"accountID":"acc-1"`))
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", probe, nil))
+	}
 
 	if len(tr.spans) != 2 {
-		t.Fatalf("%d spans, want 2", len(tr.spans))
+		t.Fatalf("%d spans, want 2 (and none for the probes)", len(tr.spans))
 	}
 	for i, sp := range tr.spans {
 		if sp.name != "POST /data/balance/get" || sp.kind != trace.SpanKindServer || !sp.ended {
