@@ -180,6 +180,8 @@ type operationIDer interface{ operationID() string }
 
 func (e *envelope) operationID() string { return e.OperationID }
 
+func (r *rawResponse) operationID() string { return r.opID }
+
 // noteApp records the app a request is for, for the access log and the
 // trace.
 func (c *request) noteApp(appKey string) {

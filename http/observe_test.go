@@ -111,14 +111,26 @@ func TestAccessLog(t *testing.T) {
 		srv.ServeHTTP(httptest.NewRecorder(), r)
 	}
 	send(body, "req-ok")
+	pay := httptest.NewRequest("POST", "/v2/payment/transfer/create", strings.NewReader(user(`"senderID":"acc-1","amount":10,"receiverID":"ben-1"`)))
+	pay.Header.Set("Content-Type", "application/json")
+	pay.Header.Set("Authorization", "Bearer "+bearerToken)
+	pay.Header.Set("Idempotency-Key", "pay-1")
+	pay.Header.Set("X-Request-ID", "req-pay")
+	srv.ServeHTTP(httptest.NewRecorder(), pay)
 	f.errs["Authenticate"] = bankgate.Errorf(bankgate.InvalidUserSecret, "no")
 	send(body, "req-fail")
 	send(`{"appSecret":"x"}`+strings.Repeat(" ", 10), "req-bad")
 
 	lines := accessLines(t, buf.String())
-	if len(lines) != 3 {
-		t.Fatalf("%d access log lines, want 3:\n%s", len(lines), buf.String())
+	if len(lines) != 4 {
+		t.Fatalf("%d access log lines, want 4:\n%s", len(lines), buf.String())
 	}
+	// An idempotent payment's answer is recorded, then sent: its
+	// operation is logged all the same.
+	if p := lines[1]; p["reqID"] != "req-pay" || p["operationID"] != "op-1" || p["route"] != "/payment/transfer/create" {
+		t.Errorf("payment line: %v", p)
+	}
+	lines = append(lines[:1], lines[2:]...)
 	ok := lines[0]
 	for k, v := range map[string]any{"level": "INFO", "reqID": "req-ok", "method": "POST", "route": "/data/balance/get", "status": 200.0, "type": "",
 		"client": "203.0.113.7", "appKey": fakeAppKey[:8], "operationID": "op-1"} {

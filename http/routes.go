@@ -381,7 +381,7 @@ func (s *Server) idempotent(ctx context.Context, c *request, p *bankgate.Princip
 		}}, nil
 	}
 	v, herr := h()
-	rr := s.capture(v, herr)
+	rr := s.capture(v, herr, requestid.FromContext(ctx))
 	if err := s.svc.FinishIdempotent(ctx, p, c.idempotencyKey, bankgate.StoredResponse{Status: rr.status, Body: rr.body}); err != nil {
 		s.log.Warn("record idempotent response", "reqID", requestid.FromContext(ctx), "route", c.route.name, "err", err)
 	}

@@ -359,6 +359,7 @@ type rawResponse struct {
 	header http.Header
 	body   []byte
 	typ    string
+	opID   string // the operation of the answer rendered, for the log
 }
 
 // captureWriter is an in-memory http.ResponseWriter.
@@ -372,16 +373,21 @@ func (c *captureWriter) Header() http.Header         { return c.h }
 func (c *captureWriter) Write(b []byte) (int, error) { return c.buf.Write(b) }
 func (c *captureWriter) WriteHeader(code int)        { c.code = code }
 
-// capture renders a handler's result exactly as ServeHTTP would.
-func (s *Server) capture(v any, err error) *rawResponse {
+// capture renders a handler's result exactly as ServeHTTP would (reqID
+// names the request in what it logs).
+func (s *Server) capture(v any, err error, reqID string) *rawResponse {
 	cw := &captureWriter{h: http.Header{}}
-	sw := &statusWriter{ResponseWriter: cw}
+	sw := &statusWriter{ResponseWriter: cw, reqID: reqID}
 	if err != nil {
 		s.writeError(sw, err)
 	} else {
 		s.writeJSON(sw, http.StatusOK, v)
 	}
-	return &rawResponse{status: sw.status, header: cw.h, body: append([]byte(nil), cw.buf.Bytes()...), typ: sw.typ}
+	rr := &rawResponse{status: sw.status, header: cw.h, body: append([]byte(nil), cw.buf.Bytes()...), typ: sw.typ}
+	if o, ok := v.(operationIDer); ok {
+		rr.opID = o.operationID()
+	}
+	return rr
 }
 
 // dispatch validates the body as a JSON object and runs the route.
