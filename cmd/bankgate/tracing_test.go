@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bankgate/bankgate/requestid"
 )
 
 // TestTracingOn: tracing is off by default and follows the standard
@@ -71,5 +77,32 @@ func TestTracingExportsOTLP(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	if tr, err := startTracing(ctx, os.Getenv, nil, log); tr != nil || err != nil || tr.tracer() != nil {
 		t.Errorf("startTracing without OTEL_* = %v, %v: want off", tr, err)
+	}
+}
+
+// TestLogLinesCarryRequestID: a line logged with a request's context (as
+// the service logs a failed write) carries its reqID and traceID; one
+// logged without carries neither.
+func TestLogLinesCarryRequestID(t *testing.T) {
+	var buf strings.Builder
+	log, err := newLogger("info", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+	log.With("pkg", "service").WarnContext(requestid.NewContext(ctx, "req-42"), "record operation", "operationID", "op-1")
+	log.Warn("no request")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	var first, second map[string]any
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || json.Unmarshal([]byte(lines[1]), &second) != nil {
+		t.Fatalf("log: %q", buf.String())
+	}
+	if first["reqID"] != "req-42" || first["traceID"] != tid.String() || first["operationID"] != "op-1" || first["pkg"] != "service" {
+		t.Errorf("line with the request's context: %v", first)
+	}
+	if _, has := second["reqID"]; has {
+		t.Errorf("line without a request: %v", second)
 	}
 }
