@@ -165,6 +165,10 @@ type Operation struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time
+	// Webhook, when set on CreateOperation or UpdateOperation, is enqueued
+	// (see WebhookStore.EnqueueWebhook) in the same transaction as the
+	// operation's write. It is never read back.
+	Webhook *WebhookEvent
 }
 
 // Audit event kinds.
@@ -281,6 +285,8 @@ type Store interface {
 
 	// OperatorStore holds what the admin plane needs (admin.go).
 	OperatorStore
+	// WebhookStore holds webhook registrations and the outbox (webhook.go).
+	WebhookStore
 
 	// CreateApp stores a new app and audits app_created.
 	CreateApp(ctx context.Context, app *App) error

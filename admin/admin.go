@@ -24,6 +24,7 @@ import (
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/requestid"
 	"github.com/bankgate/bankgate/service"
+	"github.com/bankgate/bankgate/webhook"
 )
 
 // Service is what the admin plane needs of the application layer;
@@ -42,6 +43,12 @@ type Service interface {
 	SearchAudit(ctx context.Context, f service.AuditFilter) (*service.AuditPage, error)
 	OperatorSandbox(ctx context.Context, appKey string) (*service.SandboxView, error)
 	ResetSandbox(ctx context.Context, by service.Actor, appKey string) (*service.SandboxView, error)
+	WebhookSettingsOf(ctx context.Context, appKey string) (*service.WebhookSettings, error)
+	OperatorSetWebhook(ctx context.Context, by service.Actor, appKey, url string) (*service.WebhookSettings, error)
+	OperatorWebhookKeys(ctx context.Context, by service.Actor, appKey string, rotate bool) (*webhook.Keys, error)
+	WebhookDeliveries(ctx context.Context, appKey, status string, limit int) ([]bankgate.WebhookEvent, error)
+	WebhookEvent(ctx context.Context, id string) (*bankgate.WebhookEvent, []bankgate.WebhookAttempt, error)
+	OperatorRedeliverWebhook(ctx context.Context, by service.Actor, id string) (*bankgate.WebhookEvent, error)
 	Ready(ctx context.Context) error
 }
 
@@ -176,6 +183,11 @@ func (h *Handler) routes() {
 	h.api("/admin/v1/apps/{appKey}/revoke-tokens", methods{"POST": h.revokeTokens})
 	h.api("/admin/v1/apps/{appKey}/sandbox", methods{"GET": h.showSandbox})
 	h.api("/admin/v1/apps/{appKey}/sandbox/reset", methods{"POST": h.resetSandbox})
+	h.api("/admin/v1/apps/{appKey}/webhook", methods{"GET": h.showWebhook, "PUT": h.setWebhook})
+	h.api("/admin/v1/apps/{appKey}/webhook-keys", methods{"POST": h.webhookKeys})
+	h.api("/admin/v1/apps/{appKey}/webhooks", methods{"GET": h.listWebhooks})
+	h.api("/admin/v1/webhooks/{id}", methods{"GET": h.showWebhookEvent})
+	h.api("/admin/v1/webhooks/{id}/redeliver", methods{"POST": h.redeliverWebhook})
 	h.api("/admin/v1/audit", methods{"GET": h.audit})
 	h.api("/admin/v1/requests", methods{"GET": h.requests})
 	h.api("/admin/v1/", methods{}) // everything else: 404 once authenticated

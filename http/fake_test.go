@@ -299,6 +299,13 @@ func (f *fakeService) SandboxUsers(ctx context.Context, appSecret string) ([]ban
 	return []bankgate.SandboxUser{{BankID: "SANDBOX_AE_ENBD", Username: "ci_user", Accounts: 2}}, nil
 }
 
+func (f *fakeService) FireSandboxWebhook(ctx context.Context, appSecret, typ string) (string, error) {
+	if err := f.enter("FireSandboxWebhook", appSecret, typ); err != nil {
+		return "", err
+	}
+	return "msg_fake", nil
+}
+
 func (f *fakeService) DeleteSandboxUser(ctx context.Context, appSecret, bankID, username string) error {
 	return f.enter("DeleteSandboxUser", appSecret, bankID, username)
 }

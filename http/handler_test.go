@@ -408,6 +408,18 @@ var allRoutes = []routeCases{
 		errCase("no fixture", `{"appSecret":"as_1","bankID":"B"}`, 422, bankgate.ParameterMissing, failing("CreateSandboxUser", bankgate.ParameterMissing)),
 		errCase("a bank without sandbox users", "", 400, bankgate.InvalidBankID, failing("CreateSandboxUser", bankgate.InvalidBankID)),
 	}},
+	{route: "/sandbox/webhooks/fire", method: "FireSandboxWebhook", ok: `{"appSecret":"as_1","type":"transfer.done"}`, cases: []hcase{
+		{name: "ok", want: map[string]any{"webhookID": "msg_fake", "eventType": "transfer.done", "operationID": ""},
+			check: func(t *testing.T, f *fakeService, _ *httptest.ResponseRecorder, _ map[string]any) {
+				if typ := argOf[string](t, f, "FireSandboxWebhook", 1); typ != "transfer.done" {
+					t.Errorf("type %q", typ)
+				}
+			}},
+		errCase("no appSecret", `{"type":"transfer.done"}`, 401, bankgate.InvalidAppCredentials, nil, "FireSandboxWebhook"),
+		errCase("no type", `{"appSecret":"as_1"}`, 422, bankgate.ParameterMissing, nil, "FireSandboxWebhook"),
+		errCase("an unknown type or no webhook URL", "", 400, bankgate.ParameterError, failing("FireSandboxWebhook", bankgate.ParameterError)),
+		errCase("a production app", "", 501, bankgate.NotImplemented, failing("FireSandboxWebhook", bankgate.NotImplemented)),
+	}},
 	{route: "/sandbox/users/list", method: "SandboxUsers", ok: `{"appSecret":"as_1"}`, cases: []hcase{
 		{name: "ok", want: map[string]any{"users.0.username": "ci_user", "users.0.accounts": 2.0}},
 		errCase("no appSecret", `{}`, 401, bankgate.InvalidAppCredentials, nil, "SandboxUsers"),

@@ -46,6 +46,39 @@ func (s *Server) registerSandboxRoutes() {
 	s.handle("/sandbox/users/create", s.sandboxUsersCreate)
 	s.handle("/sandbox/users/list", s.sandboxUsersList)
 	s.handle("/sandbox/users/delete", s.sandboxUsersDelete)
+	s.handle("/sandbox/webhooks/fire", s.sandboxWebhookFire)
+}
+
+type fireRequest struct {
+	AppSecret string `json:"appSecret"`
+	Type      string `json:"type"`
+}
+
+type fireResponse struct {
+	envelope
+	// WebhookID is the fired event's webhook-id.
+	WebhookID string `json:"webhookID"`
+	EventType string `json:"eventType"`
+}
+
+// sandboxWebhookFire sends the calling sandbox app a sample webhook event
+// of the given type, through the outbox like any other.
+func (s *Server) sandboxWebhookFire(ctx context.Context, c *request) (any, error) {
+	var req fireRequest
+	if err := decode(c.body, &req); err != nil {
+		return nil, err
+	}
+	if req.AppSecret == "" {
+		return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appSecret is missing.")
+	}
+	if req.Type == "" {
+		return nil, bankgate.Errorf(bankgate.ParameterMissing, "type is required.")
+	}
+	id, err := s.svc.FireSandboxWebhook(ctx, req.AppSecret, req.Type)
+	if err != nil {
+		return nil, err
+	}
+	return &fireResponse{envelope: done(""), WebhookID: id, EventType: req.Type}, nil
 }
 
 type sandboxUserRequest struct {

@@ -57,4 +57,7 @@ type Service interface {
 	CreateSandboxUser(ctx context.Context, appSecret, bankID string, fixture []byte) (*bankgate.SandboxUser, error)
 	SandboxUsers(ctx context.Context, appSecret string) ([]bankgate.SandboxUser, error)
 	DeleteSandboxUser(ctx context.Context, appSecret, bankID, username string) error
+	// FireSandboxWebhook enqueues a sample webhook event of type typ for
+	// the sandbox app and returns its webhook-id.
+	FireSandboxWebhook(ctx context.Context, appSecret, typ string) (string, error)
 }

@@ -156,6 +156,9 @@ func (s *Store) RevokeAppTokens(ctx context.Context, appID string, before, now t
 			nanos(now), appID, cut); err != nil {
 			return fmt.Errorf("expire codes: %w", err)
 		}
+		if _, err := enqueueWebhook(ctx, tx, bankgate.AppTokensRevokedWebhook(appID, int(n), before, now)); err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, bankgate.AuditTokensRevoked, appID, "", detail+" count="+strconv.FormatInt(n, 10))
 	})
 	return int(n), err
@@ -179,12 +182,20 @@ func (s *Store) RevokeConnection(ctx context.Context, connID string, now time.Ti
 		if _, err := tx.Exec(ctx, `UPDATE connections SET revoked_at = $1 WHERE id = $2`, nanos(now), connID); err != nil {
 			return fmt.Errorf("revoke connection: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE tokens SET revoked_at = $1, revoke_reason = $2 WHERE connection_id = $3 AND revoked_at = 0`,
-			nanos(now), bankgate.RevokedByAdmin, connID); err != nil {
+		rows, err := tx.Query(ctx, `UPDATE tokens SET revoked_at = $1, revoke_reason = $2 WHERE connection_id = $3 AND revoked_at = 0 RETURNING id`,
+			nanos(now), bankgate.RevokedByAdmin, connID)
+		if err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return fmt.Errorf("revoke tokens: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE access_codes SET expires_at = $1 WHERE connection_id = $2 AND used_at = 0 AND expires_at > $1`, nanos(now), connID); err != nil {
 			return fmt.Errorf("expire codes: %w", err)
+		}
+		if _, err := enqueueWebhook(ctx, tx, bankgate.ConnectionRevokedWebhook(appID, connID, ids, now)); err != nil {
+			return err
 		}
 		return audit(ctx, tx, now, bankgate.AuditConnectionRevoked, appID, connID, detail)
 	})

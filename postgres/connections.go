@@ -67,8 +67,8 @@ func (s *Store) Connection(ctx context.Context, id string) (*bankgate.Connection
 // audits.
 func (s *Store) DelinkConnection(ctx context.Context, connID string, now time.Time) error {
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		var appID string
-		err := tx.QueryRow(ctx, `UPDATE connections SET delinked_at = $1 WHERE id = $2 AND delinked_at = 0 RETURNING app_id`, nanos(now), connID).Scan(&appID)
+		var appID, bankID, clientUserID string
+		err := tx.QueryRow(ctx, `UPDATE connections SET delinked_at = $1 WHERE id = $2 AND delinked_at = 0 RETURNING app_id, bank_id, client_user_id`, nanos(now), connID).Scan(&appID, &bankID, &clientUserID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM connections WHERE id = $1`, connID).Scan(&n); err != nil {
@@ -89,6 +89,9 @@ func (s *Store) DelinkConnection(ctx context.Context, connID string, now time.Ti
 		// Unused codes of the connection die with it.
 		if _, err := tx.Exec(ctx, `UPDATE access_codes SET expires_at = $1 WHERE connection_id = $2 AND used_at = 0`, nanos(now), connID); err != nil {
 			return fmt.Errorf("expire codes: %w", err)
+		}
+		if _, err := enqueueWebhook(ctx, tx, bankgate.DelinkedWebhook(appID, connID, bankID, clientUserID, now)); err != nil {
+			return err
 		}
 		return audit(ctx, tx, now, bankgate.AuditUserDelinked, appID, connID, "")
 	})

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -31,6 +32,19 @@ func run[C, V any](s *Service, ctx context.Context, p *bankgate.Principal, opts 
 // several connector calls (a batch).
 func runCall[V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
 	fn func(ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
+	return runCallEvent(s, ctx, p, opts, fn, nil)
+}
+
+// eventFunc makes the webhook event of a call that reached its final
+// state (operation opID, at now): the call's value, or its error. It
+// returns nil for no event.
+type eventFunc[V any] func(opID string, v V, err error, now time.Time) *bankgate.WebhookEvent
+
+// runCallEvent is runCall that, when the call reaches its final state,
+// enqueues event's webhook event in the same store write as the
+// operation's record.
+func runCallEvent[V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
+	fn func(ctx context.Context, call *bank.Call) (V, *bank.Challenge, error), event eventFunc[V]) (*bankgate.Outcome[V], error) {
 	call := &bank.Call{Session: session(p), Now: p.Now, IdempotencyKey: opts.IdempotencyKey}
 	var op *bankgate.Operation
 	if opts.OperationID != "" {
@@ -66,11 +80,18 @@ func runCall[V any](s *Service, ctx context.Context, p *bankgate.Principal, opts
 		}
 		return &bankgate.Outcome[V]{OperationID: call.OperationID, Status: bankgate.StatusUserInputRequired, Inputs: ch.Inputs}, nil
 	}
+	var ev *bankgate.WebhookEvent
+	if event != nil && (op != nil || opts.Record) {
+		ev = event(call.OperationID, v, err, s.Now())
+	}
 	switch {
 	case op != nil:
-		s.finishOperation(ctx, op, err)
+		s.finishOperation(ctx, op, err, ev)
 	case opts.Record:
-		s.recordOperation(ctx, call.OperationID, p, opts.Endpoint, err)
+		s.recordOperation(ctx, call.OperationID, p, opts.Endpoint, err, ev)
+	}
+	if ev != nil {
+		s.wakeWebhooks()
 	}
 	if err != nil {
 		return nil, err

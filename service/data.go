@@ -73,37 +73,89 @@ func (s *Service) WireBeneficiaries(ctx context.Context, p *bankgate.Principal, 
 	return run(s, ctx, p, opts, bank.WirePayer.WireBeneficiaries)
 }
 
-// payment runs a payment: recorded for operation/status.
+// payment runs a payment: recorded for operation/status, with event's
+// webhook event (nil for none) enqueued with the record of its final
+// state.
 func payment[C, V any](s *Service, ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions,
-	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error)) (*bankgate.Outcome[V], error) {
+	fn func(c C, ctx context.Context, call *bank.Call) (V, *bank.Challenge, error), event eventFunc[V]) (*bankgate.Outcome[V], error) {
 	opts.Record = true
-	out, err := run(s, ctx, p, opts, fn)
+	c, err := capability[C](s, p)
+	if err != nil {
+		return nil, err
+	}
+	out, err := runCallEvent(s, ctx, p, opts, func(ctx context.Context, call *bank.Call) (V, *bank.Challenge, error) {
+		return fn(c, ctx, call)
+	}, event)
 	if err != nil || !out.Prompting() {
 		s.auditPayment(ctx, p, opts.Endpoint, opIDOf(out), err)
 	}
 	return out, err
 }
 
-// CreateBeneficiary adds a beneficiary.
+// transferEvent makes transfer.done or transfer.failed.
+func transferEvent(p *bankgate.Principal, endpoint string) eventFunc[*bankgate.TransferResult] {
+	return func(opID string, res *bankgate.TransferResult, err error, now time.Time) *bankgate.WebhookEvent {
+		if err == nil && res != nil && res.CoolDown != nil {
+			return nil // not made: the beneficiary is still cooling down
+		}
+		return transferWebhook(p.AppID, p.ConnectionID, p.BankID, opID, endpoint, res, err, now)
+	}
+}
+
+// CreateBeneficiary adds a beneficiary. Once it is added, the connector's
+// list of beneficiaries is read for when it becomes usable: the
+// beneficiary.active event is due then.
 func (s *Service) CreateBeneficiary(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, b *bankgate.Beneficiary) (*bankgate.Outcome[bankgate.Done], error) {
-	return payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (bankgate.Done, *bank.Challenge, error) {
+	out, err := payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (*bankgate.Beneficiary, *bank.Challenge, error) {
 		ch, err := r.CreateBeneficiary(ctx, call, b)
-		return bankgate.Done{}, ch, err
+		if ch != nil || err != nil {
+			return nil, ch, err
+		}
+		return newestBeneficiary(ctx, r, call), nil, nil
+	}, func(opID string, nb *bankgate.Beneficiary, err error, now time.Time) *bankgate.WebhookEvent {
+		if err != nil || nb == nil {
+			return nil
+		}
+		e := beneficiaryWebhook(p.AppID, p.ConnectionID, p.BankID, opID, nb, now)
+		if wait := nb.ActiveAt.Sub(p.Now); wait > 0 {
+			e.DueAt = now.Add(wait)
+		}
+		return e
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &bankgate.Outcome[bankgate.Done]{OperationID: out.OperationID, Status: out.Status, Inputs: out.Inputs}, nil
+}
+
+// newestBeneficiary is the most recently created of the user's
+// beneficiaries, nil if they cannot be read without input.
+func newestBeneficiary(ctx context.Context, r bank.Payer, call *bank.Call) *bankgate.Beneficiary {
+	bs, ch, err := r.Beneficiaries(ctx, call)
+	if err != nil || ch != nil {
+		return nil
+	}
+	var newest *bankgate.Beneficiary
+	for i := range bs {
+		if newest == nil || bs[i].CreatedAt.After(newest.CreatedAt) {
+			newest = &bs[i]
+		}
+	}
+	return newest
 }
 
 // Transfer pays a beneficiary or a named receiver.
 func (s *Service) Transfer(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.Transfer(ctx, call, tr)
-	})
+	}, transferEvent(p, opts.Endpoint))
 }
 
 // TransferAutoflow adds the beneficiary if needed, then pays it.
 func (s *Service) TransferAutoflow(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.Payer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.TransferAutoflow(ctx, call, tr)
-	})
+	}, transferEvent(p, opts.Endpoint))
 }
 
 // CreateWireBeneficiary adds a US wire beneficiary.
@@ -111,14 +163,14 @@ func (s *Service) CreateWireBeneficiary(ctx context.Context, p *bankgate.Princip
 	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (bankgate.Done, *bank.Challenge, error) {
 		ch, err := r.CreateWireBeneficiary(ctx, call, b)
 		return bankgate.Done{}, ch, err
-	})
+	}, nil)
 }
 
 // WireTransfer pays a US wire beneficiary.
 func (s *Service) WireTransfer(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.WireTransfer(ctx, call, tr)
-	})
+	}, transferEvent(p, opts.Endpoint))
 }
 
 // WireTransferAutoflow adds the US wire beneficiary if needed, then pays
@@ -126,7 +178,7 @@ func (s *Service) WireTransfer(ctx context.Context, p *bankgate.Principal, opts 
 func (s *Service) WireTransferAutoflow(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, tr *bankgate.TransferRequest) (*bankgate.Outcome[*bankgate.TransferResult], error) {
 	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (*bankgate.TransferResult, *bank.Challenge, error) {
 		return r.WireTransferAutoflow(ctx, call, tr)
-	})
+	}, transferEvent(p, opts.Endpoint))
 }
 
 // CreateACHPull pulls money in by ACH; the pull is known by the
@@ -135,6 +187,8 @@ func (s *Service) CreateACHPull(ctx context.Context, p *bankgate.Principal, opts
 	return payment(s, ctx, p, opts, func(r bank.ACHPuller, ctx context.Context, call *bank.Call) (bankgate.Done, *bank.Challenge, error) {
 		ch, err := r.CreateACHPull(ctx, call, req)
 		return bankgate.Done{}, ch, err
+	}, func(opID string, _ bankgate.Done, err error, now time.Time) *bankgate.WebhookEvent {
+		return achWebhook(p.AppID, p.ConnectionID, p.BankID, opID, req, err, now)
 	})
 }
 

@@ -65,7 +65,7 @@ func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankga
 			return nil, err
 		}
 		if op.BankID != req.BankID {
-			s.finishOperation(ctx, op, bankgate.Errorf(bankgate.InvalidOperationID, ""))
+			s.finishOperation(ctx, op, bankgate.Errorf(bankgate.InvalidOperationID, ""), nil)
 			return nil, bankgate.Errorf(bankgate.InvalidOperationID, "The operationID is unknown, expired or already completed.")
 		}
 		breq.State, breq.Answers = state, req.Answers
@@ -84,7 +84,7 @@ func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankga
 		endConnectorSpan(span, ch, err)
 	}
 	if op != nil {
-		s.finishOperation(ctx, op, err)
+		s.finishOperation(ctx, op, err, nil)
 	}
 	if err != nil {
 		s.auditLoginFailed(ctx, app, req, err)

@@ -133,8 +133,9 @@ func (s *Service) claimOperation(ctx context.Context, id, appID, connID, endpoin
 
 // finishOperation records the outcome of a resumed operation. Failures to
 // record are logged, not returned: the caller's result stands.
-func (s *Service) finishOperation(ctx context.Context, op *bankgate.Operation, callErr error) {
+func (s *Service) finishOperation(ctx context.Context, op *bankgate.Operation, callErr error, ev *bankgate.WebhookEvent) {
 	done := *op
+	done.Webhook = ev
 	done.UpdatedAt = s.Now()
 	done.Status = bankgate.StatusDone
 	if callErr != nil {
@@ -173,10 +174,10 @@ func (s *Service) reprompt(ctx context.Context, op *bankgate.Operation, ch *bank
 
 // recordOperation stores a finished operation that needed no input.
 // Failures to record are logged: the call's result stands.
-func (s *Service) recordOperation(ctx context.Context, opID string, p *bankgate.Principal, endpoint string, callErr error) {
+func (s *Service) recordOperation(ctx context.Context, opID string, p *bankgate.Principal, endpoint string, callErr error, ev *bankgate.WebhookEvent) {
 	now := s.Now()
 	op := &bankgate.Operation{ID: opID, AppID: p.AppID, ConnectionID: p.ConnectionID, BankID: p.BankID, Endpoint: endpoint,
-		Status: bankgate.StatusDone, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(recordTTL)}
+		Status: bankgate.StatusDone, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(recordTTL), Webhook: ev}
 	if callErr != nil {
 		op.Status, op.ErrorType = bankgate.StatusFailed, string(bankgate.ErrorCode(callErr))
 	}

@@ -106,6 +106,10 @@ type Service struct {
 	// appsByKey are apps by their public key, for the Connect calls
 	// (a login reads it in http for its limits, then here).
 	appsByKey map[string]*appEntry
+
+	// webhookWake, when set, is told that a request enqueued a webhook
+	// event (see OnWebhookEnqueued).
+	webhookWake func()
 }
 
 // AuditRetention is how long audit events are kept.

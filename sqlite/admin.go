@@ -144,6 +144,9 @@ func (s *Store) RevokeAppTokens(ctx context.Context, appID string, before, now t
 			nanos(now), appID, nanos(now), cut); err != nil {
 			return fmt.Errorf("expire codes: %w", err)
 		}
+		if _, err := enqueueWebhook(ctx, tx, bankgate.AppTokensRevokedWebhook(appID, int(n), before, now)); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, now, bankgate.AuditTokensRevoked, appID, "", detail+" count="+strconv.FormatInt(n, 10))
 	})
 	return int(n), err
@@ -167,12 +170,20 @@ func (s *Store) RevokeConnection(ctx context.Context, connID string, now time.Ti
 		if _, err := tx.ExecContext(ctx, `UPDATE connections SET revoked_at = ? WHERE id = ?`, nanos(now), connID); err != nil {
 			return fmt.Errorf("revoke connection: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ? WHERE connection_id = ? AND revoked_at = 0`,
-			nanos(now), bankgate.RevokedByAdmin, connID); err != nil {
+		rows, err := tx.QueryContext(ctx, `UPDATE tokens SET revoked_at = ?, revoke_reason = ? WHERE connection_id = ? AND revoked_at = 0 RETURNING id`,
+			nanos(now), bankgate.RevokedByAdmin, connID)
+		if err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		ids, err := scanIDs(rows)
+		if err != nil {
 			return fmt.Errorf("revoke tokens: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE access_codes SET expires_at = ? WHERE connection_id = ? AND used_at = 0 AND expires_at > ?`, nanos(now), connID, nanos(now)); err != nil {
 			return fmt.Errorf("expire codes: %w", err)
+		}
+		if _, err := enqueueWebhook(ctx, tx, bankgate.ConnectionRevokedWebhook(appID, connID, ids, now)); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, now, bankgate.AuditConnectionRevoked, appID, connID, detail)
 	})

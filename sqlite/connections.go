@@ -59,9 +59,9 @@ func (s *Store) Connection(ctx context.Context, id string) (*bankgate.Connection
 // DelinkConnection implements bankgate.Store.
 func (s *Store) DelinkConnection(ctx context.Context, connID string, now time.Time) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var appID string
+		var appID, bankID, clientUserID string
 		var delinked int64
-		err := tx.QueryRowContext(ctx, `SELECT app_id, delinked_at FROM connections WHERE id = ?`, connID).Scan(&appID, &delinked)
+		err := tx.QueryRowContext(ctx, `SELECT app_id, bank_id, client_user_id, delinked_at FROM connections WHERE id = ?`, connID).Scan(&appID, &bankID, &clientUserID, &delinked)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("connection")
 		}
@@ -81,6 +81,9 @@ func (s *Store) DelinkConnection(ctx context.Context, connID string, now time.Ti
 		// Unused codes of the connection die with it.
 		if _, err := tx.ExecContext(ctx, `UPDATE access_codes SET expires_at = ? WHERE connection_id = ? AND used_at = 0`, nanos(now), connID); err != nil {
 			return fmt.Errorf("expire codes: %w", err)
+		}
+		if _, err := enqueueWebhook(ctx, tx, bankgate.DelinkedWebhook(appID, connID, bankID, clientUserID, now)); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, now, bankgate.AuditUserDelinked, appID, connID, "")
 	})

@@ -21,7 +21,7 @@ func (s *Store) CreateOperation(ctx context.Context, op *bankgate.Operation) err
 		if err != nil {
 			return fmt.Errorf("create operation: %w", err)
 		}
-		return nil
+		return opWebhook(ctx, tx, op)
 	})
 }
 
@@ -52,6 +52,15 @@ func (s *Store) UpdateOperation(ctx context.Context, op *bankgate.Operation, fro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return bankgate.Errorf(bankgate.Conflict, "operation changed")
 		}
-		return nil
+		return opWebhook(ctx, tx, op)
 	})
+}
+
+// opWebhook enqueues the operation's webhook event, if it has one.
+func opWebhook(ctx context.Context, tx *sql.Tx, op *bankgate.Operation) error {
+	if op.Webhook == nil {
+		return nil
+	}
+	_, err := enqueueWebhook(ctx, tx, op.Webhook)
+	return err
 }

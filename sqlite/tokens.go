@@ -84,7 +84,8 @@ func (s *Store) rejectCode(ctx context.Context, tx *sql.Tx, ex *bankgate.Exchang
 			return err
 		}
 	}
-	return nil
+	_, err = enqueueWebhook(ctx, tx, bankgate.CodeReusedWebhook(appID, connID, ids, ex.Now))
+	return err
 }
 
 const grantQuery = `SELECT t.id, t.digest, t.app_id, t.connection_id, t.user_id, t.code_digest, t.created_at, t.revoked_at, t.revoke_reason, t.forwarded,

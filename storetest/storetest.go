@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 		{"ConcurrentRedigest", testConcurrentRedigest},
 	}
 	tests = append(tests, adminTests...)
+	tests = append(tests, webhookTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

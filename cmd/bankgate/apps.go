@@ -131,6 +131,7 @@ func cmdAppsSet(ctx context.Context, args []string, env func(string) string, std
 	serverURL := fs.String("server-url", "", "the app backend URL mobile SDKs forward calls to")
 	clear := fs.Bool("clear", false, "remove the registered origins, redirect URIs and bundle IDs first")
 	forwarding := fs.String("forwarding", "", "on or off: whether mobile SDKs may forward calls through the app backend by tokenID (POST /); new apps: on")
+	webhookURL := fs.String("webhook-url", "", `where the app's webhook events are POSTed (https; http for sandbox apps and loopback); "" removes it`)
 	a, err := openForCommand(ctx, fs, &cfg, args, stderr)
 	if err != nil {
 		return err
@@ -140,9 +141,16 @@ func cmdAppsSet(ctx context.Context, args []string, env func(string) string, std
 		return errors.New("apps set: --app-key is required")
 	}
 	set := service.AppSettings{AllowedOrigins: origins, RedirectURIs: uris, BundleIDs: bundles, Clear: *clear}
+	settings, hook := false, false
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "server-url" {
+		switch f.Name {
+		case "server-url":
 			set.ServerURL = serverURL
+			settings = true
+		case "webhook-url":
+			hook = true
+		case "allowed-origin", "redirect-uri", "bundle-id", "clear", "forwarding":
+			settings = true
 		}
 	})
 	switch *forwarding {
@@ -153,7 +161,21 @@ func cmdAppsSet(ctx context.Context, args []string, env func(string) string, std
 	default:
 		return fmt.Errorf("apps set: --forwarding is on or off, not %q", *forwarding)
 	}
-	app, err := a.svc.UpdateAppSettings(ctx, *key, set)
+	if hook {
+		if _, err := a.svc.SetWebhookURL(ctx, *key, *webhookURL); err != nil {
+			return fmt.Errorf("apps set: %s", bankgate.ErrorMessage(err))
+		}
+	}
+	var app *bankgate.App
+	if settings || !hook {
+		app, err = a.svc.UpdateAppSettings(ctx, *key, set)
+	} else {
+		app, err = a.svc.AppByKeyForOperator(ctx, *key)
+	}
+	if err != nil {
+		return fmt.Errorf("apps set: %s", bankgate.ErrorMessage(err))
+	}
+	wh, err := a.svc.WebhookSettingsOf(ctx, *key)
 	if err != nil {
 		return fmt.Errorf("apps set: %s", bankgate.ErrorMessage(err))
 	}
@@ -161,7 +183,7 @@ func cmdAppsSet(ctx context.Context, args []string, env func(string) string, std
 	if app.Forwarding {
 		fwd = "on"
 	}
-	fmt.Fprintf(stdout, "App %q:\n  allowed origins: %s\n  redirect URIs:   %s\n  bundle IDs:      %s\n  server URL:      %s\n  forwarding:      %s\n",
-		app.Name, strings.Join(app.AllowedOrigins, " "), strings.Join(app.RedirectURIs, " "), strings.Join(app.BundleIDs, " "), app.ServerURL, fwd)
+	fmt.Fprintf(stdout, "App %q:\n  allowed origins: %s\n  redirect URIs:   %s\n  bundle IDs:      %s\n  server URL:      %s\n  forwarding:      %s\n  webhook URL:     %s\n",
+		app.Name, strings.Join(app.AllowedOrigins, " "), strings.Join(app.RedirectURIs, " "), strings.Join(app.BundleIDs, " "), app.ServerURL, fwd, wh.URL)
 	return nil
 }

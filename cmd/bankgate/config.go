@@ -59,6 +59,11 @@ type Config struct {
 	// AccessLog writes one line per API request at level info (see
 	// http.Server.logRequest); false turns it off.
 	AccessLog bool
+	// WebhookWorkers bounds the webhook deliveries this instance has in
+	// flight; 0 delivers none here (other instances deliver the outbox).
+	WebhookWorkers int
+	// WebhookTimeout bounds one webhook delivery attempt.
+	WebhookTimeout time.Duration
 }
 
 // setting describes one configuration field for flags, environment and
@@ -103,6 +108,14 @@ var settings = []setting{
 	{"admin-token-file", "BANKGATE_ADMIN_TOKEN_FILE", "file (mode 0600) holding the admin token; default: the token in BANKGATE_ADMIN_TOKEN, else one generated on first start, printed once, and kept only as a digest in <data-dir>/admin-token.digest. Instances behind one load balancer share one token this way", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.AdminTokenFile, "admin-token-file", def, "")
 	}},
+	{"webhook-workers", "BANKGATE_WEBHOOK_WORKERS", "webhook deliveries this instance makes at once (each bounded in time and memory); 0 makes none here, leaving the outbox to other instances", func(fs *flag.FlagSet, c *Config, def string) {
+		n, _ := strconv.Atoi(def)
+		fs.IntVar(&c.WebhookWorkers, "webhook-workers", n, "")
+	}},
+	{"webhook-timeout", "BANKGATE_WEBHOOK_TIMEOUT", "time limit of one webhook delivery attempt, connecting to reading the answer (Go duration); a receiver slower than that is retried later", func(fs *flag.FlagSet, c *Config, def string) {
+		d, _ := time.ParseDuration(def)
+		fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", d, "")
+	}},
 	{"log-level", "BANKGATE_LOG_LEVEL", "log level: debug, info, warn or error", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogLevel, "log-level", def, "") }},
 	{"access-log", "BANKGATE_ACCESS_LOG", "write an access log line (level info) for every request: request ID, client address, app key prefix, route, status, Dapi error type, operationID, dur_ms. It costs a few µs a request (a JSON line and a write); --access-log=false saves them under load", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.BoolVar(&c.AccessLog, "access-log", def == "true" || def == "1", "")
@@ -126,6 +139,8 @@ var defaults = map[string]string{
 	"admin-addr":       "127.0.0.1:8081",
 	"admin-token-file": "",
 	"access-log":       "true",
+	"webhook-workers":  "8",
+	"webhook-timeout":  "10s",
 }
 
 // newFlagSet returns a flag set for a command with the named settings
@@ -143,7 +158,7 @@ func newFlagSet(name, usage string, cfg *Config, env func(string) string, stderr
 			def := defaults[n]
 			if v := env(st.env); v != "" {
 				def = v
-				if n == "access-code-ttl" {
+				if n == "access-code-ttl" || n == "webhook-timeout" {
 					if _, err := time.ParseDuration(v); err != nil {
 						return nil, fmt.Errorf("%s: %q is not a Go duration", st.env, v)
 					}
@@ -185,6 +200,12 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	if c.WebhookWorkers < 0 || c.WebhookWorkers > 1024 {
+		return errors.New("--webhook-workers must be from 0 to 1024")
+	}
+	if c.WebhookTimeout < 0 || c.WebhookTimeout > 5*time.Minute {
+		return errors.New("--webhook-timeout must be positive and at most 5m")
 	}
 	if c.SandboxCacheMB < 0 || c.SandboxCacheMB > 1<<20 {
 		return errors.New("--sandbox-cache-mb must be from 1 to 1048576")

@@ -2,7 +2,7 @@
 // wire-compatible with Dapi's v2 API. One file per command group:
 //
 //	bankgate serve                               start the server (serve.go)
-//	bankgate apps create|list|rotate-secret|set  manage apps (apps.go)
+//	bankgate apps create|list|rotate-secret|set|webhook-keys|webhooks  manage apps (apps.go, webhooks.go)
 //	bankgate audit --app-key K                   print an app's audit trail (audit.go)
 //	bankgate keys status|rotate|promote|retire   manage the server keys (keys.go)
 //	bankgate migrate --database-url URL          apply the PostgreSQL migrations (migrate.go)
@@ -45,6 +45,11 @@ Usage:
   bankgate apps rotate-secret --app-key KEY      give an app a new appSecret; the old one stops working
   bankgate apps set --app-key KEY [--allowed-origin O] [--redirect-uri U] [--bundle-id B] [--server-url S]
                                                  register where the Connect page may hand results and SDK settings
+                                                 (--webhook-url URL: where the app's webhooks go; "" stops them)
+  bankgate apps webhook-keys --app-key KEY [--rotate] [--json]
+                                                 print the app's webhook signing secret and encryption key
+  bankgate apps webhooks --app-key KEY [--redeliver ID] [--json]
+                                                 list the app's recent webhook deliveries; redeliver one
   bankgate audit --app-key KEY [--limit N]       print an app's audit trail
   bankgate keys status                           show the server keys and how many stored values each protects
   bankgate keys rotate [--staged]                make a new primary server key; older keys keep verifying
@@ -73,7 +78,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	case "apps":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)
-			return errors.New("apps: missing subcommand (create, list, rotate-secret, set)")
+			return errors.New("apps: missing subcommand (create, list, rotate-secret, set, webhook-keys, webhooks)")
 		}
 		switch args[1] {
 		case "create":
@@ -84,6 +89,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 			return cmdAppsRotate(ctx, args[2:], env, stdout, stderr)
 		case "set":
 			return cmdAppsSet(ctx, args[2:], env, stdout, stderr)
+		case "webhook-keys":
+			return cmdAppsWebhookKeys(ctx, args[2:], env, stdout, stderr)
+		case "webhooks":
+			return cmdAppsWebhooks(ctx, args[2:], env, stdout, stderr)
 		}
 		return fmt.Errorf("apps: unknown subcommand %q", args[1])
 	case "audit":

@@ -33,7 +33,7 @@ type serveHooks struct {
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
 	var cfg Config
 	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "log-level", "access-log")
+		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "webhook-workers", "webhook-timeout", "log-level", "access-log")
 	if err != nil {
 		return err
 	}
@@ -135,6 +135,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go sweep(ctx, a.svc, log)
+	webhooksDone := startWebhooks(ctx, a, cfg, realNow, log)
 	storeKind := "sqlite"
 	if cfg.DatabaseURL != "" {
 		storeKind = "postgres"
@@ -159,6 +160,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if err := a.svc.FlushTouches(sctx); err != nil {
 		log.Warn("record connections' last use", "err", err)
 	}
+	<-webhooksDone // attempts in flight end within the webhook timeout
 	return nil
 }
 

@@ -1,0 +1,1 @@
+CREATE INDEX webhook_events_next ON webhook_events(next_at) WHERE status = 'pending'
