@@ -178,6 +178,18 @@ func dapiDecryptWebhookData(aesKey, encryptedData string) ([]byte, error) {
 	return data, nil
 }
 
+// busy reports whether a delivery is being received now.
+func (r *hookReceiver) busy() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.inFlight {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *hookReceiver) hooks() []hook {
 	r.mu.Lock()
 	defer r.mu.Unlock()
