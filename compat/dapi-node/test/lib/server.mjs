@@ -144,6 +144,17 @@ export class Bankgate {
     return app;
   }
 
+  // cli runs `bankgate ARGS --data-dir <the server's>` and returns its
+  // stdout.
+  async cli(...args) {
+    const { stdout } = await execFileP(this.bin, [...args, '--data-dir', this.dataDir], {
+      cwd: this.tmp,
+      timeout: 30_000,
+      env: { ...process.env, BANKGATE_DATABASE_URL: '' },
+    });
+    return stdout;
+  }
+
   async stop() {
     if (this.proc && !this.exit) {
       const exited = new Promise((resolve) => this.proc.once('exit', resolve));
