@@ -158,5 +158,44 @@ func RetireKey(ctx context.Context, store bankgate.Store, keys *secret.Keyring, 
 	if !slices.ContainsFunc(keys.Keys(), func(k secret.Key) bool { return k.ID == id }) {
 		return bankgate.KeyUsage{}, bankgate.Errorf(bankgate.NotFound, "key %s is not in the key file", id)
 	}
+	if err := resealWebhookKeys(ctx, store, keys, id, now); err != nil {
+		return bankgate.KeyUsage{}, err
+	}
 	return store.RetireServerKey(ctx, id, selector(id), now, force)
+}
+
+// errUnchanged ends an update that has nothing to change.
+var errUnchanged = errors.New("unchanged")
+
+// resealWebhookKeys seals again under the primary every app's webhook
+// keys that key id sealed, so that retiring id loses none of them.
+func resealWebhookKeys(ctx context.Context, store bankgate.Store, keys *secret.Keyring, id string, now time.Time) error {
+	apps, err := store.ListApps(ctx)
+	if err != nil {
+		return err
+	}
+	for _, app := range apps {
+		ep, err := store.WebhookEndpoint(ctx, app.ID)
+		if bankgate.IsCode(err, bankgate.NotFound) || (err == nil && (ep.Keys == nil || keys.KeyOf(ep.Keys) != id)) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = store.UpdateWebhookEndpoint(ctx, app.ID, now, func(ep *bankgate.WebhookEndpoint) error {
+			if ep.Keys == nil || keys.KeyOf(ep.Keys) != id {
+				return errUnchanged
+			}
+			plain, err := keys.Open(app.ID, sealWebhookKeys, ep.Keys)
+			if err != nil {
+				return fmt.Errorf("open app %s's webhook keys: %w", app.ID, err)
+			}
+			ep.Keys, err = keys.Seal(app.ID, sealWebhookKeys, plain)
+			return err
+		})
+		if err != nil && !errors.Is(err, errUnchanged) {
+			return err
+		}
+	}
+	return nil
 }

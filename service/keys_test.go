@@ -161,3 +161,42 @@ func BenchmarkTokenCheckRotated(b *testing.B) {
 		}
 	}
 }
+
+// TestRetireKeyKeepsWebhookKeys: retiring the key that sealed an app's
+// webhook keys first seals them again under the primary, so the app keeps
+// its signing secret and encryption key.
+func TestRetireKeyKeepsWebhookKeys(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if err := service.CheckKeys(ctx, st, keyring(t, k1), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s1 := newService(st, keyring(t, k1))
+	app, err := s1.CreateApp(ctx, "hooks", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.SetWebhookURL(ctx, app.App.Key, "https://hooks.example.com/x"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s1.WebhookKeys(ctx, app.App.Key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := keyring(t, k2, k1)
+	if err := service.CheckKeys(ctx, st, both, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := service.RetireKey(ctx, st, both, "k1", true, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	retired := k1
+	retired.Retired = true
+	after, err := newService(st, keyring(t, k2, retired)).WebhookKeys(ctx, app.App.Key, false)
+	if err != nil {
+		t.Fatalf("webhook keys after k1 was retired: %v", err)
+	}
+	if *after != *before {
+		t.Fatalf("keys changed: %+v, then %+v", before, after)
+	}
+}
