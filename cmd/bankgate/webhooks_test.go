@@ -400,6 +400,25 @@ func TestWebhooks(t *testing.T) {
 			t.Fatalf("transfer.failed %v for %s", h.Data, r.Raw)
 		}
 
+		n = len(rcv.hooks())
+		r = ts.data("/v2/ach/pull/create", appSecret, u, map[string]any{"transfer": map[string]any{"senderID": acct, "amount": 30, "description": "top up"}})
+		wantOK(t, r)
+		h = rcv.waitType(t, "ach_pull.done", n)
+		checkShape(t, h)
+		if h.Data["operationID"] != r.str("operationID") || h.Data["reference"] != r.str("operationID") || h.Private["amount"] != 30.0 || h.Private["description"] != "top up" {
+			t.Fatalf("ach_pull.done %v %v for %s", h.Data, h.Private, r.Raw)
+		}
+		n = len(rcv.hooks())
+		r = ts.data("/v2/ach/pull/create", appSecret, u, map[string]any{"transfer": map[string]any{"senderID": "no-such-account", "amount": 30, "description": "x"}})
+		if r.Body["success"] != false {
+			t.Fatalf("an ACH pull into no account: %s", r.Raw)
+		}
+		h = rcv.waitType(t, "ach_pull.failed", n)
+		checkShape(t, h)
+		if h.Data["errorType"] != r.str("type") {
+			t.Fatalf("ach_pull.failed %v for %s", h.Data, r.Raw)
+		}
+
 		wantOK(t, ts.data("/v2/payment/beneficiaries/create", appSecret, u, map[string]any{"name": "Hook Payee", "iban": "AE070331234567890123456", "type": "local"}))
 		// Due when the cool-down ends: pending, not yet delivered.
 		list := ts.admin("GET", "/admin/v1/apps/"+appKey+"/webhooks?status=pending", nil)
