@@ -56,7 +56,10 @@ type Config struct {
 	Retention time.Duration
 	// Instance names this server in the attempts it records.
 	Instance string
-	Logger   *slog.Logger
+	// Observe, when set, is told each attempt's outcome (the event's new
+	// status: delivered, pending for a retry, failed) and duration.
+	Observe func(status string, d time.Duration)
+	Logger  *slog.Logger
 }
 
 // Dispatcher delivers the outbox's events. Memory is bounded whatever
@@ -206,6 +209,9 @@ func (d *Dispatcher) attempt(ctx context.Context, e *bankgate.WebhookEvent) {
 	default:
 		r.Status, r.Attempt.Error = bankgate.WebhookPending, errText(err)
 		r.NextAt = end.Add(d.c.Backoff(e.Attempts))
+	}
+	if d.c.Observe != nil {
+		d.c.Observe(r.Status, r.Attempt.Duration)
 	}
 	if err := d.c.Store.FinishWebhook(ctx, r); err != nil {
 		d.c.Logger.Warn("webhooks: record attempt", "id", e.ID, "err", err)

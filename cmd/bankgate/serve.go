@@ -135,7 +135,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go sweep(ctx, a.svc, log)
-	webhooksDone := startWebhooks(ctx, a, cfg, realNow, log)
+	webhooksDone := startWebhooks(ctx, a, cfg, realNow, metrics.Registry, log)
 	storeKind := "sqlite"
 	if cfg.DatabaseURL != "" {
 		storeKind = "postgres"

@@ -12,6 +12,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/webhook"
 )
@@ -19,11 +21,19 @@ import (
 // startWebhooks starts this instance's webhook dispatcher (unless
 // --webhook-workers is 0) and returns a channel closed when it has
 // stopped after ctx is done, its attempts in flight finished.
-func startWebhooks(ctx context.Context, a *app, cfg Config, now func() time.Time, log *slog.Logger) <-chan struct{} {
+func startWebhooks(ctx context.Context, a *app, cfg Config, now func() time.Time, reg *prometheus.Registry, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	if cfg.WebhookWorkers == 0 {
 		close(done)
 		return done
+	}
+	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bankgate_webhook_attempts_total",
+		Help: "Webhook delivery attempts this instance made, by outcome: delivered, retry (to be tried again), failed (given up after 3 days)."}, []string{"result"})
+	seconds := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bankgate_webhook_attempt_seconds",
+		Help: "Duration of webhook delivery attempts.", Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}})
+	reg.MustRegister(attempts, seconds)
+	for _, r := range []string{"delivered", "retry", "failed"} {
+		attempts.WithLabelValues(r)
 	}
 	d := webhook.New(webhook.Config{
 		Store: a.store,
@@ -35,6 +45,13 @@ func startWebhooks(ctx context.Context, a *app, cfg Config, now func() time.Time
 		Timeout:  cfg.WebhookTimeout,
 		Instance: instanceName(),
 		Logger:   log,
+		Observe: func(status string, d time.Duration) {
+			if status == bankgate.WebhookPending {
+				status = "retry"
+			}
+			attempts.WithLabelValues(status).Inc()
+			seconds.Observe(d.Seconds())
+		},
 	})
 	a.svc.OnWebhookEnqueued(d.Wake)
 	go func() {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -544,6 +545,19 @@ func TestWebhooks(t *testing.T) {
 		ts.cli("apps", "set", "--app-key", prodKey, "--webhook-url", "https://hooks.example.com/x")
 		ts.cli("apps", "set", "--app-key", prodKey, "--webhook-url", "http://127.0.0.1:9/x")
 		wantFail(t, ts.post("/v2/sandbox/webhooks/fire", "", map[string]any{"appSecret": prodSecret, "type": "transfer.done"}), 501, "NOT_IMPLEMENTED")
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		res, err := http.Get(ts.AdminURL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		m := regexp.MustCompile(`(?m)^bankgate_webhook_attempts_total\{result="delivered"\} (\d+)$`).FindSubmatch(b)
+		if m == nil || string(m[1]) == "0" || !strings.Contains(string(b), "bankgate_webhook_attempt_seconds_count") {
+			t.Fatalf("webhook metrics missing:\n%s", b)
+		}
 	})
 	rcv.check(t)
 }
