@@ -132,10 +132,15 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The dispatcher starts before the first request can enqueue an
+	// event; it stops before the store closes, its attempts in flight
+	// finished (each within the webhook timeout).
+	wctx, wcancel := context.WithCancel(ctx)
+	webhooksDone := startWebhooks(wctx, a, cfg, realNow, metrics.Registry, log)
+	defer func() { wcancel(); <-webhooksDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go sweep(ctx, a.svc, log)
-	webhooksDone := startWebhooks(ctx, a, cfg, realNow, metrics.Registry, log)
 	storeKind := "sqlite"
 	if cfg.DatabaseURL != "" {
 		storeKind = "postgres"
@@ -160,7 +165,6 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if err := a.svc.FlushTouches(sctx); err != nil {
 		log.Warn("record connections' last use", "err", err)
 	}
-	<-webhooksDone // attempts in flight end within the webhook timeout
 	return nil
 }
 
