@@ -595,6 +595,62 @@ func TestWebhookBeneficiaryActive(t *testing.T) {
 	rcv.check(t)
 }
 
+// TestWebhookReceiverDownThenBack: a receiver answering 503 for a while
+// gets, once it is back, the backlog of every connection in the order
+// the events were made, each once, on the real retry schedule.
+func TestWebhookReceiverDownThenBack(t *testing.T) {
+	skipSlow(t)
+	ts := startAdminServer(t, serverOpts{realClock: true, args: []string{"--rate-limits", "off"}})
+	rcv := newHookReceiver(t)
+	appKey, appSecret := ts.newApp("down")
+	ts.cli("apps", "set", "--app-key", appKey, "--webhook-url", rcv.URL())
+	secret, key := webhookKeysJSON(t, ts.cli("apps", "webhook-keys", "--app-key", appKey, "--json"))
+	rcv.setKeys([]string{secret}, key)
+	rcv.set(503, 0)
+	made := map[string][]string{} // connection → operationIDs in order
+	for c := 0; c < 3; c++ {
+		u := ts.login(appKey, fmt.Sprintf("down_%d", c))
+		ts.exchange(appSecret, u)
+		acct := ts.data("/v2/data/accounts/get", appSecret, u, nil).Body["accounts"].([]any)[0].(map[string]any)["id"].(string)
+		ben := ts.data("/v2/payment/beneficiaries/get", appSecret, u, nil).Body["beneficiaries"].([]any)[0].(map[string]any)["id"].(string)
+		for i := 0; i < 5; i++ {
+			r := ts.data("/v2/payment/transfer/create", appSecret, u, map[string]any{"senderID": acct, "receiverID": ben, "amount": 2})
+			wantOK(t, r)
+			made[u.ConnectionID] = append(made[u.ConnectionID], r.str("operationID"))
+		}
+	}
+	time.Sleep(6 * time.Second) // down: each connection's first event is retried, the rest wait
+	if n := len(rcv.hooks()); n != 0 {
+		t.Fatalf("%d accepted while the receiver was down", n)
+	}
+	rcv.set(200, 0)
+	back := time.Now()
+	pollUntil(t, 40*time.Second, "the backlog after the receiver came back", func() bool { return len(rcv.hooks()) >= 15 })
+	time.Sleep(300 * time.Millisecond)
+	rcv.check(t)
+	got := map[string][]string{}
+	for _, h := range rcv.hooks() {
+		conn := h.Data["connectionID"].(string)
+		got[conn] = append(got[conn], h.Data["operationID"].(string))
+	}
+	for conn, ops := range made {
+		if fmt.Sprint(got[conn]) != fmt.Sprint(ops) {
+			t.Fatalf("connection %s: got %v, made %v", conn, got[conn], ops)
+		}
+	}
+	list := ts.admin("GET", "/admin/v1/apps/"+appKey+"/webhooks?limit=500", nil)
+	var retried int
+	for _, e := range list.Body["events"].([]any) {
+		if e.(map[string]any)["attempts"].(float64) > 1 {
+			retried++
+		}
+	}
+	t.Logf("15 events on 3 connections: backlog delivered in order %v after the receiver came back; %d events needed retries", time.Since(back).Round(time.Millisecond), retried)
+	if retried < 3 {
+		t.Fatalf("%d events were retried, want each connection's first", retried)
+	}
+}
+
 // percentile returns the p-th percentile of sorted ds.
 func percentile(ds []time.Duration, p float64) time.Duration {
 	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
