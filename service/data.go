@@ -112,7 +112,17 @@ func (s *Service) CreateBeneficiary(ctx context.Context, p *bankgate.Principal, 
 			return nil, ch, err
 		}
 		return newestBeneficiary(ctx, r, call), nil, nil
-	}, func(opID string, nb *bankgate.Beneficiary, err error, now time.Time) *bankgate.WebhookEvent {
+	}, beneficiaryEvent(p))
+	if err != nil {
+		return nil, err
+	}
+	return &bankgate.Outcome[bankgate.Done]{OperationID: out.OperationID, Status: out.Status, Inputs: out.Inputs}, nil
+}
+
+// beneficiaryEvent makes beneficiary.active for a new beneficiary, due
+// when its cool-down ends (ActiveAt is on the principal's clock).
+func beneficiaryEvent(p *bankgate.Principal) eventFunc[*bankgate.Beneficiary] {
+	return func(opID string, nb *bankgate.Beneficiary, err error, now time.Time) *bankgate.WebhookEvent {
 		if err != nil || nb == nil {
 			return nil
 		}
@@ -121,11 +131,7 @@ func (s *Service) CreateBeneficiary(ctx context.Context, p *bankgate.Principal, 
 			e.DueAt = now.Add(wait)
 		}
 		return e
-	})
-	if err != nil {
-		return nil, err
 	}
-	return &bankgate.Outcome[bankgate.Done]{OperationID: out.OperationID, Status: out.Status, Inputs: out.Inputs}, nil
 }
 
 // newestBeneficiary is the most recently created of the user's
@@ -158,12 +164,34 @@ func (s *Service) TransferAutoflow(ctx context.Context, p *bankgate.Principal, o
 	}, transferEvent(p, opts.Endpoint))
 }
 
-// CreateWireBeneficiary adds a US wire beneficiary.
+// CreateWireBeneficiary adds a US wire beneficiary; like
+// CreateBeneficiary, its beneficiary.active event is due when its
+// cool-down ends.
 func (s *Service) CreateWireBeneficiary(ctx context.Context, p *bankgate.Principal, opts bankgate.CallOptions, b *bankgate.WireBeneficiary) (*bankgate.Outcome[bankgate.Done], error) {
-	return payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (bankgate.Done, *bank.Challenge, error) {
+	out, err := payment(s, ctx, p, opts, func(r bank.WirePayer, ctx context.Context, call *bank.Call) (*bankgate.Beneficiary, *bank.Challenge, error) {
 		ch, err := r.CreateWireBeneficiary(ctx, call, b)
-		return bankgate.Done{}, ch, err
-	}, nil)
+		if ch != nil || err != nil {
+			return nil, ch, err
+		}
+		ws, ch, err := r.WireBeneficiaries(ctx, call)
+		if err != nil || ch != nil {
+			return nil, nil, nil
+		}
+		var newest *bankgate.WireBeneficiary
+		for i := range ws {
+			if newest == nil || ws[i].CreatedAt.After(newest.CreatedAt) {
+				newest = &ws[i]
+			}
+		}
+		if newest == nil {
+			return nil, nil, nil
+		}
+		return &bankgate.Beneficiary{ID: newest.ID, Name: newest.Name, AccountNumber: newest.AccountNumber, ActiveAt: newest.ActiveAt}, nil, nil
+	}, beneficiaryEvent(p))
+	if err != nil {
+		return nil, err
+	}
+	return &bankgate.Outcome[bankgate.Done]{OperationID: out.OperationID, Status: out.Status, Inputs: out.Inputs}, nil
 }
 
 // WireTransfer pays a US wire beneficiary.

@@ -562,9 +562,9 @@ func TestWebhooks(t *testing.T) {
 	rcv.check(t)
 }
 
-// TestWebhookBeneficiaryActive: beneficiary.active is made when the
-// beneficiary is added and delivered when its cool-down ends, not before
-// (the server runs on a fake clock here).
+// TestWebhookBeneficiaryActive: beneficiary.active is made when a
+// beneficiary (or a US wire beneficiary) is added and delivered when its
+// cool-down ends, not before (the server runs on a fake clock here).
 func TestWebhookBeneficiaryActive(t *testing.T) {
 	ts := startServer(t, serverOpts{})
 	rcv := newHookReceiver(t)
@@ -582,15 +582,26 @@ func TestWebhookBeneficiaryActive(t *testing.T) {
 			id = b.(map[string]any)["id"].(string)
 		}
 	}
+	wantOK(t, ts.data("/v2/wire/beneficiaries/create", appSecret, u, map[string]any{"name": "Wire Payee", "accountNumber": "000123456789", "routingNumber": "021000021",
+		"type": "intl", "address": map[string]any{"line1": "1 Main St", "line2": "New York", "line3": "US"}, "country": "UNITED STATES", "bankName": "JPMORGAN CHASE"}))
 	time.Sleep(600 * time.Millisecond) // two polls of the outbox
 	if n := len(rcv.hooks()); n != 0 {
 		t.Fatalf("%d webhooks during the cool-down", n)
 	}
 	ts.Clock.Advance(7 * time.Hour)
-	h := rcv.waitType(t, "beneficiary.active", 0)
+	pollUntil(t, 10*time.Second, "two beneficiary.active webhooks", func() bool { return len(rcv.hooks()) >= 2 })
+	hs := rcv.hooks()
+	if len(hs) != 2 || hs[0].Type != "beneficiary.active" || hs[1].Type != "beneficiary.active" {
+		t.Fatalf("webhooks %+v", hs)
+	}
+	h, w := hs[0], hs[1]
 	checkShape(t, h)
+	checkShape(t, w)
 	if h.Data["beneficiaryID"] != id || h.Data["connectionID"] != u.ConnectionID || h.Private["name"] != "Later Payee" || h.Private["iban"] != "AE070331234567890123456" {
 		t.Fatalf("beneficiary.active %v %v", h.Data, h.Private)
+	}
+	if w.Private["name"] != "Wire Payee" || w.Private["accountNumber"] != "000123456789" || w.Data["beneficiaryID"] == "" {
+		t.Fatalf("wire beneficiary.active %v %v", w.Data, w.Private)
 	}
 	rcv.check(t)
 }
