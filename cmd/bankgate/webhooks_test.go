@@ -136,12 +136,11 @@ func verifyHook(secrets []string, key string, body []byte, header http.Header, a
 		}
 	}
 	var b struct {
-		ID            string          `json:"id"`
-		Type          string          `json:"type"`
-		Timestamp     time.Time       `json:"timestamp"`
-		Data          map[string]any  `json:"data"`
-		EncryptedData string          `json:"encryptedData"`
-		Extra         json.RawMessage `json:"-"`
+		ID            string         `json:"id"`
+		Type          string         `json:"type"`
+		Timestamp     time.Time      `json:"timestamp"`
+		Data          map[string]any `json:"data"`
+		EncryptedData string         `json:"encryptedData"`
 	}
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, err
