@@ -68,6 +68,10 @@ type Config struct {
 	// off at no cost.
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
+	// Ready, when set, is asked by /readyz before the service: an error
+	// (the server draining at shutdown, the store refusing writes)
+	// answers 503. It should be cheap.
+	Ready func(context.Context) error
 }
 
 // Server is the bankgate HTTP handler.
@@ -79,6 +83,7 @@ type Server struct {
 	limits      *limiters
 	pages       http.Handler
 	proxies     []netip.Prefix
+	isReady     func(context.Context) error
 	routes      map[string]*route
 	accessLog   bool
 	tracer      trace.Tracer // nil when tracing is off
@@ -132,7 +137,7 @@ func isJSONContentType(ct string) bool {
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, pages: cfg.Pages, proxies: cfg.TrustedProxies, routes: map[string]*route{},
+	s := &Server{svc: cfg.Service, log: cfg.Logger, unavailable: cfg.Unavailable, metrics: cfg.Metrics, pages: cfg.Pages, proxies: cfg.TrustedProxies, isReady: cfg.Ready, routes: map[string]*route{},
 		accessLog: !cfg.NoAccessLog, tracer: cfg.Tracer, propagator: cfg.Propagator}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -513,8 +518,20 @@ func (s *Server) ready(w *statusWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.svc.Ready(ctx); err != nil {
-		s.log.Warn("not ready", "reqID", w.reqID, "err", err)
+	var err error
+	if s.isReady != nil {
+		// Its owner logs when the condition starts and ends; a load
+		// balancer's every probe is not news.
+		if err = s.isReady(ctx); err != nil {
+			s.log.Debug("not ready", "reqID", w.reqID, "err", err)
+		}
+	}
+	if err == nil {
+		if err = s.svc.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "reqID", w.reqID, "err", err)
+		}
+	}
+	if err != nil {
 		w.typ, w.storeErr = string(bankgate.TemporarilyUnavailable), true
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, `{"status":"unavailable"}`+"\n")

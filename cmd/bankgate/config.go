@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,9 @@ import (
 // Config is bankgate's whole configuration. Each setting has a default in
 // code, may be set in the environment (BANKGATE_*), and a flag beats both.
 type Config struct {
+	// ConfigFile is a YAML file of settings (serve's --config), below
+	// flags and the environment.
+	ConfigFile    string
 	Addr          string
 	DataDir       string
 	AccessCodeTTL time.Duration
@@ -64,6 +68,21 @@ type Config struct {
 	WebhookWorkers int
 	// WebhookTimeout bounds one webhook delivery attempt.
 	WebhookTimeout time.Duration
+	// LogFormat is json (default) or text.
+	LogFormat string
+	// TLSCertFile and TLSKeyFile, both set, make the API listener serve
+	// HTTPS (TLS 1.2+, HTTP/2); both files are read again on SIGHUP or
+	// when they change.
+	TLSCertFile, TLSKeyFile string
+	// The API listener's HTTP timeouts (http.Server's).
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ShutdownDrain is how long /readyz answers 503 after SIGTERM while
+	// requests are still served; ShutdownGrace then bounds how long
+	// requests in flight may take to finish.
+	ShutdownDrain, ShutdownGrace time.Duration
+	// CacheStaleness bounds how stale a cached grant, app or sandbox
+	// state may be after a change made on another instance.
+	CacheStaleness time.Duration
 }
 
 // setting describes one configuration field for flags, environment and
@@ -74,6 +93,9 @@ type setting struct {
 }
 
 var settings = []setting{
+	{"config", "BANKGATE_CONFIG", "YAML file of settings, keys named as the flags (addr: 127.0.0.1:8080); a flag beats its environment variable, which beats the file, which beats the default. See docs/operations.md#configuration", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.ConfigFile, "config", def, "")
+	}},
 	{"addr", "BANKGATE_ADDR", "address to listen on (host:port)", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.Addr, "addr", def, "") }},
 	{"data-dir", "BANKGATE_DATA_DIR", "directory for the SQLite database and the server key (created 0700)", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.DataDir, "data-dir", def, "") }},
 	{"access-code-ttl", "BANKGATE_ACCESS_CODE_TTL", "lifetime of an access code (Go duration)", func(fs *flag.FlagSet, c *Config, def string) {
@@ -120,9 +142,61 @@ var settings = []setting{
 	{"access-log", "BANKGATE_ACCESS_LOG", "write an access log line (level info) for every request: request ID, client address, app key prefix, route, status, Dapi error type, operationID, dur_ms. It costs a few µs a request (a JSON line and a write); --access-log=false saves them under load", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.BoolVar(&c.AccessLog, "access-log", def == "true" || def == "1", "")
 	}},
+	{"log-format", "BANKGATE_LOG_FORMAT", "log format: json (one object a line) or text (key=value)", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.LogFormat, "log-format", def, "") }},
+	{"tls-cert-file", "BANKGATE_TLS_CERT_FILE", "PEM certificate chain; with --tls-key-file the API listener serves HTTPS (TLS 1.2 or later, HTTP/2). Both files are read again on SIGHUP and when they change, without a restart", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.TLSCertFile, "tls-cert-file", def, "")
+	}},
+	{"tls-key-file", "BANKGATE_TLS_KEY_FILE", "PEM private key of --tls-cert-file", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.TLSKeyFile, "tls-key-file", def, "") }},
+	durationSetting("read-header-timeout", "BANKGATE_READ_HEADER_TIMEOUT", "how long a client may take to send a request's headers", func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }),
+	durationSetting("read-timeout", "BANKGATE_READ_TIMEOUT", "how long a client may take to send a whole request", func(c *Config) *time.Duration { return &c.ReadTimeout }),
+	durationSetting("write-timeout", "BANKGATE_WRITE_TIMEOUT", "how long the server may take to answer a request, from the end of its headers", func(c *Config) *time.Duration { return &c.WriteTimeout }),
+	durationSetting("idle-timeout", "BANKGATE_IDLE_TIMEOUT", "how long an idle keep-alive connection stays open", func(c *Config) *time.Duration { return &c.IdleTimeout }),
+	durationSetting("shutdown-drain", "BANKGATE_SHUTDOWN_DRAIN", "after SIGTERM, how long /readyz answers 503 while requests are still served, so that a load balancer stops sending new ones (set it above the balancer's health-check interval times its failure threshold)", func(c *Config) *time.Duration { return &c.ShutdownDrain }),
+	durationSetting("shutdown-grace", "BANKGATE_SHUTDOWN_GRACE", "after the drain, how long requests in flight may take to finish before the server exits anyway", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
+	durationSetting("cache-staleness", "BANKGATE_CACHE_STALENESS", "how long a cached token, connection, app or sandbox user state is used before the store's change feed is consulted: a change made on another instance is enforced everywhere within it", func(c *Config) *time.Duration { return &c.CacheStaleness }),
+}
+
+// durationSetting is a setting holding a Go duration.
+func durationSetting(name, env, help string, field func(*Config) *time.Duration) setting {
+	return setting{name, env, help + " (Go duration)", func(fs *flag.FlagSet, c *Config, def string) {
+		d, _ := time.ParseDuration(def)
+		fs.DurationVar(field(c), name, d, "")
+	}}
+}
+
+// secretSettings redact the values of the settings that may hold a
+// secret, for `bankgate config print`.
+var secretSettings = map[string]func(string) string{
+	// An inline key is the key itself; a path is not secret.
+	"secret-key-file": func(v string) string {
+		if strings.HasPrefix(v, "hex:") {
+			return "hex:REDACTED"
+		}
+		return v
+	},
+	// A URL's password.
+	"database-url": func(v string) string {
+		u, err := url.Parse(v)
+		if err != nil {
+			if v == "" {
+				return v
+			}
+			return "REDACTED"
+		}
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "REDACTED")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	},
 }
 
 var defaults = map[string]string{
+	"config":           "",
 	"addr":             "127.0.0.1:8080",
 	"data-dir":         "./bankgate-data",
 	"access-code-ttl":  "30m",
@@ -141,6 +215,20 @@ var defaults = map[string]string{
 	"access-log":       "true",
 	"webhook-workers":  "8",
 	"webhook-timeout":  "10s",
+	"log-format":       "json",
+	"tls-cert-file":    "",
+	"tls-key-file":     "",
+	// The timeouts are generous for a JSON API: a slow client cannot hold
+	// a connection long, and no answer takes minutes.
+	"read-header-timeout": "10s",
+	"read-timeout":        "30s",
+	"write-timeout":       "5m",
+	"idle-timeout":        "2m",
+	// No drain by default: a server without a load balancer in front
+	// stops at once.
+	"shutdown-drain":  "0s",
+	"shutdown-grace":  "30s",
+	"cache-staleness": "500ms",
 }
 
 // newFlagSet returns a flag set for a command with the named settings
@@ -158,7 +246,7 @@ func newFlagSet(name, usage string, cfg *Config, env func(string) string, stderr
 			def := defaults[n]
 			if v := env(st.env); v != "" {
 				def = v
-				if n == "access-code-ttl" || n == "webhook-timeout" {
+				if _, isDur := durationDefault(n); isDur {
 					if _, err := time.ParseDuration(v); err != nil {
 						return nil, fmt.Errorf("%s: %q is not a Go duration", st.env, v)
 					}
@@ -191,6 +279,15 @@ func newFlagSet(name, usage string, cfg *Config, env func(string) string, stderr
 		})
 	}
 	return fs, nil
+}
+
+// durationDefault reports whether the named setting is a duration, and
+// its default.
+func durationDefault(name string) (time.Duration, bool) {
+	// A duration's default has a unit ("30m", "0s"); no other setting's
+	// does.
+	d, err := time.ParseDuration(defaults[name])
+	return d, err == nil
 }
 
 // validate checks the configuration after parsing.

@@ -60,6 +60,7 @@ Usage:
   bankgate sandbox users add --bank B --file F   add (or replace) a sandbox user from a JSON fixture
   bankgate backup --to FILE                      copy the SQLite store consistently, while the server runs
   bankgate restore --from FILE [--force]         make a backup the SQLite store in --data-dir (servers stopped)
+  bankgate config print [--config FILE]          show serve's effective configuration (flags, environment, file, defaults), secrets redacted
   bankgate healthcheck [--url URL]               exit 0 if the server's /healthz answers 200 (the image's HEALTHCHECK)
   bankgate version [--json]                      print the version, commit, build date and Go version (also --version)
 
@@ -116,6 +117,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return cmdRestore(ctx, args[1:], env, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args[1:], env, stdout, stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "print" {
+			fmt.Fprint(stderr, usage)
+			return errors.New("config: the command is: bankgate config print [--config FILE] [serve flags]")
+		}
+		return cmdConfigPrint(ctx, args[2:], env, stdout, stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -47,11 +47,27 @@ type app struct {
 func (a *app) Close() error { return a.store.Close() }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	return newFormatLogger(level, "json", w)
+}
+
+// newFormatLogger returns a logger writing to w at level in format (json
+// or text).
+func newFormatLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
 	}
-	return slog.New(requestHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}), nil
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler
+	switch format {
+	case "json", "":
+		h = slog.NewJSONHandler(w, opts)
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not json or text", format)
+	}
+	return slog.New(requestHandler{h}), nil
 }
 
 // requestHandler adds to a log line about a request, one logged with the
@@ -140,8 +156,9 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 	if cacheBytes == 0 { // commands other than serve
 		cacheBytes = sandbox.DefaultCacheBytes
 	}
+	// Zero (commands other than serve) keeps each package's default.
 	sb := sandbox.New(sandbox.Options{Now: clk, Store: traced, ChangeFeed: true,
-		CacheBytes: cacheBytes, CacheUsers: int(cacheBytes / sandboxBytesPerState)})
+		CacheBytes: cacheBytes, CacheUsers: int(cacheBytes / sandboxBytesPerState), ReadStaleness: cfg.CacheStaleness})
 	if cfg.SandboxFixtures != "" {
 		if err := sb.LoadFixtureDir(ctx, cfg.SandboxFixtures); err != nil {
 			store.Close()
@@ -159,6 +176,7 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 		Now:           base,
 		SandboxNow:    clk,
 		AccessCodeTTL: cfg.AccessCodeTTL,
+		CacheTTL:      cfg.CacheStaleness,
 		Logger:        log,
 		Tracer:        tr,
 	})

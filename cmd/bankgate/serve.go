@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -28,16 +34,68 @@ type serveHooks struct {
 	// Spans, when set, turns tracing on and receives every span as it
 	// ends, whatever the OTEL_* environment says.
 	Spans sdktrace.SpanExporter
+	// TLSPoll, when set, is how often the TLS files are checked for
+	// changes (default 10 s).
+	TLSPoll time.Duration
+}
+
+// serveUsage is serve's help text.
+const serveUsage = "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough."
+
+// serveSettings are the settings serve takes (and a config file may set).
+var serveSettings = []string{"config", "addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "webhook-workers", "webhook-timeout", "log-level", "access-log", "log-format",
+	"tls-cert-file", "tls-key-file", "read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "shutdown-drain", "shutdown-grace", "cache-staleness"}
+
+// serveFlags returns serve's flag set bound to cfg.
+func serveFlags(name string, cfg *Config, env func(string) string, stderr io.Writer) (*flag.FlagSet, error) {
+	return newFlagSet(name, serveUsage, cfg, env, stderr, serveSettings...)
+}
+
+// parseServe parses serve's flags and applies the --config file; it
+// returns the settings the file set.
+func parseServe(name string, args []string, env func(string) string, stderr io.Writer) (Config, *flag.FlagSet, map[string]bool, error) {
+	var cfg Config
+	fs, err := serveFlags(name, &cfg, env, stderr)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, nil, err
+	}
+	var fromFile map[string]bool
+	if cfg.ConfigFile != "" {
+		if fromFile, err = applyConfigFile(fs, cfg.ConfigFile, env); err != nil {
+			return cfg, nil, nil, err
+		}
+	}
+	return cfg, fs, fromFile, cfg.validateServe()
+}
+
+// validateServe checks the settings only serve uses.
+func (c *Config) validateServe() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"read-header-timeout", c.ReadHeaderTimeout}, {"read-timeout", c.ReadTimeout}, {"write-timeout", c.WriteTimeout}, {"idle-timeout", c.IdleTimeout}, {"shutdown-drain", c.ShutdownDrain}, {"shutdown-grace", c.ShutdownGrace}} {
+		if d.v < 0 {
+			return fmt.Errorf("--%s must not be negative", d.name)
+		}
+	}
+	if c.CacheStaleness <= 0 {
+		return errors.New("--cache-staleness must be positive")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("--tls-cert-file and --tls-key-file go together: set both or neither")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("--log-format: %q is not json or text", c.LogFormat)
+	}
+	return nil
 }
 
 func cmdServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, hooks *serveHooks) error {
-	var cfg Config
-	fs, err := newFlagSet("serve [flags]", "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough.", &cfg, env, stderr,
-		"addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "webhook-workers", "webhook-timeout", "log-level", "access-log")
+	cfg, fs, _, err := parseServe("serve [flags]", args, env, stderr)
 	if err != nil {
-		return err
-	}
-	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -51,13 +109,19 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, err := newFormatLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if err != nil {
 		return err
 	}
 	proxies, err := cfg.proxies()
 	if err != nil {
 		return err
+	}
+	var certs *certReloader
+	if cfg.TLSCertFile != "" {
+		if certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log); err != nil {
+			return err
+		}
 	}
 	var now func() time.Time
 	var spans sdktrace.SpanExporter
@@ -120,15 +184,23 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if hooks != nil && hooks.AdminReady != nil && adm != nil {
 		hooks.AdminReady(adm.addr)
 	}
+	// draining is set at shutdown: /readyz answers 503 from then on.
+	var draining atomic.Bool
+	ready := func(context.Context) error {
+		if draining.Load() {
+			return errDraining
+		}
+		return nil
+	}
 	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: metrics,
 		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies,
-		Limits: &limits, RealNow: realNow, NoAccessLog: !cfg.AccessLog, Tracer: tracing.tracer()})
+		Limits: &limits, RealNow: realNow, NoAccessLog: !cfg.AccessLog, Tracer: tracing.tracer(), Ready: ready})
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -138,15 +210,30 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	wctx, wcancel := context.WithCancel(ctx)
 	webhooksDone := startWebhooks(wctx, a, cfg, realNow, metrics.Registry, log)
 	defer func() { wcancel(); <-webhooksDone }()
+	scheme := "http"
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if certs != nil {
+		scheme = "https"
+		srv.TLSConfig = certs.tlsConfig()
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		poll := 10 * time.Second
+		if hooks != nil && hooks.TLSPoll > 0 {
+			poll = hooks.TLSPoll
+		}
+		go certs.watch(ctx, hup, poll)
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	go sweep(ctx, a.svc, log)
 	storeKind := "sqlite"
 	if cfg.DatabaseURL != "" {
 		storeKind = "postgres"
 	}
-	log.Info("bankgate listening", "addr", addr, "dataDir", cfg.DataDir, "store", storeKind, "memoryLimit", memLimit)
-	fmt.Fprintf(stdout, "bankgate listening on http://%s\n", addr)
+	log.Info("bankgate listening", "addr", addr, "scheme", scheme, "dataDir", cfg.DataDir, "store", storeKind, "memoryLimit", memLimit)
+	fmt.Fprintf(stdout, "bankgate listening on %s://%s\n", scheme, addr)
 	if hooks != nil && hooks.Ready != nil {
 		hooks.Ready(addr)
 	}
@@ -155,18 +242,37 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down; finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// The drain: /readyz fails so that a load balancer takes this instance
+	// out, while requests (new ones too) are still served; connections
+	// are not kept alive, so clients move on.
+	draining.Store(true)
+	if cfg.ShutdownDrain > 0 {
+		log.Info("draining: /readyz answers 503 while requests are still served", "drain", cfg.ShutdownDrain)
+		srv.SetKeepAlivesEnabled(false)
+		t := time.NewTimer(cfg.ShutdownDrain)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
+	}
+	log.Info("shutting down; finishing in-flight requests", "grace", cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
 	defer cancel()
 	defer adm.shutdown(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		srv.Close()
+		return fmt.Errorf("shutdown: requests still in flight after the %s grace period were cut off: %w", cfg.ShutdownGrace, err)
 	}
 	if err := a.svc.FlushTouches(sctx); err != nil {
 		log.Warn("record connections' last use", "err", err)
 	}
 	return nil
 }
+
+// errDraining is /readyz's reason during the shutdown drain.
+var errDraining = errors.New("shutting down")
 
 // sweep deletes expired operations and access codes every minute.
 func sweep(ctx context.Context, svc *service.Service, log *slog.Logger) {
