@@ -46,18 +46,23 @@ const serveUsage = "Start the bankgate server. On a store with no apps it create
 var serveSettings = []string{"config", "addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "webhook-workers", "webhook-timeout", "log-level", "access-log", "log-format",
 	"tls-cert-file", "tls-key-file", "read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "shutdown-drain", "shutdown-grace", "cache-staleness"}
 
-// serveFlags returns serve's flag set bound to cfg.
-func serveFlags(name string, cfg *Config, env func(string) string, stderr io.Writer) (*flag.FlagSet, error) {
-	return newFlagSet(name, serveUsage, cfg, env, stderr, serveSettings...)
-}
-
 // parseServe parses serve's flags and applies the --config file; it
 // returns the settings the file set.
 func parseServe(name string, args []string, env func(string) string, stderr io.Writer) (Config, *flag.FlagSet, map[string]bool, error) {
+	return parseServeWith(name, serveUsage, args, env, stderr, nil)
+}
+
+// parseServeWith is parseServe for a command that takes serve's settings
+// and flags of its own, which extra adds (they are keys of its config file
+// too).
+func parseServeWith(name, usage string, args []string, env func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, map[string]bool, error) {
 	var cfg Config
-	fs, err := serveFlags(name, &cfg, env, stderr)
+	fs, err := newFlagSet(name, usage, &cfg, env, stderr, serveSettings...)
 	if err != nil {
 		return cfg, nil, nil, err
+	}
+	if extra != nil {
+		extra(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, nil, nil, err
