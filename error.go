@@ -124,3 +124,25 @@ func ErrorMessage(err error) string {
 
 // IsCode reports whether err carries the given code.
 func IsCode(err error, code Code) bool { return ErrorCode(err) == code }
+
+// ErrWriteRefused is matched (errors.Is) by a store's error when the
+// database refused a write it cannot take now: its disk is full, or it is
+// read-only. Nothing of the write is kept, and the same write succeeds once
+// the condition passes; callers answer 503 TEMPORARILY_UNAVAILABLE, never
+// 500.
+var ErrWriteRefused = errors.New("the store refuses writes (disk full or read-only)")
+
+// WriteRefused marks err, a store's write failure, as matching
+// ErrWriteRefused.
+func WriteRefused(err error) error {
+	if err == nil || errors.Is(err, ErrWriteRefused) {
+		return err
+	}
+	return &writeRefusedError{err}
+}
+
+type writeRefusedError struct{ err error }
+
+func (e *writeRefusedError) Error() string        { return ErrWriteRefused.Error() + ": " + e.err.Error() }
+func (e *writeRefusedError) Unwrap() error        { return e.err }
+func (e *writeRefusedError) Is(target error) bool { return target == ErrWriteRefused }

@@ -468,7 +468,11 @@ var (
 func (s *Server) writeError(w *statusWriter, err error) {
 	if s.unavailable != nil && s.unavailable(err) {
 		w.storeErr = true
-		s.log.Warn("store unavailable", "reqID", w.reqID, "err", err)
+		// A refused write (a full disk) is logged once by the owner of
+		// Unavailable, not on every request.
+		if !errors.Is(err, bankgate.ErrWriteRefused) {
+			s.log.Warn("store unavailable", "reqID", w.reqID, "err", err)
+		}
 		s.writeErrorStatus(w, http.StatusServiceUnavailable, bankgate.Errorf(bankgate.TemporarilyUnavailable, "The service is temporarily unavailable; try again shortly."))
 		return
 	}

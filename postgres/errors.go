@@ -77,6 +77,18 @@ func sqlState(err error) string {
 	return ""
 }
 
+// isWriteRefused reports whether err is PostgreSQL refusing a write for
+// want of disk space (53100 disk_full) or because the database is
+// read-only (25006 read_only_sql_transaction: a standby, or
+// default_transaction_read_only).
+func isWriteRefused(err error) bool {
+	switch sqlState(err) {
+	case "53100", "25006":
+		return true
+	}
+	return false
+}
+
 func isUnique(err error) bool { return sqlState(err) == "23505" }
 
 // retryable reports whether running the whole transaction again may
@@ -100,6 +112,9 @@ func retryable(err error) bool {
 func classify(err error) error {
 	if err == nil {
 		return nil
+	}
+	if isWriteRefused(err) {
+		return bankgate.WriteRefused(err)
 	}
 	var be *bankgate.Error
 	if errors.As(err, &be) {

@@ -12,11 +12,14 @@ package postgres
 
 import (
 	"context"
+	crand "crypto/rand"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bankgate/bankgate"
@@ -102,6 +105,30 @@ func (s *Store) Ping(ctx context.Context) error {
 		var one int
 		if err := c.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 			return fmt.Errorf("ping: %w", err)
+		}
+		return nil
+	})
+}
+
+// probeStream names the row ProbeWrite writes and deletes.
+const probeStream = "bankgate/write-probe"
+
+// ProbeWrite commits a write that needs new space (64 KiB written, then
+// deleted, in one transaction) to tell whether the database takes writes
+// again after it refused one: its error matches bankgate.ErrWriteRefused
+// while the disk is full or the database read-only. Nothing is left
+// behind; each probe uses its own row.
+func (s *Store) ProbeWrite(ctx context.Context) error {
+	seq := rand.Int64()
+	// Random, so that TOAST cannot compress it away.
+	body := make([]byte, 64<<10)
+	crand.Read(body)
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO events (stream, seq, at, body) VALUES ($1, $2, 0, $3)`, probeStream, seq, body); err != nil {
+			return fmt.Errorf("write probe: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM events WHERE stream = $1 AND seq = $2`, probeStream, seq); err != nil {
+			return fmt.Errorf("write probe: %w", err)
 		}
 		return nil
 	})

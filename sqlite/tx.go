@@ -49,7 +49,27 @@ func (s *Store) tx(ctx context.Context, fn txFunc) error {
 	if errors.As(err, &p) {
 		panic(p.v)
 	}
-	return err
+	return classifyWrite(err)
+}
+
+// probeStream names the row ProbeWrite writes and deletes.
+const probeStream = "bankgate/write-probe"
+
+// ProbeWrite commits a write that needs new space (64 KiB written, then
+// deleted, in one transaction) to tell whether the store takes writes
+// again after it refused one: its error matches bankgate.ErrWriteRefused
+// while the disk is full or the database read-only. Nothing is left
+// behind.
+func (s *Store) ProbeWrite(ctx context.Context) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (stream, seq, at, body) VALUES (?, 0, 0, zeroblob(65536))`, probeStream); err != nil {
+			return fmt.Errorf("write probe: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE stream = ?`, probeStream); err != nil {
+			return fmt.Errorf("write probe: %w", err)
+		}
+		return nil
+	})
 }
 
 // tx1 runs fn once, as part of a group commit: writes that arrive while

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bankgate/bankgate"
 	bghttp "github.com/bankgate/bankgate/http"
 	"github.com/bankgate/bankgate/secret"
 )
@@ -83,6 +84,9 @@ type Config struct {
 	// CacheStaleness bounds how stale a cached grant, app or sandbox
 	// state may be after a change made on another instance.
 	CacheStaleness time.Duration
+
+	// wrapStore, set by tests only, wraps the opened store.
+	wrapStore func(bankgate.Store) bankgate.Store
 }
 
 // setting describes one configuration field for flags, environment and

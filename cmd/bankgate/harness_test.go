@@ -15,6 +15,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/sqlite"
 )
 
@@ -81,6 +82,9 @@ type serverOpts struct {
 	realClock bool
 	// spans, when set, turns tracing on and receives the server's spans.
 	spans sdktrace.SpanExporter
+	// wrapStore and probeEvery are serveHooks' WrapStore and ProbeEvery.
+	wrapStore  func(bankgate.Store) bankgate.Store
+	probeEvery time.Duration
 }
 
 // startServer runs `bankgate serve` in-process, exactly as main does, and
@@ -108,7 +112,8 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", o.dataDir, "--log-level", "debug"}, o.args...)
 	env := func(k string) string { return o.env[k] }
 	go func() {
-		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: now, AdminReady: func(a string) { ts.AdminURL = "http://" + a }, Spans: o.spans})
+		done <- cmdServe(ctx, args, env, ts.Stdout, ts.Stderr, &serveHooks{Ready: func(a string) { ready <- a }, Now: now, AdminReady: func(a string) { ts.AdminURL = "http://" + a }, Spans: o.spans,
+			WrapStore: o.wrapStore, ProbeEvery: o.probeEvery})
 	}()
 	select {
 	case addr := <-ready:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -124,6 +125,9 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 	if err != nil {
 		return nil, err
 	}
+	if cfg.wrapStore != nil {
+		store = cfg.wrapStore(store)
+	}
 	base := now
 	if base == nil {
 		base = time.Now
@@ -204,8 +208,12 @@ func openStore(ctx context.Context, cfg Config) (bankgate.Store, error) {
 	return s, nil
 }
 
-// storeUnavailable reports whether err means the store cannot be reached.
-func storeUnavailable(err error) bool { return postgres.IsUnavailable(err) }
+// storeUnavailable reports whether err means the store cannot be reached
+// or refuses writes (a full disk, a read-only database): both are
+// answered 503 TEMPORARILY_UNAVAILABLE.
+func storeUnavailable(err error) bool {
+	return postgres.IsUnavailable(err) || errors.Is(err, bankgate.ErrWriteRefused)
+}
 
 // newMetrics returns the server's metrics, with pool statistics when the
 // store has a pool.

@@ -37,6 +37,12 @@ type serveHooks struct {
 	// TLSPoll, when set, is how often the TLS files are checked for
 	// changes (default 10 s).
 	TLSPoll time.Duration
+	// WrapStore, when set, wraps the store the server uses (to inject
+	// failures).
+	WrapStore func(bankgate.Store) bankgate.Store
+	// ProbeEvery, when set, is how often a store that refused a write is
+	// probed (default 2 s).
+	ProbeEvery time.Duration
 }
 
 // serveUsage is serve's help text.
@@ -149,6 +155,9 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if realNow == nil {
 		realNow = time.Now
 	}
+	if hooks != nil {
+		cfg.wrapStore = hooks.WrapStore
+	}
 	a, err := openTraced(ctx, cfg, log, now, tracing.tracer())
 	if err != nil {
 		return err
@@ -191,13 +200,19 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	// draining is set at shutdown: /readyz answers 503 from then on.
 	var draining atomic.Bool
-	ready := func(context.Context) error {
+	probeEvery := 2 * time.Second
+	if hooks != nil && hooks.ProbeEvery > 0 {
+		probeEvery = hooks.ProbeEvery
+	}
+	health := newStoreHealth(a.store, log, probeEvery)
+	go health.run(ctx)
+	ready := func(ctx context.Context) error {
 		if draining.Load() {
 			return errDraining
 		}
-		return nil
+		return health.ready(ctx)
 	}
-	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: storeUnavailable, Metrics: metrics,
+	handler := bghttp.New(bghttp.Config{Service: a.svc, Logger: log, Unavailable: health.unavailable, Metrics: metrics,
 		Pages: connect.New(connect.Config{Apps: a.svc, Logger: log}), TrustedProxies: proxies,
 		Limits: &limits, RealNow: realNow, NoAccessLog: !cfg.AccessLog, Tracer: tracing.tracer(), Ready: ready})
 	srv := &http.Server{
