@@ -14,6 +14,7 @@ package connect
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -26,6 +27,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +70,9 @@ type asset struct {
 	body    []byte
 	ctype   string
 	version string // first 16 hex digits of the SHA-256 of body
+	// gz is body gzipped once, at start, when that makes it smaller;
+	// served to clients that accept gzip.
+	gz []byte
 }
 
 func newAsset(name, ctype string) *asset {
@@ -76,7 +81,43 @@ func newAsset(name, ctype string) *asset {
 		panic("connect: missing embedded asset " + name)
 	}
 	sum := sha256.Sum256(b)
-	return &asset{body: b, ctype: ctype, version: hex.EncodeToString(sum[:8])}
+	a := &asset{body: b, ctype: ctype, version: hex.EncodeToString(sum[:8])}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	if gz.Len() < len(b) {
+		a.gz = gz.Bytes()
+	}
+	return a
+}
+
+// acceptsGzip reports whether Accept-Encoding values accept gzip: gzip
+// (or x-gzip, or *) listed with a q-value above 0. (package http has the
+// same rule for API answers.)
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(item, ";")
+			coding = strings.TrimSpace(coding)
+			if strings.EqualFold(coding, "gzip") || strings.EqualFold(coding, "x-gzip") || coding == "*" {
+				return !zeroQ(params)
+			}
+		}
+	}
+	return false
+}
+
+// zeroQ reports whether Accept-Encoding parameters say q=0.
+func zeroQ(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			return err == nil && q <= 0
+		}
+	}
+	return false
 }
 
 type handler struct {
@@ -153,7 +194,15 @@ func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, a *asset, c
 	hd := w.Header()
 	hd.Set("Content-Type", a.ctype)
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("ETag", `"`+a.version+`"`)
+	body, etag := a.body, a.version
+	if a.gz != nil {
+		hd.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header["Accept-Encoding"]) {
+			body, etag = a.gz, a.version+"-gzip"
+			hd.Set("Content-Encoding", "gzip")
+		}
+	}
+	hd.Set("ETag", `"`+etag+`"`)
 	if crossOrigin {
 		hd.Set("Cross-Origin-Resource-Policy", "cross-origin")
 		hd.Set("Cache-Control", "public, max-age=300")
@@ -165,7 +214,7 @@ func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, a *asset, c
 			hd.Set("Cache-Control", "no-cache")
 		}
 	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
 
 // pageConfig is what the page script reads from the JSON block.

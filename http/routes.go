@@ -31,6 +31,7 @@ func (s *Server) registerRoutes() {
 	s.handle("/sdk/apps/configs/get", s.sdkConfig)
 	s.handle("/", s.forward)
 	s.handle("/dd", s.forward)
+	s.routes["/"].forward, s.routes["/dd"].forward = true, true
 
 	// The one endpoint of the Dapi v2 table whose body is not known
 	// answers with a clear error rather than a 404.

@@ -6,6 +6,7 @@ package http
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,6 +102,8 @@ type route struct {
 	handler handlerFunc
 	// connect marks the Connect layer's routes, which browsers call.
 	connect bool
+	// forward marks the SDK-forwarding endpoint, never gzipped.
+	forward bool
 }
 
 // handlerFunc handles one API request and returns the response value (a
@@ -344,17 +348,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, err)
 		return
 	}
+	// The request whose Accept-Encoding may have a large answer gzipped:
+	// never the SDK-forwarding endpoint's (see writeBody).
+	gzReq := r
+	if rt.forward {
+		gzReq = nil
+	}
 	if rr, ok := v.(*rawResponse); ok {
 		h := sw.Header()
 		for k, vv := range rr.header {
 			h[k] = vv
 		}
 		sw.typ = rr.typ
-		sw.WriteHeader(rr.status)
-		sw.Write(rr.body)
+		writeBody(sw, gzReq, rr.status, rr.body)
 		return
 	}
-	s.writeJSON(sw, http.StatusOK, v)
+	s.writeJSONFor(sw, gzReq, http.StatusOK, v)
 }
 
 // rawResponse is a response rendered ahead of time (an idempotent
@@ -423,7 +432,11 @@ func (s *Server) dispatch(ctx context.Context, c *request) (any, error) {
 	return v, err
 }
 
-func (s *Server) writeJSON(w *statusWriter, status int, v any) {
+func (s *Server) writeJSON(w *statusWriter, status int, v any) { s.writeJSONFor(w, nil, status, v) }
+
+// writeJSONFor renders v, gzipped if it is large and r accepts gzip (r
+// may be nil: never).
+func (s *Server) writeJSONFor(w *statusWriter, r *http.Request, status int, v any) {
 	buf := s.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	var err error
@@ -445,11 +458,82 @@ func (s *Server) writeJSON(w *statusWriter, status int, v any) {
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore
 	h["X-Content-Type-Options"] = noSniff
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	writeBody(w, r, status, buf.Bytes())
 	if buf.Cap() <= 64<<10 {
 		s.bufs.Put(buf)
 	}
+}
+
+// GzipMinBytes is the smallest response body gzipped for a client that
+// accepts it: below it compression saves less than it costs.
+const GzipMinBytes = 1024
+
+var (
+	gzipWriters        = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+	varyAcceptEncoding = []string{"Accept-Encoding"}
+	gzipEncoding       = []string{"gzip"}
+)
+
+// writeBody writes a rendered body, gzipped when it is larger than
+// GzipMinBytes and r (nil: none) accepts gzip. A smaller body goes out as
+// it is, with nothing more done than a length check.
+//
+// The SDK-forwarding endpoint is never gzipped: Dapi's SDK forwarders
+// copy the client's headers, Accept-Encoding included, into their request
+// (so Go's and OkHttp's transparent decompression stays off) and hand the
+// body back without Content-Encoding.
+func writeBody(w *statusWriter, r *http.Request, status int, body []byte) {
+	if len(body) < GzipMinBytes || r == nil {
+		w.WriteHeader(status)
+		w.Write(body)
+		return
+	}
+	h := w.Header()
+	h["Vary"] = varyAcceptEncoding
+	if !acceptsGzip(r.Header["Accept-Encoding"]) {
+		w.WriteHeader(status)
+		w.Write(body)
+		return
+	}
+	h["Content-Encoding"] = gzipEncoding
+	delete(h, "Content-Length")
+	w.WriteHeader(status)
+	gz := gzipWriters.Get().(*gzip.Writer)
+	gz.Reset(w)
+	gz.Write(body)
+	gz.Close()
+	gz.Reset(io.Discard)
+	gzipWriters.Put(gz)
+}
+
+// acceptsGzip reports whether Accept-Encoding values accept gzip: gzip
+// (or x-gzip, or *) listed with a q-value above 0.
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for len(v) > 0 {
+			var item string
+			item, v, _ = strings.Cut(v, ",")
+			coding, params, _ := strings.Cut(item, ";")
+			coding = strings.TrimSpace(coding)
+			if !strings.EqualFold(coding, "gzip") && !strings.EqualFold(coding, "x-gzip") && coding != "*" {
+				continue
+			}
+			return !zeroQ(params)
+		}
+	}
+	return false
+}
+
+// zeroQ reports whether Accept-Encoding parameters say q=0.
+func zeroQ(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			return err == nil && q <= 0
+		}
+	}
+	return false
 }
 
 // encodeJSON writes v as JSON to buf, HTML characters not escaped.

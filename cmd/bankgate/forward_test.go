@@ -1,6 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -127,4 +133,73 @@ func TestForwardingScope(t *testing.T) {
 	appsSet(t, ts, appKey, "--forwarding", "on")
 	ts.Clock.Advance(2e9)
 	wantOK(t, call(appSecret, fwdUser))
+}
+
+// TestForwardingGzip plays dapi-go's forwarder (HandleSDKDapiRequests:
+// the client's headers, Accept-Encoding: gzip included, copied onto its
+// request to bankgate, which makes Go's transport leave the answer as it
+// comes; the body handed back without Content-Encoding): the client still
+// gets JSON. A direct call by Go's http client (which asks for gzip on
+// its own and gunzips) gets the large answer gzipped and reads it.
+func TestForwardingGzip(t *testing.T) {
+	ts := startServer(t, serverOpts{})
+	appKey, appSecret := ts.newApp("ddgzip")
+	u := ts.login(appKey, "user_good")
+	ts.exchange(appSecret, u)
+	acct := ts.data("/v2/data/accounts/get", appSecret, u, nil).Body["accounts"].([]any)[0].(map[string]any)["id"].(string)
+
+	backend := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+			t.Errorf("backend: %v", err)
+			return
+		}
+		body["appSecret"] = appSecret
+		b, _ := json.Marshal(body)
+		out, _ := http.NewRequest(http.MethodPost, ts.URL+"/", bytes.NewReader(b))
+		for k, v := range req.Header {
+			out.Header[k] = v
+		}
+		out.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(out)
+		if err != nil {
+			t.Errorf("backend: %v", err)
+			return
+		}
+		defer res.Body.Close()
+		rb, _ := io.ReadAll(res.Body)
+		rw.WriteHeader(http.StatusOK)
+		rw.Write(rb)
+	}))
+	defer backend.Close()
+
+	clientBody := `{"action":"/data/transactions/get","tokenID":"` + u.TokenID + `","userSecret":"` + u.UserSecret + `","accountID":"` + acct + `","fromDate":"2025-09-15","toDate":"2026-03-15"}`
+	req, _ := http.NewRequest(http.MethodPost, backend.URL, strings.NewReader(clientBody))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept-Encoding", "gzip") // as OkHttp and browsers send it
+	req.Header.Set("Authorization", "Bearer "+u.Token)
+	res, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var env map[string]any
+	if err := json.Unmarshal(raw, &env); err != nil || env["success"] != true || len(raw) < 1024 {
+		t.Fatalf("forwarded transactions (%d bytes) are not a JSON success: %v %.200q", len(raw), err, raw)
+	}
+
+	// Direct: Go's client asks for gzip itself and gunzips.
+	direct, _ := http.NewRequest(http.MethodPost, ts.URL+"/v2/data/transactions/get", strings.NewReader(`{"appSecret":"`+appSecret+`","userSecret":"`+u.UserSecret+`","accountID":"`+acct+`","fromDate":"2025-09-15","toDate":"2026-03-15"}`))
+	direct.Header.Set("Content-Type", "application/json")
+	direct.Header.Set("Authorization", "Bearer "+u.Token)
+	res, err = http.DefaultClient.Do(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !res.Uncompressed || json.Unmarshal(raw, &env) != nil || env["success"] != true {
+		t.Fatalf("direct: gunzipped by the client %v, %.200q", res.Uncompressed, raw)
+	}
 }
