@@ -1,4 +1,4 @@
-package http
+package main
 
 import (
 	"bytes"
@@ -8,14 +8,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	bghttp "github.com/bankgate/bankgate/http"
 )
 
-// TestGzip: an answer over GzipMinBytes is gzipped only for a client that
+// TestGzip: an answer over bghttp.GzipMinBytes is gzipped only for a client that
 // accepts gzip, with Vary: Accept-Encoding; a smaller one never is; the
 // SDK-forwarding endpoint never is (Dapi's forwarders pass the client's
 // Accept-Encoding on and hand the body back without Content-Encoding).
-func TestGzip(t *testing.T) {
-	srv, _, appSecret, conn := newTestServer(t)
+func TestGzipAnswers(t *testing.T) {
+	srv, _, appSecret, conn := newHandler(t)
 	post := func(path, body, ae string) *httptest.ResponseRecorder {
 		t.Helper()
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader([]byte(body)))
@@ -42,7 +44,7 @@ func TestGzip(t *testing.T) {
 	txBody := `{` + creds + `,"accountID":"` + accts.Accounts[0].ID + `","fromDate":"2025-09-15","toDate":"2026-03-15"}`
 
 	plain := post("/v2/data/transactions/get", txBody, "")
-	if plain.Body.Len() < 4*GzipMinBytes {
+	if plain.Body.Len() < 4*bghttp.GzipMinBytes {
 		t.Fatalf("transactions answer of %d bytes: too small for this test", plain.Body.Len())
 	}
 	if plain.Header().Get("Content-Encoding") != "" || plain.Header().Get("Vary") != "Accept-Encoding" {
@@ -72,12 +74,12 @@ func TestGzip(t *testing.T) {
 	}
 	// A small answer (the balance) goes out as it is.
 	small := post("/v2/data/balance/get", `{`+creds+`,"accountID":"`+accts.Accounts[0].ID+`"}`, "gzip")
-	if small.Body.Len() >= GzipMinBytes || small.Header().Get("Content-Encoding") != "" || small.Header().Get("Vary") != "" {
+	if small.Body.Len() >= bghttp.GzipMinBytes || small.Header().Get("Content-Encoding") != "" || small.Header().Get("Vary") != "" {
 		t.Errorf("balance (%d bytes): Content-Encoding %q, Vary %q", small.Body.Len(), small.Header().Get("Content-Encoding"), small.Header().Get("Vary"))
 	}
 	// The SDK-forwarding endpoint: never.
 	fw := post("/", `{"action":"/data/transactions/get",`+txBody[1:], "gzip")
-	if fw.Header().Get("Content-Encoding") != "" || !json.Valid(fw.Body.Bytes()) || fw.Body.Len() < GzipMinBytes {
+	if fw.Header().Get("Content-Encoding") != "" || !json.Valid(fw.Body.Bytes()) || fw.Body.Len() < bghttp.GzipMinBytes {
 		t.Errorf("forwarded: Content-Encoding %q, %d bytes", fw.Header().Get("Content-Encoding"), fw.Body.Len())
 	}
 }
