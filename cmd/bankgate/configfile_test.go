@@ -129,3 +129,16 @@ func TestConfigPrint(t *testing.T) {
 		t.Errorf("printed config not accepted: %v", err)
 	}
 }
+
+// TestServeConfigFile: serve runs on what its config file says (here the
+// log format and the staleness bound), a flag still beating the file.
+func TestServeConfigFile(t *testing.T) {
+	file := writeConfig(t, "log-format: text\nlog-level: warn\ncache-staleness: 250ms\nshutdown-grace: 5s\n")
+	ts := startServer(t, serverOpts{args: []string{"--config", file}}) // the harness's --log-level debug beats the file
+	key, _ := ts.newApp("cfg")
+	ts.login(key, "user_good")
+	logs := ts.Stderr.String()
+	if !strings.Contains(logs, `level=INFO msg="bankgate listening"`) || strings.Contains(logs, `{"time"`) {
+		t.Fatalf("want text lines at info level (the flag's debug beats the file's warn):\n%s", logs)
+	}
+}
