@@ -184,7 +184,11 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 			ln.Close()
 			return err
 		}
-		printWalkthrough(stdout, addr, demo, a.svc)
+		base := "http://" + addr
+		if certs != nil {
+			base = "https://" + addr
+		}
+		printWalkthrough(stdout, base, demo, a.svc)
 	} else if len(apps) == 0 {
 		fmt.Fprintln(stdout, "No apps yet: create one with `bankgate apps create --name NAME` (with the same --data-dir or --database-url).")
 	}
@@ -312,7 +316,7 @@ func sweep(ctx context.Context, svc *service.Service, log *slog.Logger) {
 	}
 }
 
-func printWalkthrough(w io.Writer, addr string, demo *service.NewApp, svc *service.Service) {
+func printWalkthrough(w io.Writer, base string, demo *service.NewApp, svc *service.Service) {
 	bankID := "SANDBOX_AE_ENBD"
 	if banks, err := svc.Banks(context.Background(), demo.App.Key, nil); err == nil && len(banks) > 0 {
 		bankID = banks[0].ID
@@ -325,7 +329,7 @@ Created the first app, "demo". Its appSecret is shown only this once; keep it sa
 
 Try the whole flow with curl (paste into a POSIX shell):
 
-BG=http://%s
+BG=%s
 JSON='Content-Type: application/json'
 APP_KEY=%s
 APP_SECRET=%s
@@ -345,5 +349,5 @@ curl -s -H "$JSON" $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d
 curl -s -H "$JSON" $BG/v2/users/DelinkUser -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
 curl -s -H "$JSON" $BG/v2/data/accounts/get -H "Authorization: Bearer $TOKEN" -d '{"appSecret":"'$APP_SECRET'","userSecret":"'$USER_SECRET'"}'; echo
 
-`, demo.App.Key, demo.Secret, addr, demo.App.Key, demo.Secret, bankID)
+`, demo.App.Key, demo.Secret, base, demo.App.Key, demo.Secret, bankID)
 }
