@@ -133,7 +133,7 @@ type adminListener struct {
 
 // startAdmin starts the admin listener when cfg.AdminAddr is set; it
 // returns nil when the listener is off.
-func startAdmin(ctx context.Context, a *app, cfg Config, env func(string) string, metrics *bghttp.Metrics, log *slog.Logger, stdout io.Writer) (*adminListener, error) {
+func startAdmin(ctx context.Context, a *app, cfg Config, env func(string) string, metrics *bghttp.Metrics, log *slog.Logger, stdout io.Writer, certs *certReloader) (*adminListener, error) {
 	if cfg.AdminAddr == "" || cfg.AdminAddr == "off" {
 		return nil, nil
 	}
@@ -162,14 +162,25 @@ func startAdmin(ctx context.Context, a *app, cfg Config, env func(string) string
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+		srv.TLSConfig = certs.tlsConfig()
+	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if certs != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin listener stopped", "err", err)
 		}
 	}()
 	l := &adminListener{srv: srv, addr: ln.Addr().String()}
-	log.Info("bankgate admin listening", "addr", l.addr, "adminTokenID", tok.ID)
-	fmt.Fprintf(stdout, "bankgate admin listening on http://%s (console: http://%s/admin/, admin token ID %s)\n", l.addr, l.addr, tok.ID)
+	log.Info("bankgate admin listening", "addr", l.addr, "scheme", scheme, "adminTokenID", tok.ID)
+	fmt.Fprintf(stdout, "bankgate admin listening on %s://%s (console: %s://%s/admin/, admin token ID %s)\n", scheme, l.addr, scheme, l.addr, tok.ID)
 	return l, nil
 }
 

@@ -75,6 +75,9 @@ type Config struct {
 	// HTTPS (TLS 1.2+, HTTP/2); both files are read again on SIGHUP or
 	// when they change.
 	TLSCertFile, TLSKeyFile string
+	// AdminTLSCertFile and AdminTLSKeyFile do the same for the admin
+	// listener.
+	AdminTLSCertFile, AdminTLSKeyFile string
 	// The API listener's HTTP timeouts (http.Server's).
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// ShutdownDrain is how long /readyz answers 503 after SIGTERM while
@@ -151,6 +154,12 @@ var settings = []setting{
 		fs.StringVar(&c.TLSCertFile, "tls-cert-file", def, "")
 	}},
 	{"tls-key-file", "BANKGATE_TLS_KEY_FILE", "PEM private key of --tls-cert-file", func(fs *flag.FlagSet, c *Config, def string) { fs.StringVar(&c.TLSKeyFile, "tls-key-file", def, "") }},
+	{"admin-tls-cert-file", "BANKGATE_ADMIN_TLS_CERT_FILE", "PEM certificate chain; with --admin-tls-key-file the admin listener serves HTTPS (TLS 1.2 or later, HTTP/2), reloaded like --tls-cert-file (the same files may serve both)", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.AdminTLSCertFile, "admin-tls-cert-file", def, "")
+	}},
+	{"admin-tls-key-file", "BANKGATE_ADMIN_TLS_KEY_FILE", "PEM private key of --admin-tls-cert-file", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.AdminTLSKeyFile, "admin-tls-key-file", def, "")
+	}},
 	durationSetting("read-header-timeout", "BANKGATE_READ_HEADER_TIMEOUT", "how long a client may take to send a request's headers", func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }),
 	durationSetting("read-timeout", "BANKGATE_READ_TIMEOUT", "how long a client may take to send a whole request", func(c *Config) *time.Duration { return &c.ReadTimeout }),
 	durationSetting("write-timeout", "BANKGATE_WRITE_TIMEOUT", "how long the server may take to answer a request, from the end of its headers", func(c *Config) *time.Duration { return &c.WriteTimeout }),
@@ -200,28 +209,30 @@ var secretSettings = map[string]func(string) string{
 }
 
 var defaults = map[string]string{
-	"config":           "",
-	"addr":             "127.0.0.1:8080",
-	"data-dir":         "./bankgate-data",
-	"access-code-ttl":  "30m",
-	"secret-key-file":  "",
-	"log-level":        "info",
-	"database-url":     "",
-	"sandbox-clock":    "real",
-	"sandbox-fixtures": "",
-	"trusted-proxies":  "",
-	"rate-limits":      "default",
-	"no-sandbox":       "false",
-	"sandbox-cache-mb": "256",
-	"memory-limit":     "auto",
-	"admin-addr":       "127.0.0.1:8081",
-	"admin-token-file": "",
-	"access-log":       "true",
-	"webhook-workers":  "8",
-	"webhook-timeout":  "10s",
-	"log-format":       "json",
-	"tls-cert-file":    "",
-	"tls-key-file":     "",
+	"config":              "",
+	"addr":                "127.0.0.1:8080",
+	"data-dir":            "./bankgate-data",
+	"access-code-ttl":     "30m",
+	"secret-key-file":     "",
+	"log-level":           "info",
+	"database-url":        "",
+	"sandbox-clock":       "real",
+	"sandbox-fixtures":    "",
+	"trusted-proxies":     "",
+	"rate-limits":         "default",
+	"no-sandbox":          "false",
+	"sandbox-cache-mb":    "256",
+	"memory-limit":        "auto",
+	"admin-addr":          "127.0.0.1:8081",
+	"admin-token-file":    "",
+	"access-log":          "true",
+	"webhook-workers":     "8",
+	"webhook-timeout":     "10s",
+	"log-format":          "json",
+	"tls-cert-file":       "",
+	"tls-key-file":        "",
+	"admin-tls-cert-file": "",
+	"admin-tls-key-file":  "",
 	// The timeouts are generous for a JSON API: a slow client cannot hold
 	// a connection long, and no answer takes minutes.
 	"read-header-timeout": "10s",

@@ -50,7 +50,7 @@ const serveUsage = "Start the bankgate server. On a store with no apps it create
 
 // serveSettings are the settings serve takes (and a config file may set).
 var serveSettings = []string{"config", "addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "webhook-workers", "webhook-timeout", "log-level", "access-log", "log-format",
-	"tls-cert-file", "tls-key-file", "read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "shutdown-drain", "shutdown-grace", "cache-staleness"}
+	"tls-cert-file", "tls-key-file", "admin-tls-cert-file", "admin-tls-key-file", "read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "shutdown-drain", "shutdown-grace", "cache-staleness"}
 
 // parseServe parses serve's flags and applies the --config file; it
 // returns the settings the file set.
@@ -98,6 +98,9 @@ func (c *Config) validateServe() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("--tls-cert-file and --tls-key-file go together: set both or neither")
 	}
+	if (c.AdminTLSCertFile == "") != (c.AdminTLSKeyFile == "") {
+		return errors.New("--admin-tls-cert-file and --admin-tls-key-file go together: set both or neither")
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return fmt.Errorf("--log-format: %q is not json or text", c.LogFormat)
 	}
@@ -128,10 +131,28 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	var certs *certReloader
+	var certs, adminCerts *certReloader
 	if cfg.TLSCertFile != "" {
 		if certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log); err != nil {
 			return err
+		}
+	}
+	if cfg.AdminTLSCertFile != "" {
+		if adminCerts, err = newCertReloader(cfg.AdminTLSCertFile, cfg.AdminTLSKeyFile, log.With("listener", "admin")); err != nil {
+			return err
+		}
+	}
+	tlsPoll := 10 * time.Second
+	if hooks != nil && hooks.TLSPoll > 0 {
+		tlsPoll = hooks.TLSPoll
+	}
+	// Each reloader hears SIGHUP on its own channel.
+	for _, r := range []*certReloader{certs, adminCerts} {
+		if r != nil {
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go r.watch(ctx, hup, tlsPoll)
 		}
 	}
 	var now func() time.Time
@@ -194,7 +215,7 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 
 	metrics := newMetrics(a.store)
-	adm, err := startAdmin(ctx, a, cfg, env, metrics, log, stdout)
+	adm, err := startAdmin(ctx, a, cfg, env, metrics, log, stdout, adminCerts)
 	if err != nil {
 		ln.Close()
 		return err
@@ -239,14 +260,6 @@ func cmdServe(ctx context.Context, args []string, env func(string) string, stdou
 	if certs != nil {
 		scheme = "https"
 		srv.TLSConfig = certs.tlsConfig()
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		poll := 10 * time.Second
-		if hooks != nil && hooks.TLSPoll > 0 {
-			poll = hooks.TLSPoll
-		}
-		go certs.watch(ctx, hup, poll)
 		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	} else {
 		go func() { errc <- srv.Serve(ln) }()

@@ -94,7 +94,8 @@ func tlsClient(certs ...testCert) *http.Client {
 // TestTLS: with --tls-cert-file and --tls-key-file the API is served over
 // TLS 1.2+ with HTTP/2; a renewed certificate put in place of the files
 // is served after SIGHUP, without a restart (the same listener and
-// process answer).
+// process answer). The admin listener, given the same files with
+// --admin-tls-*, does the same.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
@@ -111,10 +112,12 @@ func TestTLS(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	ready, done := make(chan string, 1), make(chan error, 1)
+	var adminAddr string
 	go func() {
-		done <- cmdServe(ctx, []string{"--addr", "127.0.0.1:0", "--admin-addr", "off", "--data-dir", filepath.Join(dir, "data"),
-			"--tls-cert-file", certFile, "--tls-key-file", keyFile}, func(string) string { return "" }, &stdout, &stderr,
-			&serveHooks{Ready: func(a string) { ready <- a }, TLSPoll: time.Hour})
+		done <- cmdServe(ctx, []string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--admin-tls-cert-file", certFile, "--admin-tls-key-file", keyFile},
+			func(string) string { return "" }, &stdout, &stderr,
+			&serveHooks{Ready: func(a string) { ready <- a }, AdminReady: func(a string) { adminAddr = a }, TLSPoll: time.Hour})
 	}()
 	var addr string
 	select {
@@ -122,12 +125,12 @@ func TestTLS(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("serve: %v\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "listening on https://"+addr) {
+	if !strings.Contains(stdout.String(), "listening on https://"+addr) || !strings.Contains(stdout.String(), "admin listening on https://"+adminAddr) {
 		t.Errorf("stdout does not announce https:\n%s", stdout.String())
 	}
-	url := "https://" + addr + "/healthz"
+	url, adminURL := "https://"+addr+"/healthz", "https://"+adminAddr+"/healthz"
 
-	get := func(c *http.Client) *http.Response {
+	getURL := func(c *http.Client, url string) *http.Response {
 		t.Helper()
 		res, err := c.Get(url)
 		if err != nil {
@@ -137,6 +140,7 @@ func TestTLS(t *testing.T) {
 		res.Body.Close()
 		return res
 	}
+	get := func(c *http.Client) *http.Response { t.Helper(); return getURL(c, url) }
 	client := tlsClient(first, second)
 	res := get(client)
 	if res.StatusCode != 200 || res.Proto != "HTTP/2.0" || res.TLS.NegotiatedProtocol != "h2" {
@@ -144,6 +148,9 @@ func TestTLS(t *testing.T) {
 	}
 	if got := res.TLS.PeerCertificates[0].SerialNumber.Int64(); got != 1 {
 		t.Fatalf("served certificate %d, want 1", got)
+	}
+	if res := getURL(client, adminURL); res.StatusCode != 200 || res.Proto != "HTTP/2.0" || res.TLS.PeerCertificates[0].SerialNumber.Int64() != 1 {
+		t.Fatalf("admin listener: %d over %s", res.StatusCode, res.Proto)
 	}
 	// TLS 1.1 is refused.
 	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: client.Transport.(*http.Transport).TLSClientConfig.RootCAs, MaxVersion: tls.VersionTLS11}}}
@@ -171,6 +178,15 @@ func TestTLS(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("still serving the first certificate after SIGHUP:\n%s", stderr.String())
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		client.CloseIdleConnections()
+		if getURL(client, adminURL).TLS.PeerCertificates[0].SerialNumber.Int64() == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("admin listener still serving the first certificate after SIGHUP:\n%s", stderr.String())
 		}
 	}
 	if !strings.Contains(stderr.String(), `"msg":"TLS certificate reloaded","reason":"SIGHUP"`) {
