@@ -272,7 +272,11 @@ func newFlagSet(name, usage string, cfg *Config, env func(string) string, stderr
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: bankgate %s\n\n%s\n\nFlags (a flag beats its environment variable, which beats the default):\n", name, usage)
+		order := "a flag beats its environment variable, which beats the default"
+		if fs.Lookup("config") != nil {
+			order = "a flag beats its environment variable, which beats the --config file, which beats the default"
+		}
+		fmt.Fprintf(stderr, "Usage: bankgate %s\n\n%s\n\nFlags (%s):\n", name, usage, order)
 		for _, st := range bound {
 			def := defaults[st.flag]
 			if def == "" {
