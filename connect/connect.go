@@ -27,11 +27,11 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/internal/negotiate"
 	"github.com/bankgate/bankgate/logos"
 	"github.com/bankgate/bankgate/requestid"
 )
@@ -90,34 +90,6 @@ func newAsset(name, ctype string) *asset {
 		a.gz = gz.Bytes()
 	}
 	return a
-}
-
-// acceptsGzip reports whether Accept-Encoding values accept gzip: gzip
-// (or x-gzip, or *) listed with a q-value above 0. (package http has the
-// same rule for API answers.)
-func acceptsGzip(values []string) bool {
-	for _, v := range values {
-		for _, item := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(item, ";")
-			coding = strings.TrimSpace(coding)
-			if strings.EqualFold(coding, "gzip") || strings.EqualFold(coding, "x-gzip") || coding == "*" {
-				return !zeroQ(params)
-			}
-		}
-	}
-	return false
-}
-
-// zeroQ reports whether Accept-Encoding parameters say q=0.
-func zeroQ(params string) bool {
-	for _, p := range strings.Split(params, ";") {
-		k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-			return err == nil && q <= 0
-		}
-	}
-	return false
 }
 
 type handler struct {
@@ -197,7 +169,7 @@ func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, a *asset, c
 	body, etag := a.body, a.version
 	if a.gz != nil {
 		hd.Set("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header["Accept-Encoding"]) {
+		if negotiate.Gzip(r.Header["Accept-Encoding"]) {
 			body, etag = a.gz, a.version+"-gzip"
 			hd.Set("Content-Encoding", "gzip")
 		}

@@ -17,7 +17,6 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bankgate/bankgate"
+	"github.com/bankgate/bankgate/internal/negotiate"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -490,7 +490,7 @@ func writeBody(w *statusWriter, r *http.Request, status int, body []byte) {
 	}
 	h := w.Header()
 	h["Vary"] = varyAcceptEncoding
-	if !acceptsGzip(r.Header["Accept-Encoding"]) {
+	if !negotiate.Gzip(r.Header["Accept-Encoding"]) {
 		w.WriteHeader(status)
 		w.Write(body)
 		return
@@ -504,36 +504,6 @@ func writeBody(w *statusWriter, r *http.Request, status int, body []byte) {
 	gz.Close()
 	gz.Reset(io.Discard)
 	gzipWriters.Put(gz)
-}
-
-// acceptsGzip reports whether Accept-Encoding values accept gzip: gzip
-// (or x-gzip, or *) listed with a q-value above 0.
-func acceptsGzip(values []string) bool {
-	for _, v := range values {
-		for len(v) > 0 {
-			var item string
-			item, v, _ = strings.Cut(v, ",")
-			coding, params, _ := strings.Cut(item, ";")
-			coding = strings.TrimSpace(coding)
-			if !strings.EqualFold(coding, "gzip") && !strings.EqualFold(coding, "x-gzip") && coding != "*" {
-				continue
-			}
-			return !zeroQ(params)
-		}
-	}
-	return false
-}
-
-// zeroQ reports whether Accept-Encoding parameters say q=0.
-func zeroQ(params string) bool {
-	for _, p := range strings.Split(params, ";") {
-		k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-			return err == nil && q <= 0
-		}
-	}
-	return false
 }
 
 // encodeJSON writes v as JSON to buf, HTML characters not escaped.
