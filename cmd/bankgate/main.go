@@ -7,6 +7,7 @@
 //	bankgate keys status|rotate|promote|retire   manage the server keys (keys.go)
 //	bankgate migrate --database-url URL          apply the PostgreSQL migrations (migrate.go)
 //	bankgate sandbox users add                   add a sandbox user from a fixture (sandboxcmd.go)
+//	bankgate modelbank                           a local Open Banking v3.1 bank (modelbankcmd.go)
 //
 // Configuration (defaults in code, then BANKGATE_* variables, then flags)
 // is config.go; opening the store, the keyring and the service, open.go.
@@ -61,6 +62,7 @@ Usage:
   bankgate backup --to FILE                      copy the SQLite store consistently, while the server runs
   bankgate restore --from FILE [--force]         make a backup the SQLite store in --data-dir (servers stopped)
   bankgate config print [--config FILE]          show serve's effective configuration (flags, environment, file, defaults), secrets redacted
+  bankgate modelbank --addr HOST:PORT --out DIR  run a local Open Banking v3.1 bank to develop and test against
   bankgate healthcheck [--url URL]               exit 0 if the server's /healthz answers 200 (the image's HEALTHCHECK)
   bankgate version [--json]                      print the version, commit, build date and Go version (also --version)
 
@@ -115,6 +117,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return cmdBackup(ctx, args[1:], env, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, args[1:], env, stdout, stderr)
+	case "modelbank":
+		return cmdModelbank(ctx, args[1:], stdout, stderr, nil)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args[1:], env, stdout, stderr)
 	case "config":
