@@ -168,3 +168,59 @@ type SandboxUsers interface {
 	// such user.
 	DeleteSandboxUser(ctx context.Context, appID, bankID, username string) error
 }
+
+// RedirectLogin is offered by connectors whose banks log users in by
+// sending them to the bank (OAuth 2.0 / OpenID Connect, as open-banking
+// standards do) instead of taking their credentials. bankgate keeps the
+// continuation state sealed between the start and the bank's redirect
+// back to bankgate's callback.
+type RedirectLogin interface {
+	// Redirects reports whether bankID logs in by redirect.
+	Redirects(bankID string) bool
+	// StartRedirect begins a login at the bank and returns the URL to send
+	// the user to and the state to keep until the callback.
+	StartRedirect(ctx context.Context, req RedirectRequest) (*RedirectStart, error)
+	// FinishRedirect completes the login with the query the bank
+	// redirected the user back with (code, state, iss, or error). It
+	// checks what the standard asks (issuer, the state's binding) and
+	// returns a done LoginResult or an *bankgate.Error: ParameterError
+	// for a tampered response, InvalidCredentials when the user denied
+	// the consent.
+	FinishRedirect(ctx context.Context, req RedirectFinish) (*LoginResult, error)
+}
+
+// RedirectRequest starts a redirect login.
+type RedirectRequest struct {
+	AppID  string
+	BankID string
+	// RedirectURI is bankgate's callback URL the bank must send the user
+	// back to.
+	RedirectURI string
+	// State is the OAuth state value bankgate chose for this login; the
+	// bank hands it back on the callback.
+	State string
+	Now   time.Time
+}
+
+// RedirectStart is where to send the user, and what to keep.
+type RedirectStart struct {
+	URL   string
+	State []byte
+}
+
+// RedirectFinish completes a redirect login.
+type RedirectFinish struct {
+	AppID  string
+	BankID string
+	// State is RedirectStart.State.
+	State []byte
+	// Query is the callback's query parameters.
+	Query map[string][]string
+	Now   time.Time
+}
+
+// Delinker is offered by connectors that hold a grant at the bank (an
+// open-banking consent) which delinking the connection should revoke.
+type Delinker interface {
+	Delink(ctx context.Context, call *Call) error
+}
