@@ -148,6 +148,12 @@ const (
 	StatusFailed            = "failed"
 	StatusUserInputRequired = "user_input_required"
 	StatusInitialized       = "initialized"
+	// StatusRedirectRequired: a Connect login at a bank that logs users
+	// in by redirect waits for the user to come back from the bank.
+	StatusRedirectRequired = "redirect_required"
+	// StatusRedirectReturned: the user came back and the connection is
+	// made; the login's resume hands it to the app once.
+	StatusRedirectReturned = "redirect_returned"
 )
 
 // Operation is a pending or finished multi-step call (an MFA prompt and its

@@ -83,6 +83,10 @@ type LoginRequest struct {
 	ClientUserID string
 	OperationID  string
 	Answers      []UserInput
+	// CallbackURL is where a redirect bank sends the user back to: the
+	// server's /connect/callback as the request reached it (the service's
+	// PublicURL, when set, wins).
+	CallbackURL string
 }
 
 // Connected is what a successful Connect login hands to the app.
@@ -100,6 +104,9 @@ type LoginResult struct {
 	OperationID string
 	Connected   *Connected  // set when done
 	Inputs      []UserInput // set when user input is required
+	// RedirectURL is set when the user must authorise at the bank (status
+	// redirect_required): where to send the user.
+	RedirectURL string
 }
 
 // Exchanged is the result of an access code's exchange for a token.
@@ -139,4 +146,12 @@ func NormalizeOrigin(s string) (string, error) {
 		return "", Errorf(ParameterError, "%q is not an origin like https://app.example.com", s)
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// CallbackResult is a redirect login completed at the callback: the
+// connection is made and waits for the app's resume of OperationID.
+type CallbackResult struct {
+	OperationID string
+	App         *App
+	BankID      string
 }

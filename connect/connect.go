@@ -39,6 +39,10 @@ import (
 // Apps looks apps up by their public key.
 type Apps interface {
 	AppByKey(ctx context.Context, appKey string) (*bankgate.App, error)
+	// RedirectCallback completes a login at a bank that sent the user
+	// back to /connect/callback with the query of its authorisation
+	// response.
+	RedirectCallback(ctx context.Context, query map[string][]string) (*bankgate.CallbackResult, error)
 }
 
 // Config configures the Connect pages.
@@ -133,6 +137,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case p == "/connect":
 		h.servePage(w, r)
+	case p == "/connect/callback":
+		h.serveCallback(w, r)
 	case p == "/connect.js":
 		h.serveAsset(w, r, h.sdk, true)
 	case strings.HasPrefix(p, "/connect/assets/"):
@@ -235,6 +241,8 @@ type errorData struct {
 	Title  string
 	Msg    string
 	Detail string // for the developer who set up the link, in English
+	// OK shows the page as a success instead of a refusal.
+	OK bool
 }
 
 // pageError is a request the page refuses: what to tell the user, as the
@@ -319,6 +327,44 @@ func (h *handler) renderError(w http.ResponseWriter, nonce string, origins []str
 	}
 	setPageHeaders(w, nonce, false, origins)
 	w.WriteHeader(e.status)
+	w.Write(buf.Bytes())
+}
+
+// serveCallback is where a bank that logs users in by redirect sends them
+// back: the login completes here, and the app collects the connection by
+// resuming the login (the Connect page does, while this page tells the
+// user to go back).
+func (h *handler) serveCallback(w http.ResponseWriter, r *http.Request) {
+	nonce := newNonce()
+	v := viewOf(r)
+	if r.Method == http.MethodHead {
+		setPageHeaders(w, nonce, false, nil)
+		return
+	}
+	_, err := h.apps.RedirectCallback(r.Context(), r.URL.Query())
+	if err != nil {
+		e := &pageError{http.StatusBadRequest, "callback.failed.title", "callback.failed.body", ""}
+		switch code := bankgate.ErrorCode(err); code {
+		case bankgate.InvalidCredentials:
+			e.msg = "callback.denied.body"
+		case bankgate.ParameterError, bankgate.InvalidOperationID, bankgate.SessionExpired:
+		default:
+			e.status = http.StatusBadGateway
+			h.log.Warn("connect callback", "type", code, "err", err)
+		}
+		h.renderError(w, nonce, nil, v, e)
+		return
+	}
+	var buf bytes.Buffer
+	err = h.errPage.Execute(&buf, errorData{Nonce: nonce, CSS: "connect/assets/page.css?v=" + h.assets["page.css"].version,
+		L: v.l, Theme: v.theme, Scheme: colorScheme(v.theme), Title: v.l.T("callback.done.title"), Msg: v.l.T("callback.done.body"), OK: true})
+	if err != nil {
+		h.log.Error("connect page: render callback page", "err", err)
+		plain(w, http.StatusOK, v.l.T("callback.done.title"))
+		return
+	}
+	setPageHeaders(w, nonce, false, nil)
+	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
 }
 

@@ -35,6 +35,46 @@ func (f *fakeApps) AppByKey(ctx context.Context, key string) (*bankgate.App, err
 	return nil, bankgate.Errorf(bankgate.InvalidAppCredentials, "The appKey is invalid.")
 }
 
+// RedirectCallback answers by the state: "ok" completes, "denied" is the
+// user's refusal, "broken" the bank's failure, anything else unknown.
+func (f *fakeApps) RedirectCallback(ctx context.Context, q map[string][]string) (*bankgate.CallbackResult, error) {
+	switch url.Values(q).Get("state") {
+	case "ok":
+		return &bankgate.CallbackResult{OperationID: "op-1", App: f.apps[keyWeb], BankID: "B"}, nil
+	case "denied":
+		return nil, bankgate.Errorf(bankgate.InvalidCredentials, "denied")
+	case "broken":
+		return nil, bankgate.Errorf(bankgate.UnableToConnectToBank, "down")
+	}
+	return nil, bankgate.Errorf(bankgate.ParameterError, "unknown")
+}
+
+func TestConnectCallback(t *testing.T) {
+	h := New(Config{Apps: testApps()})
+	for _, c := range []struct {
+		state  string
+		status int
+		want   string
+	}{
+		{"ok", 200, "Your bank approved the connection"},
+		{"denied", 400, "You did not approve access at your bank"},
+		{"broken", 502, "The connection was not made"},
+		{"forged", 400, "this link was already used"},
+	} {
+		w := get(t, h, "/connect/callback?code=c&iss=https%3A%2F%2Fbank.example&state="+c.state)
+		if w.Code != c.status || !strings.Contains(w.Body.String(), c.want) {
+			t.Errorf("state %s: %d, want %d with %q:\n%s", c.state, w.Code, c.status, c.want, w.Body.String())
+		}
+		if w.Header().Get("Content-Security-Policy") == "" || w.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("state %s: headers %v", c.state, w.Header())
+		}
+	}
+	w := get(t, h, "/connect/callback?state=ok&lang=ar")
+	if w.Code != 200 {
+		t.Fatalf("%d", w.Code)
+	}
+}
+
 const (
 	keyWeb      = "key-web"
 	keyNone     = "key-none"

@@ -116,9 +116,20 @@ func (f *fakeService) Login(ctx context.Context, req bankgate.LoginRequest) (*ba
 	if f.prompt {
 		return &bankgate.LoginResult{OperationID: "op-prompt", Inputs: fakePrompt}, nil
 	}
+	if f.RedirectBank(req.BankID) && req.OperationID != "op-r-back" {
+		return &bankgate.LoginResult{OperationID: "op-r", RedirectURL: fakeRedirectURL}, nil
+	}
 	return &bankgate.LoginResult{OperationID: "op-1", Connected: &bankgate.Connected{AccessCode: "ac_1", UserSecret: "us_1",
 		ConnectionID: "conn-1", UserID: "user-1", TokenID: "tok-1", BankID: req.BankID}}, nil
 }
+
+// fakeRedirectBank logs users in by redirect.
+const (
+	fakeRedirectBank = "MODELBANK_AE_OB31"
+	fakeRedirectURL  = "https://bank.example/authorize?client_id=c&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax"
+)
+
+func (f *fakeService) RedirectBank(bankID string) bool { return bankID == fakeRedirectBank }
 
 func (f *fakeService) ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string, forwarded bool) (*bankgate.Exchanged, error) {
 	if err := f.enter("ExchangeToken", appSecret, accessCode, connectionID, forwarded); err != nil {

@@ -149,6 +149,28 @@ var allRoutes = []routeCases{
 				}},
 			{name: "new connections per address are limited", repeat: 2, limits: &Limits{LoginsPerIP: PerDuration(1, time.Hour)},
 				status: 429, typ: bankgate.RateLimited},
+			{name: "a redirect bank answers redirect_required", body: `{"appKey":"key-1","bankID":"MODELBANK_AE_OB31","clientUserID":"client-1"}`,
+				want: map[string]any{"status": "redirect_required", "operationID": "op-r", "redirectURL": fakeRedirectURL, "success": true},
+				called: []string{"CheckLogin", "Login"},
+				check: func(t *testing.T, f *fakeService, w *httptest.ResponseRecorder, m map[string]any) {
+					req := argOf[bankgate.LoginRequest](t, f, "Login", 0)
+					if req.Username != "" || req.Password != "" || req.ClientUserID != "client-1" || req.CallbackURL != "http://example.com/connect/callback" {
+						t.Errorf("login request %+v", req)
+					}
+					if _, ok := m["accessCode"]; ok {
+						t.Error("an access code before the user came back")
+					}
+				}},
+			{name: "a redirect login resumed before the user is back", body: `{"appKey":"key-1","bankID":"MODELBANK_AE_OB31","operationID":"op-r"}`,
+				want: map[string]any{"status": "redirect_required", "operationID": "op-r", "redirectURL": fakeRedirectURL}},
+			{name: "a redirect login resumed once the user is back", body: `{"appKey":"key-1","bankID":"MODELBANK_AE_OB31","operationID":"op-r-back"}`,
+				want: map[string]any{"status": "done", "accessCode": "ac_1", "userSecret": "us_1", "connectionID": "conn-1", "userID": "user-1", "tokenID": "tok-1"},
+				check: func(t *testing.T, f *fakeService, _ *httptest.ResponseRecorder, _ map[string]any) {
+					if req := argOf[bankgate.LoginRequest](t, f, "Login", 0); req.OperationID != "op-r-back" {
+						t.Errorf("login request %+v", req)
+					}
+				}},
+			errCase("a password bank without credentials", `{"appKey":"key-1","bankID":"SANDBOX_AE_ENBD"}`, 422, bankgate.ParameterMissing, nil, "CheckLogin", "Login"),
 		}},
 	{route: "/auth/ExchangeToken", method: "ExchangeToken", ok: `{"appSecret":"as_1","accessCode":"ac_1","connectionID":"conn-1"}`, cases: []hcase{
 		{name: "ok", want: map[string]any{"accessToken": "at_1", "tokenID": "tok-1", "userID": "user-1", "clientUserID": "client-1", "operationID": ""},

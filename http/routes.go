@@ -122,6 +122,9 @@ type loginResponse struct {
 	UserID       string `json:"userID,omitempty"`
 	TokenID      string `json:"tokenID,omitempty"`
 	BankID       string `json:"bankID,omitempty"`
+	// RedirectURL is where to send the user to authorise at a redirect
+	// bank (status redirect_required).
+	RedirectURL string `json:"redirectURL,omitempty"`
 }
 
 func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
@@ -132,11 +135,15 @@ func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
 	if err := missing("appKey", req.AppKey, "bankID", req.BankID); err != nil {
 		return nil, err
 	}
-	if req.OperationID == "" {
+	redirect := s.svc.RedirectBank(req.BankID)
+	switch {
+	case redirect && req.Username == "" && req.Password == "":
+		// The user logs in at the bank.
+	case req.OperationID == "":
 		if err := missing("username", req.Username, "password", req.Password); err != nil {
 			return nil, err
 		}
-	} else if len(req.UserInputs) == 0 {
+	case len(req.UserInputs) == 0:
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "The field \"userInputs\" is required to resume an operation.")
 	}
 	// Bank logins are guessable (human passwords), so their limits are
@@ -147,6 +154,7 @@ func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
 	login := bankgate.LoginRequest{
 		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
 		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
+		CallbackURL: c.base + "/connect/callback",
 	}
 	app, err := s.svc.CheckLogin(ctx, login)
 	if err != nil {
@@ -166,7 +174,7 @@ func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
 		return nil, limited(wait)
 	}
 	var userTry attempt
-	if req.OperationID == "" {
+	if req.OperationID == "" && req.Username != "" {
 		userTry, ok, wait = s.limits.loginUser.begin(digestKey(app.ID, req.BankID, strings.ToLower(req.Username)), now)
 		if !ok {
 			ipTry.end(now, false)
@@ -192,6 +200,9 @@ func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
 	if err != nil {
 		failed = loginFailure(err)
 		return nil, err
+	}
+	if res.Connected == nil && res.RedirectURL != "" {
+		return &loginResponse{envelope: envelope{Success: true, Status: bankgate.StatusRedirectRequired, OperationID: res.OperationID}, RedirectURL: res.RedirectURL}, nil
 	}
 	if res.Connected == nil {
 		return &loginResponse{envelope: envelope{Success: true, Status: bankgate.StatusUserInputRequired, OperationID: res.OperationID, UserInputs: toWireInputs(res.Inputs)}}, nil

@@ -130,6 +130,9 @@ type request struct {
 	// x is the request's state: handlers note there what the access log
 	// and the trace report (the app, the operation).
 	x *reqState
+	// base is the URL the request came in on (scheme and host), on
+	// Connect routes: where a redirect bank sends the user back to.
+	base string
 }
 
 // isJSONContentType reports whether a Content-Type is application/json,
@@ -342,6 +345,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.connect {
 		c.crossSite = r.Header.Get("Sec-Fetch-Site") == "cross-site"
 		c.origin = r.Header.Get("Origin")
+		c.base = s.baseURL(r)
 	}
 	v, err := s.dispatch(&x.ctx, c)
 	if err != nil {
@@ -630,6 +634,19 @@ func missing(fields ...string) error {
 		}
 	}
 	return nil
+}
+
+// baseURL is the scheme and host the request came in on: https over
+// TLS, or as a trusted proxy says (X-Forwarded-Proto).
+func (s *Server) baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && len(s.proxies) > 0 && s.trusted(host) &&
+		r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 // clientIP is the request's client address: the peer's, or, when the

@@ -19,6 +19,9 @@ type Service interface {
 	Banks(ctx context.Context, appKey string, countries []string) ([]bankgate.Bank, error)
 	CheckLogin(ctx context.Context, req bankgate.LoginRequest) (*bankgate.App, error)
 	Login(ctx context.Context, req bankgate.LoginRequest) (*bankgate.LoginResult, error)
+	// RedirectBank reports whether bankID logs users in at the bank (by
+	// redirect): its login takes no username and password.
+	RedirectBank(bankID string) bool
 	ExchangeToken(ctx context.Context, appSecret, accessCode, connectionID string, forwarded bool) (*bankgate.Exchanged, error)
 	OperationStatus(ctx context.Context, appSecret, operationID string) (*bankgate.Operation, error)
 

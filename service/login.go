@@ -37,7 +37,7 @@ func (s *Service) CheckLogin(ctx context.Context, req bankgate.LoginRequest) (*b
 		}
 		return nil, bankgate.Errorf(bankgate.InvalidBankID, "The bank %s is a real bank; a sandbox app cannot use it.", b.ID)
 	}
-	if req.OperationID == "" && (req.Username == "" || req.Password == "") {
+	if req.OperationID == "" && (req.Username == "" || req.Password == "") && !s.RedirectBank(req.BankID) {
 		return nil, bankgate.Errorf(bankgate.ParameterMissing, "username and password are required.")
 	}
 	if len(req.Username) > 256 || len(req.Password) > 256 || len(req.ClientUserID) > 256 {
@@ -52,6 +52,9 @@ func (s *Service) Login(ctx context.Context, req bankgate.LoginRequest) (*bankga
 	app, err := s.CheckLogin(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	if rl, ok := s.redirector(req.BankID); ok {
+		return s.redirectLogin(ctx, app, rl, req)
 	}
 	conn := s.banks[req.BankID]
 	breq := bank.LoginRequest{AppID: worldID(app), BankID: req.BankID, Now: s.AppNow(app)}

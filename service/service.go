@@ -70,6 +70,11 @@ type Config struct {
 	// of the request's, found in the call's context). Nil turns tracing
 	// off at no cost.
 	Tracer trace.Tracer
+	// PublicURL is the server's public base URL (https://host[:port]),
+	// where banks that log users in by redirect send them back to
+	// (PublicURL + /connect/callback). Empty means the URL each Connect
+	// login request came in on.
+	PublicURL string
 }
 
 // Service implements the token flow and data calls.
@@ -83,6 +88,8 @@ type Service struct {
 	cacheTTL time.Duration
 	log      *slog.Logger
 	tracer   trace.Tracer // nil when tracing is off
+	// publicURL: see Config.PublicURL.
+	publicURL string
 
 	banks     map[string]bank.Connector
 	bankList  []bankgate.Bank
@@ -137,6 +144,7 @@ func New(cfg Config) *Service {
 		sbNow:     cfg.SandboxNow,
 		codeTTL:   cfg.AccessCodeTTL,
 		opTTL:     cfg.OperationTTL,
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		cacheTTL:  cfg.CacheTTL,
 		log:       cfg.Logger,
 		tracer:    cfg.Tracer,

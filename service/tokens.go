@@ -86,6 +86,7 @@ func (s *Service) forgetConnection(connID string) {
 // Delink ends the principal's connection: every token of it is revoked and
 // later calls get UserDelinked.
 func (s *Service) Delink(ctx context.Context, p *bankgate.Principal) error {
+	s.delinkAtBank(ctx, p)
 	if err := s.store.DelinkConnection(ctx, p.ConnectionID, s.Now()); err != nil {
 		return fmt.Errorf("delink: %w", err)
 	}

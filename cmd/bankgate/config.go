@@ -43,6 +43,12 @@ type Config struct {
 	SandboxFixtures string
 	// NoSandbox serves no sandbox banks at all (a production server).
 	NoSandbox bool
+	// BanksFile is a YAML file of open-banking (UK Open Banking v3.1)
+	// banks to serve, with the TPP registration at each.
+	BanksFile string
+	// PublicURL is the server's public base URL, where banks send users
+	// back to (PublicURL/connect/callback).
+	PublicURL string
 	// SandboxCacheMB bounds the sandbox's generated-data cache, in MiB.
 	SandboxCacheMB int
 	// MemoryLimit is the Go runtime's soft memory limit: off, auto (90%
@@ -130,6 +136,12 @@ var settings = []setting{
 	}},
 	{"no-sandbox", "BANKGATE_NO_SANDBOX", "serve no sandbox banks (a production server): banks/get lists none, logins and sandbox endpoints refuse them", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.BoolVar(&c.NoSandbox, "no-sandbox", def == "true" || def == "1", "")
+	}},
+	{"banks-file", "BANKGATE_BANKS_FILE", "YAML file of open-banking banks (UK Open Banking v3.1 and the standards built on it) to serve as production banks, with bankgate's registration at each: id, name, country, issuer, apiBaseURL, clientID, signingKeyFile, signingKeyID, tlsCertFile, tlsKeyFile, caFile (paths relative to the file); sandbox: true marks a bank's test environment (see docs/connectors/openbanking.md; bankgate modelbank writes one)", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.BanksFile, "banks-file", def, "")
+	}},
+	{"public-url", "BANKGATE_PUBLIC_URL", "the server's public base URL (https://host[:port]); banks that log users in by redirect send them back to <public-url>/connect/callback, the redirect URI registered at the bank. Default: the URL each Connect login request came in on", func(fs *flag.FlagSet, c *Config, def string) {
+		fs.StringVar(&c.PublicURL, "public-url", def, "")
 	}},
 	{"admin-addr", "BANKGATE_ADMIN_ADDR", "address of the admin listener (admin API /admin/v1/, web console /admin/, /metrics); \"\" or off turns it off. Keep it private: it answers only with the admin token, but /metrics and /healthz need none", func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.AdminAddr, "admin-addr", def, "")
@@ -221,6 +233,8 @@ var defaults = map[string]string{
 	"trusted-proxies":     "",
 	"rate-limits":         "default",
 	"no-sandbox":          "false",
+	"banks-file":          "",
+	"public-url":          "",
 	"sandbox-cache-mb":    "256",
 	"memory-limit":        "auto",
 	"admin-addr":          "127.0.0.1:8081",

@@ -25,6 +25,8 @@ func cmdModelbank(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	addr := fs.String("addr", "127.0.0.1:8443", "the HOST:PORT to serve HTTPS on (port 0 picks a free one)")
 	out := fs.String("out", "", "the directory to write banks.yaml, psus.json, ca.pem and the client's keys into (required)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pageSize := fs.Int("page-size", 50, "transactions per page (Links.Next pages the rest)")
+	tokenTTL := fs.Duration("access-token-ttl", 5*time.Minute, "life of an access token (a short one makes clients refresh, and the bank rotate refresh tokens, often)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: bankgate modelbank --addr HOST:PORT --out DIR\n\nRun a local Open Banking v3.1 bank (an ASPSP) for development and tests:\nits authorisation server (OIDC discovery, PAR, PKCE, private_key_jwt, mTLS)\nand its Account and Transaction API over sandbox data. It writes DIR/banks.yaml,\nso that bankgate serve --banks-file DIR/banks.yaml connects to it.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -42,7 +44,7 @@ func cmdModelbank(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	b, ln, err := modelbank.Listen(*addr, modelbank.Options{Log: log})
+	b, ln, err := modelbank.Listen(*addr, modelbank.Options{Log: log, PageSize: *pageSize, AccessTokenTTL: *tokenTTL})
 	if err != nil {
 		return err
 	}

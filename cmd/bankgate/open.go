@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/clock"
 	bghttp "github.com/bankgate/bankgate/http"
+	"github.com/bankgate/bankgate/openbanking"
 	"github.com/bankgate/bankgate/postgres"
 	"github.com/bankgate/bankgate/requestid"
 	"github.com/bankgate/bankgate/sandbox"
@@ -173,6 +175,20 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 	if cfg.NoSandbox {
 		connectors = nil
 	}
+	if cfg.BanksFile != "" {
+		banks, err := openbanking.LoadBanks(cfg.BanksFile)
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("--banks-file: %w", err)
+		}
+		connectors = append(connectors, openbanking.New(banks, openbanking.Options{Store: store}))
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			store.Close()
+			return nil, fmt.Errorf("--public-url: %q is not a base URL such as https://bankgate.example.com", cfg.PublicURL)
+		}
+	}
 	svc := service.New(service.Config{
 		Store:         traced,
 		Keyring:       keys,
@@ -183,6 +199,7 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 		CacheTTL:      cfg.CacheStaleness,
 		Logger:        log,
 		Tracer:        tr,
+		PublicURL:     cfg.PublicURL,
 	})
 	return &app{cfg: cfg, store: store, svc: svc, clock: clk, virtual: virtual, sandbox: sb, log: log, keys: keys, keyFile: keyFile}, nil
 }

@@ -49,7 +49,7 @@ type serveHooks struct {
 const serveUsage = "Start the bankgate server. On a store with no apps it creates an app named demo\nand prints its appKey and appSecret once, with a curl walkthrough."
 
 // serveSettings are the settings serve takes (and a config file may set).
-var serveSettings = []string{"config", "addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "webhook-workers", "webhook-timeout", "log-level", "access-log", "log-format",
+var serveSettings = []string{"config", "addr", "data-dir", "database-url", "access-code-ttl", "secret-key-file", "sandbox-clock", "sandbox-fixtures", "sandbox-cache-mb", "memory-limit", "no-sandbox", "banks-file", "public-url", "trusted-proxies", "rate-limits", "admin-addr", "admin-token-file", "webhook-workers", "webhook-timeout", "log-level", "access-log", "log-format",
 	"tls-cert-file", "tls-key-file", "admin-tls-cert-file", "admin-tls-key-file", "read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "shutdown-drain", "shutdown-grace", "cache-staleness"}
 
 // parseServe parses serve's flags and applies the --config file; it
