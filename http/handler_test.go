@@ -150,7 +150,7 @@ var allRoutes = []routeCases{
 			{name: "new connections per address are limited", repeat: 2, limits: &Limits{LoginsPerIP: PerDuration(1, time.Hour)},
 				status: 429, typ: bankgate.RateLimited},
 			{name: "a redirect bank answers redirect_required", body: `{"appKey":"key-1","bankID":"MODELBANK_AE_OB31","clientUserID":"client-1"}`,
-				want: map[string]any{"status": "redirect_required", "operationID": "op-r", "redirectURL": fakeRedirectURL, "success": true},
+				want:   map[string]any{"status": "redirect_required", "operationID": "op-r", "redirectURL": fakeRedirectURL, "success": true},
 				called: []string{"CheckLogin", "Login"},
 				check: func(t *testing.T, f *fakeService, w *httptest.ResponseRecorder, m map[string]any) {
 					req := argOf[bankgate.LoginRequest](t, f, "Login", 0)
