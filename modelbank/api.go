@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,11 +227,7 @@ func money(m bankgate.Money) string {
 
 func (b *Bank) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if id := r.Header.Get("x-fapi-interaction-id"); id != "" {
-		w.Header().Set("x-fapi-interaction-id", id)
-	} else {
-		w.Header().Set("x-fapi-interaction-id", randomID())
-	}
+	w.Header().Set("x-fapi-interaction-id", interactionID(r))
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -239,9 +237,23 @@ func (b *Bank) apiError(w http.ResponseWriter, r *http.Request, status int, code
 		Errors: []obError{{ErrorCode: errorCode, Message: msg, Path: path}}})
 }
 
+// unauthorised answers 401, which the specification gives no body.
 func (b *Bank) unauthorised(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	b.apiError(w, r, http.StatusUnauthorized, "401 Unauthorized", "UK.OBIE.Unauthorised", "The access token is missing, invalid, expired or not bound to this client certificate.", "")
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="The access token is missing, invalid, expired or not bound to this client certificate."`)
+	w.Header().Set("x-fapi-interaction-id", interactionID(r))
+	w.WriteHeader(http.StatusUnauthorized)
+}
+
+// interactionID echoes the request's x-fapi-interaction-id, or makes one
+// (an RFC 4122 UUID).
+func interactionID(r *http.Request) string {
+	if id := r.Header.Get("x-fapi-interaction-id"); id != "" && len(id) <= 64 {
+		return id
+	}
+	u, _ := hex.DecodeString(randomID())
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
 }
 
 func (b *Bank) apiRoutes(mux *http.ServeMux) {
@@ -370,7 +382,7 @@ func (b *Bank) deleteConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.store.revokeConsent(id)
-	w.Header().Set("x-fapi-interaction-id", randomID())
+	w.Header().Set("x-fapi-interaction-id", interactionID(r))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -466,8 +478,12 @@ func (b *Bank) obAccount(user string, a *bankgate.Account, detail bool, holder s
 		sub = "CurrentAccount"
 	}
 	o := obAccount{AccountID: accountID(user, a.ID), Currency: a.Currency.Code, AccountType: "Personal", AccountSubType: sub, Nickname: a.Name}
-	if detail {
+	switch {
+	case !detail:
+	case a.IBAN != "":
 		o.Account = []obAccountID{{SchemeName: "UK.OBIE.IBAN", Identification: a.IBAN, Name: holder}}
+	case a.Number != "":
+		o.Account = []obAccountID{{SchemeName: "UK.OBIE.BBAN", Identification: a.Number, Name: holder}}
 	}
 	return o
 }
@@ -744,15 +760,13 @@ func (b *Bank) obParty(ctx context.Context, user string) (*obParty, error) {
 	sum := sha256.Sum256([]byte("party\x00" + user))
 	p := &obParty{PartyID: hex.EncodeToString(sum[:8]), PartyType: "Sole", Name: id.Name, EmailAddress: id.EmailAddress}
 	for _, n := range id.Numbers {
-		switch n.Type {
-		case "mobile":
-			if p.Mobile == "" {
-				p.Mobile = n.Value
-			}
-		default:
-			if p.Phone == "" {
-				p.Phone = n.Value
-			}
+		v := phone(n.Value)
+		switch {
+		case v == "":
+		case n.Type == "mobile" && p.Mobile == "":
+			p.Mobile = v
+		case n.Type != "mobile" && p.Phone == "":
+			p.Phone = v
 		}
 	}
 	addr := obAddress{AddressType: "Residential", TownName: id.Address.City, PostCode: id.Address.ZipCode, Country: id.Address.Country}
@@ -762,10 +776,30 @@ func (b *Bank) obParty(ctx context.Context, user string) (*obParty, error) {
 		}
 	}
 	if len(addr.Country) != 2 {
-		addr.Country = ""
+		// The sandbox writes the country's name; the PSUs live where
+		// DataBank is.
+		addr.Country = "AE"
 	}
 	p.Address = []obAddress{addr}
 	return p, nil
+}
+
+// callingCodes are the country calling codes phone numbers are split at.
+var callingCodes = []string{"971", "966", "965", "974", "973", "968", "962", "20", "44", "1"}
+
+// phone writes an international number as the specification's
+// PhoneNumber wants it: +<calling code>-<number>; "" if it cannot.
+func phone(s string) string {
+	digits, ok := strings.CutPrefix(strings.ReplaceAll(s, " ", ""), "+")
+	if !ok || len(digits) < 4 || strings.Trim(digits, "0123456789") != "" {
+		return ""
+	}
+	for _, c := range callingCodes {
+		if rest, ok := strings.CutPrefix(digits, c); ok {
+			return "+" + c + "-" + rest
+		}
+	}
+	return "+" + digits[:3] + "-" + digits[3:]
 }
 
 func (b *Bank) party(w http.ResponseWriter, r *http.Request, c consent) {
