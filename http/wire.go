@@ -137,9 +137,9 @@ func toWireCurrency(c bankgate.Currency) wireCurrency {
 
 type wireIdentity struct {
 	Name            string       `json:"name"`
-	Nationality     string       `json:"nationality,omitempty"`
-	DateOfBirth     string       `json:"dateOfBirth,omitempty"`
-	EmailAddress    string       `json:"emailAddress,omitempty"`
+	Nationality     string       `json:"nationality"`
+	DateOfBirth     string       `json:"dateOfBirth"`
+	EmailAddress    string       `json:"emailAddress"`
 	Numbers         []wireNumber `json:"numbers"`
 	Address         wireAddress  `json:"address"`
 	Identification  []wireNumber `json:"identification"`

@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { Bankgate } from './lib/server.mjs';
+import { PSU } from './lib/psu.mjs';
 import { installAxios, post, secret, mark, since, formatSince, redact } from './lib/trace.mjs';
 import { DapiApp, SDK_VERSION, helpers, instrument, publicAPI, summary } from './lib/coverage.mjs';
 import * as S from './lib/shape.mjs';
@@ -307,6 +308,65 @@ test('data.getAccountTransactions: one month (§5.5 transactions)', async () => 
     assert.ok(day >= ymd(utcDay(-31)) && day <= ymd(utcDay(1)), `transaction dated ${t.date} outside ${ymd(from)}..${ymd(to)}`);
   }
   st.goodTransactions = r.transactions;
+});
+
+test('model bank (Open Banking v3.1): a redirect login, then the SDK\'s data calls on that connection', async (t) => {
+  if (!server.modelBank) {
+    t.skip('the server was started elsewhere (BANKGATE_URL): no model bank');
+    return;
+  }
+  const BANK_OB = 'MODELBANK_AE_OB31';
+  const prod = await server.createApp('sdk-production', 'production');
+  secret(prod.appSecret, 'appSecret:production');
+  secret(prod.appKey, 'appKey:production');
+  const papp = instrument(new DapiApp({ appSecret: prod.appSecret }));
+  const psu = new PSU(server.modelBank);
+  const m = mark();
+  const start = await post(server.baseURL, '/v2/connect/login', { appKey: prod.appKey, bankID: BANK_OB, clientUserID: 'node-1' });
+  const P = new S.Problems();
+  if (start.body?.status !== 'redirect_required' || typeof start.body.redirectURL !== 'string' || !start.body.operationID) {
+    P.add('Connect login at a redirect bank', `want status redirect_required with redirectURL and operationID, got ${JSON.stringify(start.body)}`);
+  }
+  S.report(P, `Connect login @${BANK_OB}\n${formatSince(m)}`);
+  const back = await psu.authorise(start.body.redirectURL, psu.users[0]);
+  const arrived = await psu.arrive(back);
+  assert.equal(arrived.status, 200, `callback answered ${arrived.status}: ${arrived.text}`);
+  const done = await post(server.baseURL, '/v2/connect/login', { appKey: prod.appKey, bankID: BANK_OB, operationID: start.body.operationID });
+  const P2 = new S.Problems();
+  S.expectStatus(P2, done.body, 'done');
+  for (const k of ['accessCode', 'userSecret', 'connectionID', 'userID', 'tokenID']) S.str(P2, done.body, k, 'response', { nonEmpty: true });
+  S.report(P2, `Connect login resumed @${BANK_OB}\n${formatSince(m)}`);
+  secret(done.body.accessCode, 'accessCode:modelbank');
+  secret(done.body.userSecret, 'userSecret:modelbank');
+  const ex = await call('auth.exchangeToken (model bank)', () => papp.auth.exchangeToken(done.body.accessCode, done.body.connectionID), 'done', {
+    payload: S.exchange,
+  });
+  secret(ex.accessToken, 'accessToken:modelbank');
+  const us = done.body.userSecret;
+  await call('data.getIdentity (model bank)', () => papp.data.getIdentity(ex.accessToken, us), 'done', {
+    payload: (P, r) => S.obj(P, r, 'identity', 'response', S.identity),
+  });
+  const accts = await call('data.getAccounts (model bank)', () => papp.data.getAccounts(ex.accessToken, us), 'done', {
+    payload: (P, r) => S.arr(P, r, 'accounts', 'response', S.account, { nonEmpty: true }),
+  });
+  const acc = accts.accounts[0];
+  const bal = await call('data.getAccountBalance (model bank)', () => papp.data.getAccountBalance(ex.accessToken, us, acc.id), 'done', {
+    payload: (P, r) => S.obj(P, r, 'balance', 'response', S.accountBalance),
+  });
+  assert.equal(bal.balance.currency.code, acc.currency.code, 'balance currency differs from the account currency');
+  const from = utcDay(-30);
+  const to = utcDay(0);
+  const txs = await call(`data.getAccountTransactions ${ymd(from)}..${ymd(to)} (model bank, pages of 10)`,
+    () => papp.data.getAccountTransactions(ex.accessToken, us, acc.id, from, to), 'done',
+    { payload: (P, r) => S.arr(P, r, 'transactions', 'response', S.transaction) });
+  assert.ok(txs.transactions.length > 10, `${txs.transactions.length} transactions in a month: want more than one page of 10`);
+  for (const tx of txs.transactions) {
+    const day = tx.date.slice(0, 10);
+    assert.ok(day >= ymd(utcDay(-31)) && day <= ymd(utcDay(1)), `transaction dated ${tx.date} outside ${ymd(from)}..${ymd(to)}`);
+  }
+  await call('payment.getBeneficiaries (model bank: not offered)', () => papp.payment.getBeneficiaries(ex.accessToken, us), 'failed', {
+    types: ['NOT_IMPLEMENTED'],
+  });
 });
 
 test('data.getCards (§5.5 cards)', async () => {

@@ -34,6 +34,9 @@ export class Bankgate {
     this.stdout = '';
     this.stderr = '';
     this.external = false;
+    // The model bank (bankgate modelbank) the server serves through
+    // --banks-file: {issuer, dir, proc}.
+    this.modelBank = null;
   }
 
   async start() {
@@ -49,7 +52,41 @@ export class Bankgate {
       return;
     }
     this.dataDir = path.join(this.tmp, 'data');
+    await this.startModelBank();
     await this.serve();
+  }
+
+  // startModelBank runs `bankgate modelbank` (a local Open Banking v3.1
+  // bank) and waits until it has written its banks.yaml and answers.
+  startModelBank() {
+    const dir = path.join(this.tmp, 'modelbank');
+    return new Promise((resolve, reject) => {
+      const proc = spawn(this.bin, ['modelbank', '--addr', '127.0.0.1:0', '--out', dir, '--page-size', '10', '--log-level', 'error'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.modelBank = { dir, proc, issuer: null, exit: null, stdout: '', stderr: '' };
+      const mb = this.modelBank;
+      process.once('exit', () => { if (!mb.exit) proc.kill('SIGKILL'); });
+      const timer = setTimeout(() => reject(new Error(`bankgate modelbank did not start within ${START_TIMEOUT_MS} ms\n${mb.stderr}`)), START_TIMEOUT_MS);
+      proc.stdout.setEncoding('utf8');
+      proc.stderr.setEncoding('utf8');
+      proc.stdout.on('data', (chunk) => {
+        mb.stdout += chunk;
+        const m = /model bank at (https:\/\/\S+)/.exec(mb.stdout);
+        if (m && !mb.issuer) {
+          mb.issuer = m[1];
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.stderr.on('data', (chunk) => { mb.stderr = (mb.stderr + chunk).slice(-(1 << 16)); });
+      proc.on('error', (err) => { clearTimeout(timer); reject(err); });
+      proc.on('exit', (code, signal) => {
+        mb.exit = { code, signal };
+        clearTimeout(timer);
+        if (!mb.issuer) reject(new Error(`bankgate modelbank exited (code ${code}) before answering\n${mb.stderr}`));
+      });
+    });
   }
 
   async build() {
@@ -68,7 +105,9 @@ export class Bankgate {
 
   serve() {
     return new Promise((resolve, reject) => {
-      const proc = spawn(this.bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', this.dataDir, '--log-level', 'warn'], {
+      const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', this.dataDir, '--log-level', 'warn'];
+      if (this.modelBank) args.push('--banks-file', path.join(this.modelBank.dir, 'banks.yaml'));
+      const proc = spawn(this.bin, args, {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, BANKGATE_DATABASE_URL: '' },
       });
@@ -129,8 +168,8 @@ export class Bankgate {
     }
   }
 
-  async createApp(name) {
-    const { stdout } = await execFileP(this.bin, ['apps', 'create', '--name', name, '--json', '--data-dir', this.dataDir], {
+  async createApp(name, environment = 'sandbox') {
+    const { stdout } = await execFileP(this.bin, ['apps', 'create', '--name', name, '--environment', environment, '--json', '--data-dir', this.dataDir], {
       cwd: this.tmp,
       timeout: 30_000,
       env: { ...process.env, BANKGATE_DATABASE_URL: '' },
@@ -162,6 +201,12 @@ export class Bankgate {
       const t = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
+    }
+    const mb = this.modelBank;
+    if (mb && !mb.exit) {
+      const exited = new Promise((resolve) => mb.proc.once('exit', resolve));
+      mb.proc.kill('SIGTERM');
+      await exited;
     }
     if (this.tmp) await rm(this.tmp, { recursive: true, force: true });
   }
