@@ -58,6 +58,9 @@ type Bank struct {
 	SecondaryColor string
 	Logo           string // URL or data URI; may be empty
 	Sandbox        bool
+	// Redirect: the user logs in at the bank, by redirect (an open-banking
+	// consent), not with a username and password given to bankgate.
+	Redirect bool
 }
 
 // UserInput is one MFA prompt (or its answer, when Answer is set).

@@ -83,6 +83,9 @@ type LoginRequest struct {
 	ClientUserID string
 	OperationID  string
 	Answers      []UserInput
+	// ReturnQuery is the query of the Connect page that started a login
+	// at a redirect bank, which the callback sends the user back to.
+	ReturnQuery string
 	// CallbackURL is where a redirect bank sends the user back to: the
 	// server's /connect/callback as the request reached it (the service's
 	// PublicURL, when set, wins).
@@ -149,9 +152,14 @@ func NormalizeOrigin(s string) (string, error) {
 }
 
 // CallbackResult is a redirect login completed at the callback: the
-// connection is made and waits for the app's resume of OperationID.
+// connection is made (or the login ended) and waits for the app's resume
+// of OperationID.
 type CallbackResult struct {
 	OperationID string
 	App         *App
 	BankID      string
+	// Return is where the Connect page the user left continues: its query
+	// and a fragment saying what to resume ("" when the login did not
+	// start on a Connect page).
+	Return string
 }

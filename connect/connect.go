@@ -341,30 +341,40 @@ func (h *handler) serveCallback(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w, nonce, false, nil)
 		return
 	}
-	_, err := h.apps.RedirectCallback(r.Context(), r.URL.Query())
-	if err != nil {
-		e := &pageError{http.StatusBadRequest, "callback.failed.title", "callback.failed.body", ""}
-		switch code := bankgate.ErrorCode(err); code {
-		case bankgate.InvalidCredentials:
-			e.msg = "callback.denied.body"
-		case bankgate.ParameterError, bankgate.InvalidOperationID, bankgate.SessionExpired:
-		default:
-			e.status = http.StatusBadGateway
-			h.log.Warn("connect callback", "type", code, "err", err)
-		}
-		h.renderError(w, nonce, nil, v, e)
+	res, err := h.apps.RedirectCallback(r.Context(), r.URL.Query())
+	if res != nil && res.Return != "" {
+		// Back to the Connect page the user left, which resumes the login
+		// and shows how it went. Relative: /connect/callback → /connect.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, "../connect"+res.Return, http.StatusSeeOther)
 		return
 	}
-	var buf bytes.Buffer
-	err = h.errPage.Execute(&buf, errorData{Nonce: nonce, CSS: "connect/assets/page.css?v=" + h.assets["page.css"].version,
-		L: v.l, Theme: v.theme, Scheme: colorScheme(v.theme), Title: v.l.T("callback.done.title"), Msg: v.l.T("callback.done.body"), OK: true})
+	// The page sits one level down: its stylesheet is relative to it.
+	d := errorData{Nonce: nonce, CSS: "assets/page.css?v=" + h.assets["page.css"].version,
+		L: v.l, Theme: v.theme, Scheme: colorScheme(v.theme), OK: true,
+		Title: v.l.T("callback.done.title"), Msg: v.l.T("callback.done.body")}
+	status := http.StatusOK
 	if err != nil {
+		d.OK, status = false, http.StatusBadRequest
+		d.Title, d.Msg = v.l.T("callback.failed.title"), v.l.T("callback.failed.body")
+		switch code := bankgate.ErrorCode(err); code {
+		case bankgate.InvalidCredentials:
+			d.Msg = v.l.T("callback.denied.body")
+		case bankgate.ParameterError, bankgate.InvalidOperationID, bankgate.SessionExpired:
+		default:
+			status = http.StatusBadGateway
+			h.log.Warn("connect callback", "type", code, "err", err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := h.errPage.Execute(&buf, d); err != nil {
 		h.log.Error("connect page: render callback page", "err", err)
-		plain(w, http.StatusOK, v.l.T("callback.done.title"))
+		plain(w, status, d.Title)
 		return
 	}
 	setPageHeaders(w, nonce, false, nil)
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 

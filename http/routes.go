@@ -112,6 +112,9 @@ type loginRequest struct {
 	ClientUserID string            `json:"clientUserID"`
 	OperationID  string            `json:"operationID"`
 	UserInputs   []wireUserInputIn `json:"userInputs"`
+	// ReturnQuery is bankgate's addition, sent by the Connect page: its
+	// query, where a redirect bank's callback brings the user back to.
+	ReturnQuery string `json:"returnQuery"`
 }
 
 type loginResponse struct {
@@ -154,7 +157,7 @@ func (s *Server) connectLogin(ctx context.Context, c *request) (any, error) {
 	login := bankgate.LoginRequest{
 		AppKey: req.AppKey, BankID: req.BankID, Username: req.Username, Password: req.Password,
 		ClientUserID: req.ClientUserID, OperationID: req.OperationID, Answers: fromWireInputs(req.UserInputs),
-		CallbackURL: c.base + "/connect/callback",
+		CallbackURL: c.base + "/connect/callback", ReturnQuery: req.ReturnQuery,
 	}
 	app, err := s.svc.CheckLogin(ctx, login)
 	if err != nil {

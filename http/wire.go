@@ -219,13 +219,16 @@ type wireBank struct {
 	SecondaryColor string `json:"secondaryColor,omitempty"`
 	Logo           string `json:"logo,omitempty"`
 	Sandbox        bool   `json:"sandbox"`
+	// Redirect is bankgate's addition: the user logs in at the bank
+	// (Connect login answers redirect_required).
+	Redirect bool `json:"redirect,omitempty"`
 }
 
 func toWireBanks(in []bankgate.Bank) []wireBank {
 	out := make([]wireBank, len(in))
 	for i, b := range in {
 		out[i] = wireBank{BankID: b.ID, Name: b.Name, ShortName: b.ShortName, Country: b.Country, CountryName: b.CountryName,
-			SwiftCode: b.SwiftCode, PrimaryColor: b.PrimaryColor, SecondaryColor: b.SecondaryColor, Logo: b.Logo, Sandbox: b.Sandbox}
+			SwiftCode: b.SwiftCode, PrimaryColor: b.PrimaryColor, SecondaryColor: b.SecondaryColor, Logo: b.Logo, Sandbox: b.Sandbox, Redirect: b.Redirect}
 	}
 	return out
 }

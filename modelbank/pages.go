@@ -46,10 +46,13 @@ type pageData struct {
 	Permissions, Accounts                           []string
 }
 
-func render(w http.ResponseWriter, name string, status int, d pageData) {
+// render writes a page. The consent form's answer redirects to the
+// client's redirect URI, which form-action must allow (browsers apply it
+// to the redirects of a submission too): formTo is its origin.
+func render(w http.ResponseWriter, name string, status int, d pageData, formTo ...string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"+strings.Join(append([]string{""}, formTo...), " "))
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_ = pages.ExecuteTemplate(w, name, d)
@@ -136,7 +139,16 @@ func (b *Bank) consentPage(w http.ResponseWriter, r *http.Request) {
 			d.Accounts = append(d.Accounts, acc.Name+" ("+maskIBAN(acc.IBAN)+")")
 		}
 	}
-	render(w, "consent", http.StatusOK, d)
+	render(w, "consent", http.StatusOK, d, origin(a.redirectURI))
+}
+
+// origin is a URL's scheme and host, as CSP names it.
+func origin(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || (p.Scheme != "http" && p.Scheme != "https") || strings.ContainsAny(p.Host, " ;'") {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 func maskIBAN(s string) string {

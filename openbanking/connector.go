@@ -101,7 +101,7 @@ func New(cfgs []BankConfig, opts Options) *Connector {
 		cfg := cfgs[i]
 		c.clients[cfg.ID] = newClient(&cfg, c.now, opts.Transport)
 		c.banks = append(c.banks, bankgate.Bank{ID: cfg.ID, Name: cfg.Name, ShortName: cfg.Name, Country: cfg.Country,
-			CountryName: cfg.Country, Logo: cfg.Logo, Sandbox: cfg.Sandbox})
+			CountryName: cfg.Country, Logo: cfg.Logo, Sandbox: cfg.Sandbox, Redirect: true})
 	}
 	sort.Slice(c.banks, func(i, j int) bool { return c.banks[i].ID < c.banks[j].ID })
 	return c

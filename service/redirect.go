@@ -9,6 +9,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -31,6 +32,8 @@ type redirectState struct {
 	Nonce        string `json:"nonce"`
 	URL          string `json:"url"`
 	ClientUserID string `json:"cuid,omitempty"`
+	// Return is the query of the Connect page the login started on.
+	Return string `json:"return,omitempty"`
 	// Connected is set once the callback made the connection, until the
 	// resume hands it to the app.
 	Connected *bankgate.Connected `json:"connected,omitempty"`
@@ -64,6 +67,10 @@ func (s *Service) redirectLogin(ctx context.Context, app *bankgate.App, rl bank.
 	if req.OperationID != "" {
 		return s.resumeRedirect(ctx, app, req)
 	}
+	ret, err := returnQuery(app, req.ReturnQuery)
+	if err != nil {
+		return nil, err
+	}
 	cb := s.callbackURL(req)
 	if cb == "" {
 		return nil, fmt.Errorf("login: no callback URL for a redirect bank (set the public URL)")
@@ -76,7 +83,7 @@ func (s *Service) redirectLogin(ctx context.Context, app *bankgate.App, rl bank.
 		s.auditLoginFailed(ctx, app, req, err)
 		return nil, err
 	}
-	raw, err := json.Marshal(redirectState{Conn: start.State, Nonce: nonce, URL: start.URL, ClientUserID: req.ClientUserID})
+	raw, err := json.Marshal(redirectState{Conn: start.State, Nonce: nonce, URL: start.URL, ClientUserID: req.ClientUserID, Return: ret})
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +98,32 @@ func (s *Service) redirectLogin(ctx context.Context, app *bankgate.App, rl bank.
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	return &bankgate.LoginResult{OperationID: opID, RedirectURL: start.URL}, nil
+}
+
+// returnQuery checks the query of the Connect page a login started on: a
+// query of the page for this app, at most 4 KiB.
+func returnQuery(app *bankgate.App, q string) (string, error) {
+	if q == "" {
+		return "", nil
+	}
+	bad := bankgate.Errorf(bankgate.ParameterError, "returnQuery must be the Connect page's query (?appKey=...), at most 4096 characters.")
+	rest, ok := strings.CutPrefix(q, "?")
+	if !ok || len(q) > 4096 {
+		return "", bad
+	}
+	v, err := url.ParseQuery(rest)
+	if err != nil || v.Get("appKey") != app.Key {
+		return "", bad
+	}
+	return "?" + v.Encode(), nil
+}
+
+// back is where the Connect page continues after the callback.
+func (st *redirectState) back(op *bankgate.Operation) string {
+	if st.Return == "" {
+		return ""
+	}
+	return st.Return + "#bg-resume=" + url.QueryEscape(op.ID) + "&bank=" + url.QueryEscape(op.BankID)
 }
 
 func (s *Service) openRedirect(op *bankgate.Operation) (*redirectState, error) {
@@ -233,10 +266,10 @@ func (s *Service) RedirectCallback(ctx context.Context, query map[string][]strin
 			if uerr := s.store.UpdateOperation(ctx, &restored, bankgate.StatusInitialized); uerr != nil {
 				s.log.Warn("restore redirect login", "operationID", op.ID, "err", uerr)
 			}
-		} else {
-			s.finishOperation(ctx, &claimed, err, nil)
+			return nil, err
 		}
-		return nil, err
+		s.finishOperation(ctx, &claimed, err, nil)
+		return &bankgate.CallbackResult{OperationID: op.ID, App: app, BankID: op.BankID, Return: st.back(op)}, err
 	}
 	c, err := s.connect(ctx, app, op.BankID, st.ClientUserID, res)
 	if err != nil {
@@ -258,7 +291,7 @@ func (s *Service) RedirectCallback(ctx context.Context, query map[string][]strin
 	if err := s.store.UpdateOperation(ctx, &returned, bankgate.StatusInitialized); err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	return &bankgate.CallbackResult{OperationID: op.ID, App: app, BankID: op.BankID}, nil
+	return &bankgate.CallbackResult{OperationID: op.ID, App: app, BankID: op.BankID, Return: st.back(op)}, nil
 }
 
 // delinkAtBank revokes the connection's grant at the bank, when its

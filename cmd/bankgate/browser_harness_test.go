@@ -22,7 +22,8 @@ const chromiumPath = "/usr/bin/chromium"
 // newBrowser starts headless Chromium for the test and returns its context.
 // Without Chromium the test is skipped, unless BANKGATE_REQUIRE_BROWSER=1
 // makes that a failure (CI sets it).
-func newBrowser(t *testing.T) context.Context {
+// extra adds to (or overrides) the browser's options.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if testing.Short() && os.Getenv("BANKGATE_REQUIRE_BROWSER") != "1" {
 		t.Skip("skipping browser test in -short mode (CI runs it)")
@@ -47,6 +48,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 860),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

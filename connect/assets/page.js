@@ -435,7 +435,7 @@
         return;
       }
       st.banks = res.banks.filter(function (b) { return b && b.bankID && (sandbox ? b.sandbox === true : b.sandbox !== true); });
-      renderBanks();
+      if (!comeBack()) renderBanks();
       send({ type: "ready" });
     });
   }
@@ -499,7 +499,108 @@
 
   function pick(bank) {
     if (st.bank !== bank) st.username = "";
-    renderLogin(bank);
+    if (bank.redirect === true) renderRedirect(bank);
+    else renderLogin(bank);
+  }
+
+  // --- Step 2b: a bank where the user logs in at the bank ------------------
+
+  // The login leaves this page for the bank, which sends the user to
+  // /connect/callback. On its own tab the page goes to the bank itself and
+  // the callback brings the user back here (to returnQuery, with
+  // #bg-resume=<operationID>&bank=<bankID>); embedded in another page
+  // (banks refuse to be framed) it opens the bank in a new window and
+  // waits for the login to finish.
+  var POLL_MS = 1500;
+
+  function renderRedirect(bank, err) {
+    st.bank = bank;
+    st.operationID = "";
+    var short = bankShort(bank);
+    var go = el("button", { type: "button", class: "btn", id: "bg-continue", text: t("redirect.continue", { bank: short }) });
+    go.addEventListener("click", function () {
+      if (st.busy) return;
+      // A window opened now, in the click, is not a blocked popup.
+      var win = framed ? window.open("", "_blank") : null;
+      setBusy(go, true, t("redirect.starting", { bank: short }));
+      announce(t("redirect.starting", { bank: short }));
+      var body = { appKey: cfg.appKey, bankID: bank.bankID, clientUserID: cfg.clientUserID };
+      if (!framed) body.returnQuery = location.search;
+      api("v2/connect/login", body).then(function (res) {
+        setBusy(go, false);
+        if (!(res.success && res.status === "redirect_required" && res.operationID && res.redirectURL)) {
+          if (win) win.close();
+          handleLogin(res);
+          return;
+        }
+        st.operationID = res.operationID;
+        if (!framed) {
+          location.assign(res.redirectURL);
+          return;
+        }
+        if (win) win.location.href = res.redirectURL;
+        renderWaiting(bank, res.redirectURL);
+      });
+    });
+    var kids = [
+      el("div", { class: "pair" }, [appTile(), el("span", { class: "pair-line" }, el("span", { class: "pair-lock" }, icon(ICON.lock, 13, { width: "2.2" }))), tile(bank, true)]),
+      heading(t("redirect.title", { bank: short })),
+      el("p", { class: "lead" }, tn("redirect.lead", { bank: name(bankName(bank), true), app: name(cfg.appName, true) })),
+      err ? alertBox(err, bank) : null,
+      el("div", { class: "actions" }, go)
+    ];
+    show(kids, { back: function () { renderBanks(); }, focus: null });
+  }
+
+  // renderWaiting waits, polling the login, while the user is at the bank
+  // in another window.
+  function renderWaiting(bank, redirectURL) {
+    var op = st.operationID;
+    var link = el("a", { href: redirectURL, target: "_blank", rel: "noopener", id: "bg-bank-link", text: t("redirect.open", { bank: bankShort(bank) }) });
+    show([
+      el("div", { class: "loading" }, [el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: t("redirect.waiting", { bank: bankShort(bank) }) })]),
+      el("p", { class: "hint" }, link)
+    ], { back: function () { st.operationID = ""; renderRedirect(bank); } });
+    (function poll() {
+      window.setTimeout(function () {
+        if (st.done || st.operationID !== op) return;
+        resumeRedirect(bank, op, true);
+      }, POLL_MS);
+      st.pollNext = poll;
+    })();
+  }
+
+  // resumeRedirect asks for the login's outcome.
+  function resumeRedirect(bank, op, waiting) {
+    api("v2/connect/login", { appKey: cfg.appKey, bankID: bank.bankID, clientUserID: cfg.clientUserID, operationID: op }).then(function (res) {
+      if (st.done || st.operationID !== op) return;
+      if (res.success && res.status === "redirect_required") {
+        if (waiting && st.pollNext) st.pollNext();
+        else renderRedirect(bank);
+        return;
+      }
+      handleLogin(res);
+    });
+  }
+
+  // comeBack resumes a login the user left this page for, when the
+  // callback brought them back here (#bg-resume=<operationID>&bank=<bankID>).
+  function comeBack() {
+    var m = /^#bg-resume=([^&]+)&bank=([^&]+)$/.exec(location.hash);
+    if (!m) return false;
+    var op, bankID;
+    try {
+      op = decodeURIComponent(m[1]);
+      bankID = decodeURIComponent(m[2]);
+    } catch (e) { return false; }
+    try { history.replaceState(null, "", location.pathname + location.search); } catch (e) { /* ignore */ }
+    var bank = (st.banks || []).filter(function (b) { return b.bankID === bankID && b.redirect === true; })[0];
+    if (!bank) return false;
+    st.bank = bank;
+    st.operationID = op;
+    show([el("div", { class: "loading" }, [el("span", { class: "spinner", "aria-hidden": "true" }), el("span", { text: t("redirect.finishing", { bank: bankShort(bank) }) })])]);
+    resumeRedirect(bank, op, false);
+    return true;
   }
 
   function renderLogin(bank, err) {
@@ -584,7 +685,8 @@
     if (res.success) err = { type: "UNKNOWN_ERROR", msg: "The Connect API answered a login in a way the page did not expect." };
     send({ type: "error", error: err });
     announce(explain(err, st.bank));
-    renderLogin(st.bank, err);
+    if (st.bank && st.bank.redirect === true) renderRedirect(st.bank, err);
+    else renderLogin(st.bank, err);
   }
 
   // --- Step 3: user inputs (MFA) -------------------------------------------

@@ -134,7 +134,7 @@
       frame.src = url;
       frame.title = w.frame;
       frame.setAttribute("data-bankgate", "frame");
-      frame.setAttribute("sandbox", "allow-scripts allow-same-origin allow-forms");
+      frame.setAttribute("sandbox", "allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox");
       frame.setAttribute("referrerpolicy", "origin");
       var phone = global.matchMedia && global.matchMedia("(max-width: 480px)").matches;
       // The frame's colour until the page paints: the page's own.
