@@ -344,7 +344,7 @@ func (h *handler) serveCallback(w http.ResponseWriter, r *http.Request) {
 	res, err := h.apps.RedirectCallback(r.Context(), r.URL.Query())
 	if res != nil && res.Return != "" {
 		// Back to the Connect page the user left, which resumes the login
-		// and shows how it went. Relative: /connect/callback → /connect.
+		// and shows how it went (http.Redirect makes ../connect /connect).
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		http.Redirect(w, r, "../connect"+res.Return, http.StatusSeeOther)

@@ -149,12 +149,13 @@ var allRoutes = []routeCases{
 				}},
 			{name: "new connections per address are limited", repeat: 2, limits: &Limits{LoginsPerIP: PerDuration(1, time.Hour)},
 				status: 429, typ: bankgate.RateLimited},
-			{name: "a redirect bank answers redirect_required", body: `{"appKey":"key-1","bankID":"MODELBANK_AE_OB31","clientUserID":"client-1"}`,
+			{name: "a redirect bank answers redirect_required", body: `{"appKey":"key-1","bankID":"MODELBANK_AE_OB31","clientUserID":"client-1","returnQuery":"?appKey=key-1"}`,
 				want:   map[string]any{"status": "redirect_required", "operationID": "op-r", "redirectURL": fakeRedirectURL, "success": true},
 				called: []string{"CheckLogin", "Login"},
 				check: func(t *testing.T, f *fakeService, w *httptest.ResponseRecorder, m map[string]any) {
 					req := argOf[bankgate.LoginRequest](t, f, "Login", 0)
-					if req.Username != "" || req.Password != "" || req.ClientUserID != "client-1" || req.CallbackURL != "http://example.com/connect/callback" {
+					if req.Username != "" || req.Password != "" || req.ClientUserID != "client-1" || req.CallbackURL != "http://example.com/connect/callback" ||
+						req.ReturnQuery != "?appKey=key-1" {
 						t.Errorf("login request %+v", req)
 					}
 					if _, ok := m["accessCode"]; ok {

@@ -266,6 +266,22 @@ func TestOpenBankingModelBank(t *testing.T) {
 	b.ExpireConsent(b.Consents()[len(b.Consents())-1])
 	wantFail(t, ts.data("/v2/data/accounts/get", appSecret, u2, nil), 401, "SESSION_EXPIRED")
 
+	// A login the Connect page started (returnQuery): the callback sends
+	// the user back to the page, which resumes it.
+	bad := ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": modelbank.BankID, "returnQuery": "?appKey=someone-else"})
+	wantFail(t, bad, 400, "PARAMETER_ERROR")
+	r = ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": modelbank.BankID, "returnQuery": "?appKey=" + url.QueryEscape(appKey) + "&state=s1"})
+	if r.str("status") != "redirect_required" {
+		t.Fatalf("login from the Connect page: %s", r.Raw)
+	}
+	back = newPSU(t, b).authorise(b, r.str("redirectURL"), who.Username, who.Password, "approve")
+	res, _ := p.get(back)
+	wantLoc := "/connect?appKey=" + url.QueryEscape(appKey) + "&state=s1#bg-resume=" + url.QueryEscape(r.str("operationID")) + "&bank=" + modelbank.BankID
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != wantLoc {
+		t.Fatalf("callback of a Connect page login: %s to %q, want 303 to %q", res.Status, res.Header.Get("Location"), wantLoc)
+	}
+	wantOK(t, resume(t, ts, appKey, r.str("operationID")))
+
 	// The user refuses at the bank.
 	opID, redirectURL = redirectLogin(t, ts, appKey)
 	back = newPSU(t, b).authorise(b, redirectURL, who.Username, who.Password, "deny")
