@@ -249,6 +249,13 @@ func TestOpenBankingModelBank(t *testing.T) {
 		t.Fatalf("%d transactions over 60 days: want more than two pages of 10", n)
 	}
 
+	// Payments, cards and metadata are not offered for these banks yet.
+	for _, path := range []string{"/v2/payment/beneficiaries/get", "/v2/data/cards/get", "/v2/metadata/accounts/get"} {
+		wantFail(t, ts.data(path, appSecret, u, nil), 501, "NOT_IMPLEMENTED")
+	}
+	wantFail(t, ts.data("/v2/payment/transfer/create", appSecret, u, map[string]any{"senderID": accID, "amount": 10,
+		"receiverID": "b1"}), 501, "NOT_IMPLEMENTED")
+
 	// Delink revokes the consent at the bank.
 	consent := b.Consents()[len(b.Consents())-1]
 	if got := b.ConsentStatus(consent); got != modelbank.StatusAuthorised {
