@@ -77,8 +77,12 @@ func (s *Service) redirectLogin(ctx context.Context, app *bankgate.App, rl bank.
 	}
 	opID := s.newOperationID(req.BankID)
 	nonce := secret.Hex(16)
-	start, err := rl.StartRedirect(ctx, bank.RedirectRequest{AppID: worldID(app), BankID: req.BankID, RedirectURI: cb,
-		State: opID + "." + nonce, Now: s.AppNow(app)})
+	var start *bank.RedirectStart
+	err = s.traced(ctx, bankgate.LoginEndpoint, req.BankID, opID, func(ctx context.Context) (err error) {
+		start, err = rl.StartRedirect(ctx, bank.RedirectRequest{AppID: worldID(app), BankID: req.BankID, RedirectURI: cb,
+			State: opID + "." + nonce, Now: s.AppNow(app)})
+		return err
+	})
 	if err != nil {
 		s.auditLoginFailed(ctx, app, req, err)
 		return nil, err
@@ -252,7 +256,11 @@ func (s *Service) RedirectCallback(ctx context.Context, query map[string][]strin
 		}
 		return nil, err
 	}
-	res, err := rl.FinishRedirect(ctx, bank.RedirectFinish{AppID: worldID(app), BankID: op.BankID, State: st.Conn, Query: query, Now: s.AppNow(app)})
+	var res *bank.LoginResult
+	err = s.traced(ctx, CallbackPath, op.BankID, op.ID, func(ctx context.Context) (err error) {
+		res, err = rl.FinishRedirect(ctx, bank.RedirectFinish{AppID: worldID(app), BankID: op.BankID, State: st.Conn, Query: query, Now: s.AppNow(app)})
+		return err
+	})
 	if err == nil && res.Session == nil {
 		err = fmt.Errorf("login: the connector finished without a session")
 	}
@@ -305,7 +313,21 @@ func (s *Service) delinkAtBank(ctx context.Context, p *bankgate.Principal) {
 	if !ok {
 		return
 	}
-	if err := d.Delink(ctx, &bank.Call{Session: session(p), Now: p.Now}); err != nil {
+	err = s.traced(ctx, "/users/DelinkUser", p.BankID, "", func(ctx context.Context) error {
+		return d.Delink(ctx, &bank.Call{Session: session(p), Now: p.Now})
+	})
+	if err != nil {
 		s.log.Warn("delink at the bank", "bankID", p.BankID, "connectionID", p.ConnectionID, "err", err)
 	}
+}
+
+// traced runs one connector call in a span of its own when tracing is on.
+func (s *Service) traced(ctx context.Context, endpoint, bankID, opID string, fn func(context.Context) error) error {
+	if s.tracer == nil {
+		return fn(ctx)
+	}
+	cctx, span := s.startConnectorSpan(ctx, endpoint, bankID, opID)
+	err := fn(cctx)
+	endConnectorSpan(span, nil, err)
+	return err
 }
