@@ -172,8 +172,11 @@ func (s *Service) touch(ctx context.Context, e *grantEntry) {
 	t.ids[e.connID()] = struct{}{}
 	if !t.flushing && now.Sub(t.lastSent) >= touchFlushEvery {
 		t.flushing = true
+		// The flush writes the uses of many requests' connections: it is
+		// none of them, so it carries none's context (their trace, their
+		// request ID in its log line, their deadline).
 		go func() {
-			if err := s.FlushTouches(context.WithoutCancel(ctx)); err != nil {
+			if err := s.FlushTouches(context.Background()); err != nil {
 				s.log.Warn("record connections' last use", "err", err)
 			}
 		}()
