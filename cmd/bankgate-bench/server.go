@@ -141,7 +141,9 @@ func startServer(ctx context.Context, bin, dataDir, databaseURL, logPath string,
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--rate-limits", "off"}, storeArgs(dataDir, databaseURL)...)
+	// The admin listener on a free port too: its default (127.0.0.1:8081)
+	// may be taken by a server already running on the machine.
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "warn", "--rate-limits", "off"}, storeArgs(dataDir, databaseURL)...)
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = logf

@@ -85,7 +85,7 @@ func serveFails(t *testing.T, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out, errb syncBuffer
-	err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, &out, &errb)
+	err := run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, &out, &errb)
 	if err == nil || ctx.Err() != nil || strings.Contains(out.String(), "listening") {
 		t.Fatalf("serve %v started (err %v):\n%s", args, err, out.String())
 	}
