@@ -39,6 +39,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/internal/memevents"
 )
 
 var (
@@ -95,7 +96,7 @@ func New(cfgs []BankConfig, opts Options) *Connector {
 		c.now = time.Now
 	}
 	if c.events == nil {
-		c.events = newMemEvents()
+		c.events = memevents.New()
 	}
 	for i := range cfgs {
 		cfg := cfgs[i]

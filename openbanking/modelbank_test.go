@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/internal/memevents"
 	"github.com/bankgate/bankgate/modelbank"
 	"github.com/bankgate/bankgate/openbanking"
 )
@@ -204,7 +204,7 @@ func TestModelBankRotatesRefreshTokensAcrossInstances(t *testing.T) {
 	// Access tokens live 30 s: the connector refreshes before every call
 	// (it wants a minute left), and the bank rotates the refresh token.
 	b, cfgs := startModelBankConfig(t, modelbank.Options{AccessTokenTTL: 30 * time.Second})
-	store := &events{}
+	store := memevents.New() // shared by the connectors of two instances
 	c := openbanking.New(cfgs, openbanking.Options{Store: store})
 	ctx := context.Background()
 	res, _ := connect(t, b, c, modelbank.PSUs[1].Username, modelbank.PSUs[1].Password)
@@ -216,10 +216,14 @@ func TestModelBankRotatesRefreshTokensAcrossInstances(t *testing.T) {
 	}
 	// Each read (accounts, then each balance) found less than a minute
 	// left on its token and refreshed.
-	if n := len(store.evs["openbanking/conn-rot"]); n < 3 {
+	evs, err := store.Events(ctx, "openbanking/conn-rot", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(evs); n < 3 {
 		t.Fatalf("%d token events after 3 calls that each refreshed", n)
 	}
-	for _, e := range store.evs["openbanking/conn-rot"] {
+	for _, e := range evs {
 		if strings.Contains(string(e.Body), "refresh") {
 			t.Fatal("a token event is not sealed")
 		}
@@ -233,37 +237,8 @@ func TestModelBankRotatesRefreshTokensAcrossInstances(t *testing.T) {
 	// Without the store's events, the session's refresh token alone is
 	// refused: the bank did rotate it.
 	lone := openbanking.New(cfgs, openbanking.Options{})
-	_, _, err := lone.Accounts(ctx, cl)
+	_, _, err = lone.Accounts(ctx, cl)
 	wantCode(t, err, bankgate.SessionInvalidated)
-}
-
-// events is an EventLog in memory, shared by connectors in a test.
-type events struct {
-	mu  sync.Mutex
-	evs map[string][]bankgate.Event
-}
-
-func (e *events) AppendEvent(_ context.Context, stream string, seq int64, at time.Time, body []byte) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.evs == nil {
-		e.evs = map[string][]bankgate.Event{}
-	}
-	if seq != int64(len(e.evs[stream]))+1 {
-		return bankgate.Errorf(bankgate.Conflict, "seq %d taken", seq)
-	}
-	e.evs[stream] = append(e.evs[stream], bankgate.Event{Seq: seq, At: at, Body: body})
-	return nil
-}
-
-func (e *events) Events(_ context.Context, stream string, after int64) ([]bankgate.Event, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	evs := e.evs[stream]
-	if after >= int64(len(evs)) {
-		return nil, nil
-	}
-	return append([]bankgate.Event(nil), evs[after:]...), nil
 }
 
 func TestModelBankConsentEnds(t *testing.T) {

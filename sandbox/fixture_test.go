@@ -10,6 +10,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/internal/memevents"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -36,7 +37,7 @@ func loginFixture(tb testing.TB, b *Connector, bankID, user, password string, an
 func TestFixtureExample(t *testing.T) {
 	ctx := context.Background()
 	clock := &testClock{t: testNow}
-	log := newMemEvents()
+	log := memevents.New()
 	b := newBankOn(clock, log)
 	if err := b.LoadFixtureDir(ctx, "testdata"); err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func TestFixtureExample(t *testing.T) {
 func TestFixtureReplace(t *testing.T) {
 	ctx := context.Background()
 	clock := &testClock{t: testNow}
-	log := newMemEvents()
+	log := memevents.New()
 	b1, b2 := newBankOn(clock, log), newBankOn(clock, log)
 	v1 := `{"bankID":"SANDBOX_SA_RAJHI","username":"user_good","password":"p1","identity":{"name":"One"},"accounts":[{"id":"a","name":"A","openingBalance":10}]}`
 	v2 := `{"username":"user_good","password":"p2","identity":{"name":"Two"},"accounts":[{"id":"a","name":"A","openingBalance":20},{"id":"b","name":"B","currency":"USD","openingBalance":5.25}]}`

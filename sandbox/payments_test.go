@@ -14,6 +14,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/internal/memevents"
 	"github.com/bankgate/bankgate/sqlite"
 	"github.com/google/go-cmp/cmp"
 )
@@ -249,7 +250,7 @@ func TestRandomTransfers(t *testing.T) {
 
 func TestTransferToSandboxUser(t *testing.T) {
 	clock := &testClock{t: testNow}
-	log := newMemEvents()
+	log := memevents.New()
 	b := newBankOn(clock, log)
 	ctx := context.Background()
 	s := MustLogin(t, b, enbd, UserGood)
@@ -624,7 +625,7 @@ const concurrencyFixture = `{"bankID":"SANDBOX_AE_ENBD","username":"race","passw
 
 func TestConcurrentTransfers(t *testing.T) {
 	for name, newLog := range map[string]func(t *testing.T) eventLog{
-		"memory": func(t *testing.T) eventLog { return newMemEvents() },
+		"memory": func(t *testing.T) eventLog { return memevents.New() },
 		"sqlite": func(t *testing.T) eventLog { return mustSQLite(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -695,7 +696,7 @@ func (c *countingLog) AppendEvent(ctx context.Context, stream string, seq int64,
 func TestConflictRechecks(t *testing.T) {
 	ctx := context.Background()
 	clock := &testClock{t: testNow}
-	log := &countingLog{eventLog: newMemEvents()}
+	log := &countingLog{eventLog: memevents.New()}
 	b1, b2 := newBankOn(clock, log), newBankOn(clock, log)
 	if err := b1.AddFixture(ctx, "", []byte(concurrencyFixture)); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
 	"github.com/bankgate/bankgate/feed"
+	"github.com/bankgate/bankgate/internal/memevents"
 )
 
 var (
@@ -147,7 +148,7 @@ func New(opts Options) *Connector {
 	if genBytes <= 0 {
 		genBytes = DefaultCacheBytes
 	}
-	var events eventLog = newMemEvents()
+	var events eventLog = memevents.New()
 	if opts.Store != nil {
 		events = opts.Store
 	}

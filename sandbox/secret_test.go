@@ -11,6 +11,7 @@ import (
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/bank"
+	"github.com/bankgate/bankgate/internal/memevents"
 	"github.com/bankgate/bankgate/sqlite"
 )
 
@@ -187,7 +188,7 @@ func containsAny(data []byte, secrets []string) string {
 // version even though nothing else changed.
 func TestFixtureLegacyClearVersion(t *testing.T) {
 	ctx := context.Background()
-	log := newMemEvents()
+	log := memevents.New()
 	b := newBankOn(&testClock{t: testNow}, log)
 	f, err := decodeFixture([]byte(secretFixture))
 	if err != nil || f.validate() != nil {
