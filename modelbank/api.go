@@ -440,17 +440,22 @@ func accountID(user, id string) string {
 }
 
 // account finds the PSU's account by its API ID.
-func (b *Bank) account(ctx context.Context, user, id string) (*bankgate.Account, error) {
-	accts, err := b.accounts(ctx, user)
+// pathAccount returns the consent's account the request's path names, or
+// answers the request (the data error, or no such account) and returns nil.
+func (b *Bank) pathAccount(w http.ResponseWriter, r *http.Request, c consent) *bankgate.Account {
+	accts, err := b.accounts(r.Context(), c.User)
 	if err != nil {
-		return nil, err
+		b.dataError(w, r, err)
+		return nil
 	}
+	id := r.PathValue("id")
 	for i := range accts {
-		if accountID(user, accts[i].ID) == id {
-			return &accts[i], nil
+		if accountID(c.User, accts[i].ID) == id {
+			return &accts[i]
 		}
 	}
-	return nil, nil
+	b.notFound(w, r)
+	return nil
 }
 
 var subTypes = map[string]string{
@@ -533,13 +538,8 @@ func (b *Bank) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Bank) oneAccount(w http.ResponseWriter, r *http.Request, c consent) {
-	a, err := b.account(r.Context(), c.User, r.PathValue("id"))
-	if err != nil {
-		b.dataError(w, r, err)
-		return
-	}
+	a := b.pathAccount(w, r, c)
 	if a == nil {
-		b.notFound(w, r)
 		return
 	}
 	b.writeAccounts(w, r, c, []bankgate.Account{*a})
@@ -561,13 +561,8 @@ func indicator(m bankgate.Money) string {
 }
 
 func (b *Bank) balances(w http.ResponseWriter, r *http.Request, c consent) {
-	a, err := b.account(r.Context(), c.User, r.PathValue("id"))
-	if err != nil {
-		b.dataError(w, r, err)
-		return
-	}
+	a := b.pathAccount(w, r, c)
 	if a == nil {
-		b.notFound(w, r)
 		return
 	}
 	id, now := accountID(c.User, a.ID), isoTime(b.now())
@@ -607,13 +602,8 @@ type obTransaction struct {
 
 func (b *Bank) transactions(w http.ResponseWriter, r *http.Request, c consent) {
 	ctx := r.Context()
-	a, err := b.account(ctx, c.User, r.PathValue("id"))
-	if err != nil {
-		b.dataError(w, r, err)
-		return
-	}
+	a := b.pathAccount(w, r, c)
 	if a == nil {
-		b.notFound(w, r)
 		return
 	}
 	q := r.URL.Query()
@@ -647,6 +637,7 @@ func (b *Bank) transactions(w http.ResponseWriter, r *http.Request, c consent) {
 	}
 	page := 1
 	if s := q.Get("page"); s != "" {
+		var err error
 		if page, err = strconv.Atoi(s); err != nil || page < 1 {
 			b.apiError(w, r, http.StatusBadRequest, "400 BadRequest", "UK.OBIE.Field.Invalid", "page must be a positive integer.", "page")
 			return
@@ -813,13 +804,8 @@ func (b *Bank) party(w http.ResponseWriter, r *http.Request, c consent) {
 }
 
 func (b *Bank) parties(w http.ResponseWriter, r *http.Request, c consent) {
-	a, err := b.account(r.Context(), c.User, r.PathValue("id"))
-	if err != nil {
-		b.dataError(w, r, err)
-		return
-	}
+	a := b.pathAccount(w, r, c)
 	if a == nil {
-		b.notFound(w, r)
 		return
 	}
 	p, err := b.obParty(r.Context(), c.User)
