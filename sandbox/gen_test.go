@@ -33,6 +33,10 @@ var genTimes = []time.Time{
 
 // genUsers returns a sample of generated users: the well-known names and
 // n others, at every sandbox bank.
+// newProfile generates the profile of user at bank bi, without the cache
+// (genCache.ledger generates one with its handle).
+func newProfile(bi *bankInfo, user string) *profile { return &generate(bi, user).p }
+
 func genUsers(n int) []genKey {
 	var keys []genKey
 	for i, bi := range bankInfos {

@@ -279,9 +279,6 @@ type generated struct {
 	cards    [2]int8
 }
 
-// newProfile generates the profile of user at bank bi.
-func newProfile(bi *bankInfo, user string) *profile { return &generate(bi, user).p }
-
 // generate makes the profile of user at bank bi in a new generated whose
 // ledger handle is left for the caller to fill in.
 func generate(bi *bankInfo, user string) *generated {
