@@ -66,6 +66,7 @@ func mustUserData(tb testing.TB, b *Connector, bankID, user string, now time.Tim
 }
 
 func TestDeterministic(t *testing.T) {
+	t.Parallel() // CPU-bound and independent: uses both cores
 	b1, _ := newTestBank(t)
 	b2 := New(Options{CacheUsers: 1}) // a tiny cache: data regenerated after eviction
 	n := 3
@@ -425,6 +426,7 @@ func checkChain(t *testing.T, what string, txs []bankgate.Transaction, balance b
 }
 
 func TestTransactionsChain(t *testing.T) {
+	t.Parallel() // CPU-bound and independent: uses both cores
 	var negative, total int
 	forEachUser(t, 300/6, func(t *testing.T, b *Connector, bk bankgate.Bank, user string, s bank.Session) {
 		ctx := context.Background()
@@ -522,6 +524,7 @@ func TestHistoryContent(t *testing.T) {
 }
 
 func TestClockAdvances(t *testing.T) {
+	t.Parallel() // CPU-bound and independent: uses both cores
 	b, _ := newTestBank(t)
 	fresh := New(Options{})
 	users := usernames(2)

@@ -33,6 +33,7 @@ func (c *countingStore) Changes(ctx context.Context, after int64, limit int) ([]
 // wrote to them, and a write through another instance is seen within the
 // staleness of real time.
 func TestChangeFeedKeepsReadsOffTheStore(t *testing.T) {
+	t.Parallel() // CPU-bound and independent: uses both cores
 	ctx := context.Background()
 	store := &countingStore{Store: mustSQLite(t)}
 	clock := &testClock{t: testNow}

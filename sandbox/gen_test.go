@@ -102,6 +102,7 @@ func checkAgainstRef(t *testing.T, name string, l *ledger, ref *refLedger, now t
 // checked on a cold cache, on one warm cache read in time order (the clock
 // moving forward), and on a cache so small it keeps one user.
 func TestGeneratedMatchesReference(t *testing.T) {
+	t.Parallel() // CPU-bound and independent: uses both cores
 	keys := genUsers(2)
 	if testing.Short() {
 		// One user of each bank's four (good, empty, MFA, generated),

@@ -55,6 +55,7 @@ var secretFixture = `{"bankID":"SANDBOX_SA_SNB","username":"vault","password":"`
 // the database files and finds neither a password nor an MFA answer in
 // them, then logs in from a new Connector on the same database.
 func TestFixtureSecretsAtRest(t *testing.T) {
+	t.Parallel() // CPU-bound and independent: uses both cores
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
 	store, err := sqlite.Open(ctx, path)

@@ -21,9 +21,13 @@ type touchCounting struct {
 }
 
 func (c *touchCounting) TouchConnections(ctx context.Context, ids []string, at time.Time) error {
+	// Counted once written: a waiter that sees the count may read the
+	// rows (a background flush can still be writing when FlushTouches
+	// returns).
+	err := c.Store.TouchConnections(ctx, ids, at)
 	c.calls.Add(1)
 	c.ids.Add(int64(len(ids)))
-	return c.Store.TouchConnections(ctx, ids, at)
+	return err
 }
 
 // TestTouchesAreBatched: the last use of many connections is recorded by

@@ -285,13 +285,17 @@ func TestHangingReceiver(t *testing.T) {
 	defer hang.Close()
 	defer close(release)
 	clk := &clock{t: start}
-	d := New(Config{Store: s, Now: clk.Now, Workers: 3, Timeout: 300 * time.Millisecond, Instance: "test",
+	d := New(Config{Store: s, Now: clk.Now, Workers: 3, Timeout: 100 * time.Millisecond, Instance: "test",
 		Targets: func(context.Context, string) (*Target, error) { return &Target{URL: hang.URL, Keys: NewKeys()}, nil }})
 	for i := 0; i < 40; i++ {
 		enqueue(t, s, app.ID, fmt.Sprintf("conn-%d", i), i, start)
 	}
 	began := time.Now()
-	for round := 0; round < 4; round++ {
+	rounds := 4
+	if testing.Short() {
+		rounds = 2 // workers freed by a timeout are used again
+	}
+	for round := 0; round < rounds; round++ {
 		if _, err := d.Step(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +309,7 @@ func TestHangingReceiver(t *testing.T) {
 		}
 	}
 	if took := time.Since(began); took > 6*time.Second {
-		t.Fatalf("4 rounds of hanging attempts took %v", took)
+		t.Fatalf("%d rounds of hanging attempts took %v", rounds, took)
 	}
 	if m := most.Load(); m > 3 {
 		t.Fatalf("%d requests open at once, workers 3", m)
@@ -320,8 +324,8 @@ func TestHangingReceiver(t *testing.T) {
 			}
 		}
 	}
-	if len(pending) != 40 || tried != 12 {
-		t.Fatalf("%d pending, %d tried; want 40 and 12", len(pending), tried)
+	if len(pending) != 40 || tried != 3*rounds {
+		t.Fatalf("%d pending, %d tried; want 40 and %d", len(pending), tried, 3*rounds)
 	}
 }
 

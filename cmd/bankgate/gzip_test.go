@@ -17,6 +17,7 @@ import (
 // SDK-forwarding endpoint never is (Dapi's forwarders pass the client's
 // Accept-Encoding on and hand the body back without Content-Encoding).
 func TestGzipAnswers(t *testing.T) {
+	parallelUnderShort(t)
 	srv, _, appSecret, conn := newHandler(t)
 	post := func(path, body, ae string) *httptest.ResponseRecorder {
 		t.Helper()

@@ -99,6 +99,7 @@ func TestLoginHugeValuesKeepMemory(t *testing.T) {
 // TestLoginLimitPerApp: the per-user login limit counts failures only,
 // only after the appKey is valid, and per app.
 func TestLoginLimitPerApp(t *testing.T) {
+	parallelUnderShort(t)
 	login := func(ts *testServer, appKey, username, password string) *resp {
 		return ts.post("/v2/connect/login", "", map[string]any{"appKey": appKey, "bankID": sandboxBank, "username": username, "password": password})
 	}
@@ -217,6 +218,7 @@ func TestAuthFailuresSpareValidCallers(t *testing.T) {
 
 // TestRateLimitsFlag: --rate-limits off, a custom list, and a bad value.
 func TestRateLimitsFlag(t *testing.T) {
+	parallelUnderShort(t)
 	t.Run("off", func(t *testing.T) {
 		ts := startServer(t, serverOpts{args: []string{"--rate-limits", "off"}})
 		n := 5000

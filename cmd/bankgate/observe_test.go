@@ -124,7 +124,7 @@ func TestTraceBalanceRequest(t *testing.T) {
 		t.Errorf("the server span's request ID %q is not the response's %q", got.ReqID, r.Header.Get("X-Request-ID"))
 	}
 	// The access log line of the request names the trace.
-	line := accessLine(t, ts.Stderr.String(), got.ReqID)
+	line := accessLine(t, ts.Stderr.String, got.ReqID)
 	if line["traceID"] != traceID {
 		t.Errorf("access log line %v: want traceID %s", line, traceID)
 	}
@@ -132,16 +132,24 @@ func TestTraceBalanceRequest(t *testing.T) {
 
 // accessLine returns the access log line of the request with the given
 // ID, failing when there is not exactly one.
-func accessLine(t *testing.T, log, reqID string) map[string]any {
+func accessLine(t *testing.T, log func() string, reqID string) map[string]any {
 	t.Helper()
+	// The line is written once the handler returns, which may be after
+	// the client has read the response: wait for it.
 	var found []map[string]any
-	for _, l := range strings.Split(log, "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) != nil {
-			continue
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		found = found[:0]
+		for _, l := range strings.Split(log(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) != nil {
+				continue
+			}
+			if (m["msg"] == "request" || m["msg"] == "admin request") && m["reqID"] == reqID {
+				found = append(found, m)
+			}
 		}
-		if (m["msg"] == "request" || m["msg"] == "admin request") && m["reqID"] == reqID {
-			found = append(found, m)
+		if len(found) > 0 || time.Now().After(deadline) {
+			break
 		}
 	}
 	if len(found) != 1 {
@@ -184,7 +192,7 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("X-Request-ID") != "client-req-1" {
 		t.Fatalf("balance: HTTP %d, X-Request-ID %q: want 200 and the caller's ID", res.StatusCode, res.Header.Get("X-Request-ID"))
 	}
-	line := accessLine(t, ts.Stderr.String(), "client-req-1")
+	line := accessLine(t, ts.Stderr.String, "client-req-1")
 	for k, v := range map[string]any{"level": "INFO", "method": "POST", "route": "/data/balance/get", "status": 200.0, "type": "", "client": "127.0.0.1", "appKey": key[:8]} {
 		if line[k] != v {
 			t.Errorf("balance line: %s = %#v, want %#v", k, line[k], v)
@@ -206,7 +214,7 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 	if res.StatusCode != 401 || len(id) != 32 {
 		t.Fatalf("bad token: HTTP %d, X-Request-ID %q", res.StatusCode, id)
 	}
-	line = accessLine(t, ts.Stderr.String(), id)
+	line = accessLine(t, ts.Stderr.String, id)
 	if line["type"] != "INVALID_TOKEN" || line["status"] != 401.0 || line["appKey"] != nil {
 		t.Errorf("failure line: %v", line)
 	}
@@ -232,11 +240,11 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 			t.Errorf("%s: X-Request-ID %q, want a new one", c.name, got)
 		}
 	}
-	line = accessLine(t, ts.Stderr.String(), "id-Connect-page")
+	line = accessLine(t, ts.Stderr.String, "id-Connect-page")
 	if line["route"] != "connect-page" || line["status"] != 200.0 {
 		t.Errorf("Connect page line: %v", line)
 	}
-	line = accessLine(t, ts.Stderr.String(), "id-admin-API-without-token")
+	line = accessLine(t, ts.Stderr.String, "id-admin-API-without-token")
 	if line["route"] != "/admin/v1/apps" || line["status"] != 401.0 {
 		t.Errorf("admin line: %v", line)
 	}

@@ -15,6 +15,7 @@ import (
 // TestGracefulShutdown: SIGTERM lets a request in flight finish (here one
 // whose body is still arriving), then the process exits 0.
 func TestGracefulShutdown(t *testing.T) {
+	parallelUnderShort(t)
 	dir := t.TempDir()
 	var out, errb syncBuffer
 	if err := run(context.Background(), []string{"apps", "create", "--name", "shutdown", "--json", "--create", "--data-dir", dir}, func(string) string { return "" }, &out, &errb); err != nil {

@@ -193,7 +193,9 @@ func TestTLS(t *testing.T) {
 		t.Errorf("reload not logged:\n%s", stderr.String())
 	}
 	// A client that trusts only the new certificate is served too.
-	if res := get(tlsClient(second)); res.StatusCode != 200 {
+	secondOnly := tlsClient(second)
+	defer secondOnly.CloseIdleConnections()
+	if res := get(secondOnly); res.StatusCode != 200 {
 		t.Fatalf("new certificate: %d", res.StatusCode)
 	}
 	// The image's health check speaks TLS when the server does, and
@@ -212,6 +214,10 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("server exited: %v", err)
 	default:
 	}
+	// Idle HTTP/2 connections left open would hold the shutdown for the
+	// server's GOAWAY timeout (a second per listener).
+	client.CloseIdleConnections()
+	secondOnly.CloseIdleConnections()
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -223,6 +229,7 @@ func TestTLS(t *testing.T) {
 // as in the middle of a renewal) keeps the certificate served, once
 // logged, until a good pair is in place.
 func TestCertReloaderPoll(t *testing.T) {
+	parallelUnderShort(t)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	a, b, c := newTestCert(t, 10), newTestCert(t, 11), newTestCert(t, 12)
