@@ -20,6 +20,7 @@ var webhookTests = []struct {
 	{"WebhookClaimOrder", testWebhookClaimOrder},
 	{"WebhookLeaseAndFinish", testWebhookLeaseAndFinish},
 	{"WebhookRedeliverAndPrune", testWebhookRedeliverAndPrune},
+	{"WebhookRedeliverInFlight", testWebhookRedeliverInFlight},
 	{"ConcurrentWebhookClaims", testConcurrentWebhookClaims},
 }
 
@@ -353,6 +354,72 @@ func testWebhookRedeliverAndPrune(t *testing.T, s bankgate.Store) {
 	}
 	if evs, _ := s.WebhookEvents(ctx, bankgate.WebhookQuery{AppID: app.ID, BeforeSeq: pending.Seq, Limit: 10}); len(evs) != 0 {
 		t.Fatalf("before the only event: %v", ids(evs))
+	}
+}
+
+// testWebhookRedeliverInFlight: a redelivery asked while an attempt of
+// the event is in flight is not lost when that attempt then finishes as
+// delivered: the event stays pending, due when the redelivery said, and
+// the next claim takes it. The lease still keeps it from a second claim
+// while the first attempt runs. The fake clock gives both redeliveries
+// the same time, as the tests' clocks do.
+func testWebhookRedeliverInFlight(t *testing.T, s bankgate.Store) {
+	ctx := context.Background()
+	app := MustCreateApp(t, s, "hooks")
+	withWebhook(t, s, app)
+	e := enqueue(t, s, app.ID, "a", bankgate.WebhookTransferDone, t0, t0)
+	next := enqueue(t, s, app.ID, "a", bankgate.WebhookConnectionDelinked, t0, t0.Add(time.Millisecond))
+	first := claim(t, s, t0, "i1", 1)
+	if len(first) != 1 || first[0].ID != e.ID {
+		t.Fatalf("first claim %v", ids(first))
+	}
+	r, err := s.RedeliverWebhook(ctx, e.ID, t0)
+	if err != nil || r.Status != bankgate.WebhookPending || !r.NextAt.Equal(t0) {
+		t.Fatalf("RedeliverWebhook in flight = %+v, %v", r, err)
+	}
+	// The attempt in flight still holds the event, and its connection.
+	if got := claim(t, s, t0, "i2", 10); len(got) != 0 {
+		t.Fatalf("claimed %v while the first attempt is in flight", ids(got))
+	}
+	if err := finish(t, s, first[0], "i1", bankgate.WebhookDelivered, t0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.WebhookEvent(ctx, e.ID)
+	if err != nil || got.Status != bankgate.WebhookPending || !got.NextAt.Equal(t0) {
+		t.Fatalf("after the in-flight attempt: %+v, %v (the redelivery was lost)", got, err)
+	}
+	// The redelivery: claimable at once, before the connection's next event.
+	again := claim(t, s, t0, "i2", 10)
+	if len(again) != 1 || again[0].ID != e.ID || again[0].Attempts != 2 {
+		t.Fatalf("redelivery claim %+v", again)
+	}
+	if err := finish(t, s, again[0], "i2", bankgate.WebhookDelivered, t0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.WebhookEvent(ctx, e.ID)
+	if got.Status != bankgate.WebhookDelivered || got.DeliveredAt.IsZero() {
+		t.Fatalf("after the redelivery: %+v", got)
+	}
+	if as, _ := s.WebhookAttempts(ctx, e.ID, 10); len(as) != 2 || as[0].Instance != "i1" || as[1].Instance != "i2" {
+		t.Fatalf("attempts %+v", as)
+	}
+	// Once delivered, the event stays so: the flag was spent by the claim.
+	third := claim(t, s, t0.Add(time.Hour), "i3", 10)
+	if len(third) != 1 || third[0].ID != next.ID {
+		t.Fatalf("after the redelivery, claimed %v, want only %v", ids(third), next.ID)
+	}
+	// A redelivery asked while an attempt that will fail is in flight: the
+	// event is due when the redelivery said, not after the retry's backoff.
+	at := t0.Add(time.Hour + time.Second)
+	if _, err := s.RedeliverWebhook(ctx, next.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishWebhook(ctx, &bankgate.WebhookResult{Owner: "i3", Status: bankgate.WebhookPending, NextAt: at.Add(time.Hour),
+		Attempt: bankgate.WebhookAttempt{EventID: next.ID, N: third[0].Attempts, At: at, StatusCode: 500, Error: "the receiver answered 500", Instance: "i3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, s, at, "i4", 10); len(got) != 1 || got[0].ID != next.ID || got[0].Attempts != 2 || !got[0].Since.Equal(at) {
+		t.Fatalf("redelivery after a failed attempt: %+v", got)
 	}
 }
 
