@@ -162,7 +162,10 @@ type WebhookStore interface {
 	ClaimWebhooks(ctx context.Context, c WebhookClaim) ([]WebhookEvent, error)
 	// FinishWebhook records r.Attempt and, if the event is still leased to
 	// r.Owner for that attempt, sets its outcome; Conflict otherwise (the
-	// lease ran out and another attempt may have begun).
+	// lease ran out and another attempt may have begun). If the event was
+	// redelivered while the attempt was in flight, the outcome is not set:
+	// the event stays pending, due when the redelivery said, and only the
+	// lease is released.
 	FinishWebhook(ctx context.Context, r *WebhookResult) error
 	// WebhookEvents returns the events q selects, newest first.
 	WebhookEvents(ctx context.Context, q WebhookQuery) ([]WebhookEvent, error)
@@ -172,7 +175,9 @@ type WebhookStore interface {
 	// limit.
 	WebhookAttempts(ctx context.Context, eventID string, limit int) ([]WebhookAttempt, error)
 	// RedeliverWebhook makes the event pending again, due at now, with a
-	// new series of attempts (Since = now); NotFound if unknown.
+	// new series of attempts (Since = now); NotFound if unknown. An attempt
+	// in flight keeps its lease (the redelivery is the next attempt, not a
+	// concurrent one), and its finish leaves the event pending.
 	RedeliverWebhook(ctx context.Context, id string, now time.Time) (*WebhookEvent, error)
 	// PruneWebhooks deletes delivered and failed events created before
 	// before, with their attempts, and returns how many events went.

@@ -158,7 +158,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, c bankgate.WebhookClaim) ([]b
 					AND (o.due_at, o.seq) < (e.due_at, e.seq))
 				ORDER BY e.next_at, e.seq LIMIT $4
 				FOR UPDATE OF e SKIP LOCKED)
-			UPDATE webhook_events w SET lease_until = $2, lease_owner = $3, attempts = w.attempts + 1
+			UPDATE webhook_events w SET lease_until = $2, lease_owner = $3, attempts = w.attempts + 1, redeliver = 0
 			FROM claimed WHERE w.seq = claimed.seq AND w.status = 'pending' AND w.lease_until <= $1
 			RETURNING `+prefixCols("w.", webhookCols),
 			nanos(c.Now), nanos(c.LeaseUntil), c.Owner, c.Limit)
@@ -180,7 +180,11 @@ func prefixCols(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// FinishWebhook implements bankgate.WebhookStore.
+// FinishWebhook implements bankgate.WebhookStore. An event redelivered
+// while this attempt was in flight (redeliver = 1) stays pending, due when
+// the redelivery said: the next claim is the redelivery. The row lock
+// orders it with RedeliverWebhook: whichever commits second sees the
+// other's row.
 func (s *Store) FinishWebhook(ctx context.Context, r *bankgate.WebhookResult) error {
 	lost := false
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
@@ -193,7 +197,9 @@ func (s *Store) FinishWebhook(ctx context.Context, r *bankgate.WebhookResult) er
 		if r.Status == bankgate.WebhookDelivered {
 			delivered = nanos(a.At.Add(a.Duration))
 		}
-		tag, err := tx.Exec(ctx, `UPDATE webhook_events SET status = $1, next_at = $2, lease_until = 0, lease_owner = '', delivered_at = $3, last_error = $4, last_status = $5
+		tag, err := tx.Exec(ctx, `UPDATE webhook_events SET status = CASE WHEN redeliver = 1 THEN 'pending' ELSE $1 END,
+			next_at = CASE WHEN redeliver = 1 THEN next_at ELSE $2 END, lease_until = 0, lease_owner = '', redeliver = 0,
+			delivered_at = $3, last_error = $4, last_status = $5
 			WHERE id = $6 AND lease_owner = $7 AND attempts = $8 AND status = 'pending'`,
 			r.Status, nanos(r.NextAt), delivered, a.Error, a.StatusCode, a.EventID, r.Owner, a.N)
 		if err != nil {
@@ -263,12 +269,15 @@ func (s *Store) WebhookAttempts(ctx context.Context, eventID string, limit int) 
 	return out, err
 }
 
-// RedeliverWebhook implements bankgate.WebhookStore.
+// RedeliverWebhook implements bankgate.WebhookStore. An event leased to
+// an attempt in flight keeps its lease (no second attempt at once) and is
+// marked redeliver, which that attempt's finish honours.
 func (s *Store) RedeliverWebhook(ctx context.Context, id string, now time.Time) (*bankgate.WebhookEvent, error) {
 	var out *bankgate.WebhookEvent
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
-		out, err = scanWebhook(tx.QueryRow(ctx, `UPDATE webhook_events SET status = 'pending', since = $1, next_at = $1 WHERE id = $2 RETURNING `+webhookCols, nanos(now), id))
+		out, err = scanWebhook(tx.QueryRow(ctx, `UPDATE webhook_events SET status = 'pending', since = $1, next_at = $1,
+			redeliver = CASE WHEN lease_owner != '' THEN 1 ELSE 0 END WHERE id = $2 RETURNING `+webhookCols, nanos(now), id))
 		return err
 	})
 	return out, err

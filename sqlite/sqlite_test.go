@@ -14,7 +14,7 @@ import (
 
 // migrated is an empty store with every migration applied, made once:
 // each conformance case starts from a copy, which costs a file write
-// rather than the schema's 19 migrations and their fsyncs. (Opening a
+// rather than the schema's 20 migrations and their fsyncs. (Opening a
 // new file, migrations and all, is what TestReopenKeepsData and every
 // other test here do.)
 var migrated = sync.OnceValues(func() ([]byte, error) {

@@ -141,7 +141,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, c bankgate.WebhookClaim) ([]b
 	var out []bankgate.WebhookEvent
 	err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE webhook_events SET lease_until = ?2, lease_owner = ?3, attempts = attempts + 1
+		rows, err := tx.QueryContext(ctx, `UPDATE webhook_events SET lease_until = ?2, lease_owner = ?3, attempts = attempts + 1, redeliver = 0
 			WHERE seq IN (SELECT e.seq `+claimable+` ORDER BY e.next_at, e.seq LIMIT ?4) RETURNING `+webhookCols,
 			nanos(c.Now), nanos(c.LeaseUntil), c.Owner, c.Limit)
 		if err != nil {
@@ -160,7 +160,9 @@ func (s *Store) ClaimWebhooks(ctx context.Context, c bankgate.WebhookClaim) ([]b
 	return out, err
 }
 
-// FinishWebhook implements bankgate.WebhookStore.
+// FinishWebhook implements bankgate.WebhookStore. An event redelivered
+// while this attempt was in flight (redeliver = 1) stays pending, due when
+// the redelivery said: the next claim is the redelivery.
 func (s *Store) FinishWebhook(ctx context.Context, r *bankgate.WebhookResult) error {
 	lost := false
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -173,8 +175,10 @@ func (s *Store) FinishWebhook(ctx context.Context, r *bankgate.WebhookResult) er
 		if r.Status == bankgate.WebhookDelivered {
 			delivered = nanos(a.At.Add(a.Duration))
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE webhook_events SET status = ?, next_at = ?, lease_until = 0, lease_owner = '', delivered_at = ?, last_error = ?, last_status = ?
-			WHERE id = ? AND lease_owner = ? AND attempts = ? AND status = 'pending'`,
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_events SET status = CASE WHEN redeliver = 1 THEN 'pending' ELSE ?1 END,
+			next_at = CASE WHEN redeliver = 1 THEN next_at ELSE ?2 END, lease_until = 0, lease_owner = '', redeliver = 0,
+			delivered_at = ?3, last_error = ?4, last_status = ?5
+			WHERE id = ?6 AND lease_owner = ?7 AND attempts = ?8 AND status = 'pending'`,
 			r.Status, nanos(r.NextAt), delivered, a.Error, a.StatusCode, a.EventID, r.Owner, a.N)
 		if err != nil {
 			return fmt.Errorf("finish webhook: %w", err)
@@ -237,13 +241,16 @@ func (s *Store) WebhookAttempts(ctx context.Context, eventID string, limit int) 
 	return out, rows.Err()
 }
 
-// RedeliverWebhook implements bankgate.WebhookStore.
+// RedeliverWebhook implements bankgate.WebhookStore. An event leased to
+// an attempt in flight keeps its lease (no second attempt at once) and is
+// marked redeliver, which that attempt's finish honours.
 func (s *Store) RedeliverWebhook(ctx context.Context, id string, now time.Time) (*bankgate.WebhookEvent, error) {
 	var out *bankgate.WebhookEvent
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		out, err = scanWebhook(tx.QueryRowContext(ctx, `UPDATE webhook_events SET status = 'pending', since = ?, next_at = ? WHERE id = ? RETURNING `+webhookCols,
-			nanos(now), nanos(now), id))
+		out, err = scanWebhook(tx.QueryRowContext(ctx, `UPDATE webhook_events SET status = 'pending', since = ?1, next_at = ?1,
+			redeliver = CASE WHEN lease_owner != '' THEN 1 ELSE 0 END WHERE id = ?2 RETURNING `+webhookCols,
+			nanos(now), id))
 		return err
 	})
 	return out, err
