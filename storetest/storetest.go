@@ -55,6 +55,12 @@ func RunTests(t *testing.T, newStore func(t *testing.T) bankgate.Store) {
 	tests = append(tests, webhookTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if testing.Short() {
+				// Each case has its own store (a PostgreSQL schema
+				// migrated afresh, mostly round trips): the fast inner
+				// loop runs them side by side.
+				t.Parallel()
+			}
 			s := newStore(t)
 			t.Cleanup(func() { s.Close() })
 			tc.fn(t, s)

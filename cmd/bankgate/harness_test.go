@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -205,21 +204,6 @@ func parallelUnderShort(t *testing.T) {
 	}
 	if _, seen := parallelTests.LoadOrStore(t, true); !seen {
 		t.Parallel()
-	}
-}
-
-// shortParallel runs four server tests at a time under -short unless
-// -parallel was given: they wait more than they compute, so four keep two
-// cores busier than two do (measured: 3.6 s for the package at 2, 2.9 s
-// at 4).
-func shortParallel() {
-	if !testing.Short() {
-		return
-	}
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		flag.Set("test.parallel", "4")
 	}
 }
 
