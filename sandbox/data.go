@@ -270,7 +270,7 @@ func (st *userState) accountAt(i int, now time.Time) bankgate.Account {
 	a := &p.accounts[i]
 	bk := p.books[a.book]
 	return bankgate.Account{
-		ID: a.id, Name: a.name, Type: a.typ, IBAN: bk.iban(), Number: bk.number(),
+		ID: a.id, Name: a.name, Type: a.typ(), IBAN: bk.iban(), Number: bk.number(),
 		Currency: *bk.cur, IsFavourite: a.fav, Balance: st.balance(int(a.book), now),
 	}
 }

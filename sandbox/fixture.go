@@ -416,7 +416,7 @@ func (f *fixture) ledger(bi *bankInfo) *ledger {
 		bk := book{kind: kindCurrent, opening: opening, cur: currencyOf(a.Currency)}
 		bk.pack(bookStrings{id: a.ID, name: a.Name, number: a.Number, iban: a.IBAN, refCode: refCode(a.ID)})
 		p.books = append(p.books, bk)
-		p.accounts = append(p.accounts, accountRef{id: a.ID, name: a.Name, typ: a.Type, book: int8(i), fav: i == 0})
+		p.accounts = append(p.accounts, accountRef{id: a.ID, name: a.Name, kind: uint8(slices.Index(accountTypes, a.Type)), book: int8(i), fav: i == 0})
 		bal := opening
 		var txs []bankgate.Transaction
 		for _, ft := range a.Transactions {
