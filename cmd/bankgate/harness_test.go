@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/bankgate/bankgate"
-	"github.com/bankgate/bankgate/sqlite"
+	"github.com/bankgate/bankgate/sqlite/sqlitetest"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
@@ -95,7 +94,9 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 		if !usesPostgres(o) {
-			copyMigratedStore(t, o.dataDir)
+			// A copy of a migrated empty store: cheaper than creating
+			// the schema (about a third of a short server test's CPU).
+			sqlitetest.WriteMigrated(t, filepath.Join(o.dataDir, "bankgate.db"))
 		}
 	}
 	if o.clock == nil && !o.realClock {
@@ -154,40 +155,6 @@ func usesPostgres(o serverOpts) bool {
 		}
 	}
 	return false
-}
-
-// migratedStore is an empty SQLite store with every migration applied,
-// made once per test process: most tests start servers on a new data
-// directory, and copying a migrated file is cheaper than creating the
-// schema each time (about a third of a short server test's CPU).
-var migratedStore = sync.OnceValues(func() ([]byte, error) {
-	dir, err := os.MkdirTemp("", "bankgate-template-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "bankgate.db")
-	st, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.Close(); err != nil { // checkpoints the WAL into the file
-		return nil, err
-	}
-	return os.ReadFile(path)
-})
-
-// copyMigratedStore puts the migrated empty store into a new data
-// directory; the server opens it as its own and finds nothing to migrate.
-func copyMigratedStore(t *testing.T, dir string) {
-	t.Helper()
-	b, err := migratedStore()
-	if err != nil {
-		t.Fatalf("template store: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bankgate.db"), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // parallelTests are the tests parallelUnderShort made parallel.
