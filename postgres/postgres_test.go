@@ -22,8 +22,10 @@ import (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// Each conformance case migrates a schema of its own, mostly round
-	// trips: eight at a time take 5 s instead of 13 s under -short.
-	shorttest.Parallel(8)
+	// trips: four at a time take 3 s instead of 13 s under -short, and
+	// their pools (8 connections each) stay well inside PostgreSQL's
+	// default 100 beside cmd/bankgate's servers.
+	shorttest.Parallel(4)
 	os.Exit(m.Run())
 }
 
