@@ -503,13 +503,16 @@ func (b *Bank) ConsentStatus(id string) string {
 // Consents lists the IDs of the consents, oldest first.
 func (b *Bank) Consents() []string { return b.consents.ids() }
 
-// Listen listens on addr (HOST:PORT; port 0 picks one) and makes a model
-// bank whose issuer is https://HOST:PORT as bound (an unspecified host is
-// named 127.0.0.1). opts.Issuer is ignored.
-func Listen(addr string, opts Options) (*Bank, net.Listener, error) {
+// Start listens on addr (HOST:PORT; port 0 picks one), makes a model bank
+// whose issuer is https://HOST:PORT as bound (an unspecified host is named
+// 127.0.0.1; opts.Issuer is ignored), writes its files to dir (see Write)
+// and serves it over TLS in the background. It returns the bank, its
+// server (Shutdown or Close it to stop) and a channel that receives the
+// error serving ended with.
+func Start(addr string, opts Options, dir string) (*Bank, *http.Server, <-chan error, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("modelbank: %w", err)
+		return nil, nil, nil, fmt.Errorf("modelbank: %w", err)
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
@@ -518,21 +521,16 @@ func Listen(addr string, opts Options) (*Bank, net.Listener, error) {
 	}
 	opts.Issuer = "https://" + net.JoinHostPort(host, port)
 	b, err := New(opts)
+	if err == nil {
+		err = b.Write(dir)
+	}
 	if err != nil {
 		ln.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return b, ln, nil
-}
-
-// Server returns an HTTPS server of the bank, to Serve on a plain
-// listener (it wraps it in TLS).
-func (b *Bank) Server() *http.Server {
-	return &http.Server{Handler: b.Handler(), TLSConfig: b.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: b.Handler(), TLSConfig: b.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelDebug)}
-}
-
-// Serve serves the bank over TLS on ln until the server is shut down.
-func Serve(srv *http.Server, ln net.Listener) error {
-	return srv.Serve(tls.NewListener(ln, srv.TLSConfig))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	return b, srv, done, nil
 }

@@ -14,16 +14,11 @@ import (
 
 func start(t *testing.T) (*Bank, string) {
 	t.Helper()
-	b, ln, err := Listen("127.0.0.1:0", Options{})
+	dir := t.TempDir()
+	b, srv, _, err := Start("127.0.0.1:0", Options{}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := b.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	srv := b.Server()
-	go Serve(srv, ln)
 	t.Cleanup(func() { srv.Close() })
 	return b, dir
 }

@@ -91,16 +91,11 @@ func TestResponsesFollowTheOpenAPIDocument(t *testing.T) {
 		t.Fatalf("specification version %s", doc.Info.Version)
 	}
 
-	b, ln, err := modelbank.Listen("127.0.0.1:0", modelbank.Options{PageSize: 7})
+	dir := t.TempDir()
+	b, srv, _, err := modelbank.Start("127.0.0.1:0", modelbank.Options{PageSize: 7}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := b.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	srv := b.Server()
-	go modelbank.Serve(srv, ln)
 	t.Cleanup(func() { srv.Close() })
 	doc.Servers = openapi3.Servers{{URL: b.Issuer() + modelbank.APIPrefix}}
 	router, err := gorillamux.NewRouter(doc)

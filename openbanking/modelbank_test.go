@@ -31,16 +31,11 @@ func startModelBank(t *testing.T, opts modelbank.Options) (*modelbank.Bank, *ope
 
 func startModelBankConfig(t *testing.T, opts modelbank.Options) (*modelbank.Bank, []openbanking.BankConfig) {
 	t.Helper()
-	b, ln, err := modelbank.Listen("127.0.0.1:0", opts)
+	dir := t.TempDir()
+	b, srv, _, err := modelbank.Start("127.0.0.1:0", opts, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := b.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	srv := b.Server()
-	go modelbank.Serve(srv, ln)
 	t.Cleanup(func() { srv.Close() })
 	cfgs, err := openbanking.LoadBanks(filepath.Join(dir, modelbank.FileBanks))
 	if err != nil {

@@ -44,17 +44,10 @@ func cmdModelbank(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	b, ln, err := modelbank.Listen(*addr, modelbank.Options{Log: log, PageSize: *pageSize, AccessTokenTTL: *tokenTTL})
+	b, srv, done, err := modelbank.Start(*addr, modelbank.Options{Log: log, PageSize: *pageSize, AccessTokenTTL: *tokenTTL}, *out)
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	if err := b.Write(*out); err != nil {
-		return err
-	}
-	srv := b.Server()
-	done := make(chan error, 1)
-	go func() { done <- modelbank.Serve(srv, ln) }()
 	fmt.Fprintf(stdout, "model bank at %s\nwrote %s/%s (bankgate serve --banks-file %s/%s) and %s/%s\n",
 		b.Issuer(), *out, modelbank.FileBanks, *out, modelbank.FileBanks, *out, modelbank.FilePSUs)
 	if hooks != nil && hooks.Ready != nil {
