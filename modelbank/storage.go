@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -266,16 +267,8 @@ func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (o
 func (s *storage) revokeConsent(consentID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, t := range s.tokens {
-		if t.consentID == consentID {
-			delete(s.tokens, id)
-		}
-	}
-	for tok, g := range s.refresh {
-		if g.consentID == consentID {
-			delete(s.refresh, tok)
-		}
-	}
+	maps.DeleteFunc(s.tokens, func(_ string, t *accessToken) bool { return t.consentID == consentID })
+	s.dropRefreshTokens(consentID)
 }
 
 // revokeRefreshTokens drops the refresh tokens of a consent only (a test
@@ -283,11 +276,13 @@ func (s *storage) revokeConsent(consentID string) {
 func (s *storage) revokeRefreshTokens(consentID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for tok, g := range s.refresh {
-		if g.consentID == consentID {
-			delete(s.refresh, tok)
-		}
-	}
+	s.dropRefreshTokens(consentID)
+}
+
+// dropRefreshTokens drops the refresh tokens of a consent; the caller
+// holds s.mu.
+func (s *storage) dropRefreshTokens(consentID string) {
+	maps.DeleteFunc(s.refresh, func(_ string, g *refreshGrant) bool { return g.consentID == consentID })
 }
 
 // token returns a live access token by ID.

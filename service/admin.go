@@ -702,13 +702,7 @@ func (s *Service) RevokeTokens(ctx context.Context, by Actor, appKey string, bef
 
 // forgetAppGrants drops the cached grants of an app.
 func (s *Service) forgetAppGrants(appID string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, e := range s.grants {
-		if e.appID == appID {
-			delete(s.grants, k)
-		}
-	}
+	s.forgetGrants(func(e *grantEntry) bool { return e.appID == appID })
 }
 
 // AuditFilter selects audit events for an operator.

@@ -5,6 +5,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/bankgate/bankgate"
 	"github.com/bankgate/bankgate/secret"
@@ -63,24 +64,19 @@ func (s *Service) ExchangeToken(ctx context.Context, appSecret, accessCode, conn
 // forgetCode drops cached grants issued for an access code, so that a
 // revocation for code reuse takes effect on this instance at once.
 func (s *Service) forgetCode(codeDigest []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, e := range s.grants {
-		if secret.Equal(e.codeDigest(), codeDigest) {
-			delete(s.grants, k)
-		}
-	}
+	s.forgetGrants(func(e *grantEntry) bool { return secret.Equal(e.codeDigest(), codeDigest) })
 }
 
 // forgetConnection drops cached grants of a connection.
 func (s *Service) forgetConnection(connID string) {
+	s.forgetGrants(func(e *grantEntry) bool { return e.connID() == connID })
+}
+
+// forgetGrants drops the cached grants drop picks.
+func (s *Service) forgetGrants(drop func(*grantEntry) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, e := range s.grants {
-		if e.connID() == connID {
-			delete(s.grants, k)
-		}
-	}
+	maps.DeleteFunc(s.grants, func(_ string, e *grantEntry) bool { return drop(e) })
 }
 
 // Delink ends the principal's connection: every token of it is revoked and
