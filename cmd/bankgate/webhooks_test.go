@@ -289,6 +289,15 @@ func webhookKeysJSON(t *testing.T, out string) (secret, key string) {
 	return v["signingSecret"], v["encryptionKey"]
 }
 
+// hookTo points the app's webhooks at rcv, which then verifies and
+// decrypts them with the app's keys.
+func (ts *testServer) hookTo(rcv *hookReceiver, appKey string) {
+	ts.t.Helper()
+	ts.cli("apps", "set", "--app-key", appKey, "--webhook-url", rcv.URL())
+	secret, key := webhookKeysJSON(ts.t, ts.cli("apps", "webhook-keys", "--app-key", appKey, "--json"))
+	rcv.setKeys([]string{secret}, key)
+}
+
 // dataKeys are the fields each event type's data has (docs/webhooks.md),
 // and privateKeys those of its decrypted encryptedData.
 var dataKeys = map[string][]string{
@@ -569,9 +578,7 @@ func TestWebhookBeneficiaryActive(t *testing.T) {
 	rcv := newHookReceiver(t)
 	rcv.anyTime = true
 	appKey, appSecret := ts.newApp("cooldown")
-	ts.cli("apps", "set", "--app-key", appKey, "--webhook-url", rcv.URL())
-	secret, key := webhookKeysJSON(t, ts.cli("apps", "webhook-keys", "--app-key", appKey, "--json"))
-	rcv.setKeys([]string{secret}, key)
+	ts.hookTo(rcv, appKey)
 	u := ts.login(appKey, "user_good")
 	ts.exchange(appSecret, u)
 	wantOK(t, ts.data("/v2/payment/beneficiaries/create", appSecret, u, map[string]any{"name": "Later Payee", "iban": "AE070331234567890123456", "type": "local"}))
@@ -613,9 +620,7 @@ func TestWebhookReceiverDownThenBack(t *testing.T) {
 	ts := startAdminServer(t, serverOpts{realClock: true, args: []string{"--rate-limits", "off"}})
 	rcv := newHookReceiver(t)
 	appKey, appSecret := ts.newApp("down")
-	ts.cli("apps", "set", "--app-key", appKey, "--webhook-url", rcv.URL())
-	secret, key := webhookKeysJSON(t, ts.cli("apps", "webhook-keys", "--app-key", appKey, "--json"))
-	rcv.setKeys([]string{secret}, key)
+	ts.hookTo(rcv, appKey)
 	rcv.set(503, 0)
 	made := map[string][]string{} // connection → operationIDs in order
 	for c := 0; c < 3; c++ {
@@ -675,9 +680,7 @@ func TestWebhookLatency(t *testing.T) {
 	ts := startServer(t, serverOpts{realClock: true, args: []string{"--rate-limits", "off"}})
 	rcv := newHookReceiver(t)
 	appKey, appSecret := ts.newApp("latency")
-	ts.cli("apps", "set", "--app-key", appKey, "--webhook-url", rcv.URL())
-	secret, key := webhookKeysJSON(t, ts.cli("apps", "webhook-keys", "--app-key", appKey, "--json"))
-	rcv.setKeys([]string{secret}, key)
+	ts.hookTo(rcv, appKey)
 
 	const clients, each = 8, 63 // 504 transfers
 	var mu sync.Mutex
