@@ -74,11 +74,13 @@ func New(log Log, now func() time.Time, mark func(stream string)) *Feed {
 	return &Feed{log: log, now: now, mark: mark, seen: map[int64]time.Time{}}
 }
 
-// Refresh polls the feed if the last poll began more than Interval
-// ago and no other poll is in progress. Errors leave the feed as it was;
-// it then stops covering reads once its last poll is too old.
-func (f *Feed) Refresh(ctx context.Context) {
-	if f.since(time.Unix(0, f.lastStart.Load())) < Interval || !f.mu.TryLock() {
+// Refresh polls the feed if, at now (a reading of the Feed's clock,
+// which a read takes once and passes to Refresh and Covers both), the
+// last poll began more than Interval ago and no other poll is in
+// progress. Errors leave the feed as it was; it then stops covering reads
+// once its last poll is too old.
+func (f *Feed) Refresh(ctx context.Context, now time.Time) {
+	if now.UnixNano()-f.lastStart.Load() < int64(Interval) || !f.mu.TryLock() {
 		return
 	}
 	defer f.mu.Unlock()
@@ -86,13 +88,13 @@ func (f *Feed) Refresh(ctx context.Context) {
 }
 
 // Covers reports whether a state caught up with the store at syncedAt
-// (on the Feed's clock) and not marked since may be read as it is: the feed's last
-// poll began less than staleness ago, so only changes committed in the
-// last staleness can be unknown, and the state is not older than
-// MaxAge.
-func (f *Feed) Covers(syncedAt time.Time, staleness time.Duration) bool {
-	last := time.Unix(0, f.lastStart.Load())
-	return f.lastStart.Load() != 0 && f.since(last) < staleness && f.since(syncedAt) < MaxAge
+// (on the Feed's clock) and not marked since may be read as it is at now
+// (on the Feed's clock too): the feed's last poll began less than
+// staleness ago, so only changes committed in the last staleness can be
+// unknown, and the state is not older than MaxAge.
+func (f *Feed) Covers(syncedAt time.Time, staleness time.Duration, now time.Time) bool {
+	last := f.lastStart.Load()
+	return last != 0 && now.UnixNano()-last < int64(staleness) && now.Sub(syncedAt) < MaxAge
 }
 
 // poll reads the changes after the cursor and marks the streams of those
@@ -149,5 +151,3 @@ func (f *Feed) settle(now time.Time) {
 		delete(f.seen, f.cursor)
 	}
 }
-
-func (f *Feed) since(t time.Time) time.Duration { return f.now().Sub(t) }

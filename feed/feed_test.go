@@ -73,3 +73,50 @@ func TestFeedWaitsForGaps(t *testing.T) {
 		t.Fatalf("marked again: %v", marked)
 	}
 }
+
+// TestRefreshAndCovers: Refresh polls at most every Interval of the
+// reading it is given, and Covers trusts a state only while the last poll
+// began less than the staleness ago and the state is younger than MaxAge.
+func TestRefreshAndCovers(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	clock := t0
+	log := &fakeChanges{}
+	var marked []string
+	f := New(log, func() time.Time { return clock }, func(s string) { marked = append(marked, s) })
+	const staleness = 500 * time.Millisecond
+	if f.Covers(t0, staleness, t0) {
+		t.Fatal("covers before any poll")
+	}
+	f.Refresh(ctx, t0)
+	if !f.Covers(t0, staleness, t0.Add(staleness-time.Nanosecond)) {
+		t.Fatal("does not cover within the staleness of its poll")
+	}
+	if f.Covers(t0, staleness, t0.Add(staleness)) {
+		t.Fatal("covers a staleness after its last poll")
+	}
+	// Within Interval of the last poll, Refresh does not poll.
+	log.chs = []bankgate.Change{{Pos: 1, Stream: "a"}}
+	clock = t0.Add(Interval - time.Nanosecond)
+	f.Refresh(ctx, clock)
+	if len(marked) != 0 {
+		t.Fatalf("polled within Interval: marked %v", marked)
+	}
+	clock = t0.Add(Interval)
+	f.Refresh(ctx, clock)
+	if len(marked) != 1 || marked[0] != "a" {
+		t.Fatalf("did not poll after Interval: marked %v", marked)
+	}
+	if !f.Covers(t0, staleness, clock.Add(staleness-time.Nanosecond)) {
+		t.Fatal("does not cover after the second poll")
+	}
+	// A state older than MaxAge is not covered, however recent the poll.
+	clock = t0.Add(MaxAge)
+	f.Refresh(ctx, clock)
+	if f.Covers(t0, staleness, clock) {
+		t.Fatal("covers a state MaxAge old")
+	}
+	if !f.Covers(clock.Add(-time.Second), staleness, clock) {
+		t.Fatal("does not cover a state a second old")
+	}
+}

@@ -121,12 +121,14 @@ func (b *Connector) withUser(ctx context.Context, call *bank.Call, acc access, f
 		return err
 	}
 	now := b.clock(call.Now)
+	var real time.Time // the feed's clock, read once for Refresh and fresh
 	if acc == readCached && b.feed != nil {
-		b.feed.Refresh(ctx)
+		real = time.Now()
+		b.feed.Refresh(ctx, real)
 	}
 	st := b.cache.get(call.Session.AppID, bi, user)
 	st.mu.Lock()
-	if acc == catchUp || !b.fresh(st, now) {
+	if acc == catchUp || !b.fresh(st, now, real) {
 		err = b.sync(ctx, st, now)
 	}
 	if err == nil {

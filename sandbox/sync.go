@@ -12,21 +12,22 @@ import (
 	"github.com/bankgate/bankgate"
 )
 
-// fresh reports whether a read at now may use st as it is, without
+// fresh reports whether a read at now (real: the same instant on the
+// change feed's clock, time.Now) may use st as it is, without
 // catching up with the store: st was caught up less than the read
 // staleness ago (either way: a clock that jumps back further catches up
 // too), and no fixture changed in this Connector since. The caller holds st.mu.
 //
 // With the change feed, a state older than that is fresh too while the
 // feed has not marked it and covers it (see feed.Feed.Covers).
-func (b *Connector) fresh(st *userState, now time.Time) bool {
+func (b *Connector) fresh(st *userState, now, real time.Time) bool {
 	if b.staleness < 0 || st.l == nil || st.syncedAt.IsZero() || st.fixGen != b.fixGen.Load() {
 		return false
 	}
 	if age := now.Sub(st.syncedAt); age < b.staleness && age > -b.staleness {
 		return true
 	}
-	return b.feed != nil && !st.dirty.Load() && b.feed.Covers(st.syncedReal, b.staleness)
+	return b.feed != nil && !st.dirty.Load() && b.feed.Covers(st.syncedReal, b.staleness, real)
 }
 
 // sync brings st up to date with the store: the user's fixture (which

@@ -154,8 +154,7 @@ type touches struct {
 // background store call at most every touchFlushEvery (and by
 // FlushTouches): with many active users a write per use, or per user and
 // minute, would cost the hot path a transaction each.
-func (s *Service) touch(ctx context.Context, e *grantEntry) {
-	now := s.Now()
+func (s *Service) touch(ctx context.Context, e *grantEntry, now time.Time) {
 	last := e.touched.Load()
 	if now.UnixNano()-last < int64(TouchInterval) {
 		return

@@ -73,7 +73,7 @@ func (s *Service) usable(ctx context.Context, fetched, now time.Time, connID, ap
 		return true
 	}
 	if s.feed != nil {
-		s.feed.Refresh(ctx)
+		s.feed.Refresh(ctx, now)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -91,7 +91,7 @@ func (s *Service) fresh(fetched, now time.Time, connID, appID string) bool {
 	if age < s.cacheTTL {
 		return true
 	}
-	if s.feed == nil || age >= feed.MaxAge || !s.feed.Covers(fetched, s.cacheTTL) {
+	if s.feed == nil || age >= feed.MaxAge || !s.feed.Covers(fetched, s.cacheTTL, now) {
 		return false
 	}
 	c := &s.changed

@@ -52,7 +52,7 @@ type Config struct {
 	Now func() time.Time
 	// SandboxNow is where every app's sandbox test clock stands before the
 	// app moves it (see AdvanceClock): the server's --sandbox-clock. Nil
-	// means Now.
+	// means Now (whose one reading a request then shares).
 	SandboxNow func() time.Time
 	// AccessCodeTTL is an access code's lifetime (default 30 minutes).
 	AccessCodeTTL time.Duration
@@ -82,7 +82,7 @@ type Service struct {
 	store    bankgate.Store
 	keys     *secret.Keyring
 	now      func() time.Time
-	sbNow    func() time.Time
+	sbNow    func() time.Time // nil: the sandbox runs on now
 	codeTTL  time.Duration
 	opTTL    time.Duration
 	cacheTTL time.Duration
@@ -161,9 +161,6 @@ func New(cfg Config) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.sbNow == nil {
-		s.sbNow = s.now
-	}
 	if s.codeTTL <= 0 {
 		s.codeTTL = 30 * time.Minute
 	}
@@ -198,11 +195,27 @@ func (s *Service) Now() time.Time { return s.now().UTC() }
 // sandbox time moved forward by the app's offset. Connector calls for the
 // app's users run on it.
 // A production app has no test clock: its calls run on real time.
-func (s *Service) AppNow(app *bankgate.App) time.Time {
+func (s *Service) AppNow(app *bankgate.App) time.Time { return s.appNowAt(app, s.Now()) }
+
+// appNowAt is AppNow given now, a reading of the service clock: the
+// sandbox clock is read only when it is not that clock.
+func (s *Service) appNowAt(app *bankgate.App, now time.Time) time.Time {
 	if production(app) {
-		return s.Now()
+		return now
 	}
-	return appNow(s.sbNow(), app.ClockOffset)
+	base := now
+	if s.sbNow != nil {
+		base = s.sbNow()
+	}
+	return appNow(base, app.ClockOffset)
+}
+
+// sandboxNow returns the sandbox clock's reading (see Config.SandboxNow).
+func (s *Service) sandboxNow() time.Time {
+	if s.sbNow != nil {
+		return s.sbNow()
+	}
+	return s.Now()
 }
 
 func appNow(base time.Time, offset time.Duration) time.Time { return base.Add(offset).UTC() }

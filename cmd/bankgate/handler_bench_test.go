@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,13 +35,21 @@ import (
 // AccessCode field holds the exchanged access token.
 func newHandler(tb testing.TB, cfg ...bghttp.Config) (*bghttp.Server, string, string, *bankgate.Connected) {
 	tb.Helper()
+	now := func() time.Time { return time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC) }
+	srv, svc, appKey, appSecret := newHandlerAt(tb, now, cfg...)
+	return srv, appKey, appSecret, connectUser(tb, svc, appKey, appSecret, "user_good")
+}
+
+// newHandlerAt returns the API handler over a real SQLite store and the
+// sandbox, on the clock now, with its service and one app.
+func newHandlerAt(tb testing.TB, now func() time.Time, cfg ...bghttp.Config) (*bghttp.Server, *service.Service, string, string) {
+	tb.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
 	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{1}, secret.KeySize))
-	now := func() time.Time { return time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC) }
 	svc := service.New(service.Config{Store: st, Keyring: keys, Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: now, Store: st})}, Now: now})
 	c := bghttp.Config{}
 	if len(cfg) > 0 {
@@ -52,16 +61,24 @@ func newHandler(tb testing.TB, cfg ...bghttp.Config) (*bghttp.Server, string, st
 	if err != nil {
 		tb.Fatal(err)
 	}
-	res, err := svc.Login(context.Background(), bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: "user_good", Password: "pass_good"})
+	return srv, svc, app.App.Key, app.Secret
+}
+
+// connectUser logs the sandbox user in (pass_good) for the app and
+// exchanges the code: the Connected's AccessCode field holds the access
+// token.
+func connectUser(tb testing.TB, svc *service.Service, appKey, appSecret, user string) *bankgate.Connected {
+	tb.Helper()
+	res, err := svc.Login(context.Background(), bankgate.LoginRequest{AppKey: appKey, BankID: "SANDBOX_AE_ENBD", Username: user, Password: "pass_good"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ex, err := svc.ExchangeToken(context.Background(), app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID, false)
+	ex, err := svc.ExchangeToken(context.Background(), appSecret, res.Connected.AccessCode, res.Connected.ConnectionID, false)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	res.Connected.AccessCode = ex.AccessToken // reused below as the bearer token
-	return srv, app.App.Key, app.Secret, res.Connected
+	res.Connected.AccessCode = ex.AccessToken // reused as the bearer token
+	return res.Connected
 }
 
 // FuzzServeHTTP sends arbitrary bodies to every route of a real server:
@@ -130,7 +147,38 @@ func BenchmarkBalanceRequestTraced(b *testing.B) {
 	benchBalance(b, srv, appSecret, conn)
 }
 
-func benchBalance(b *testing.B, srv *bghttp.Server, appSecret string, conn *bankgate.Connected) {
+// BenchmarkBalanceRequestSpread is BenchmarkBalanceRequest as the server
+// meets it: on the real clock (so cached grants, apps and sandbox states
+// are past their staleness bound and checked against the change feed) and
+// spread over 1,000 users, each request the next user's.
+func BenchmarkBalanceRequestSpread(b *testing.B) {
+	srv, svc, appKey, appSecret := newHandlerAt(b, time.Now)
+	const users = 1000
+	reqs := make([]*http.Request, users)
+	bodies := make([][]byte, users)
+	for i := range reqs {
+		conn := connectUser(b, svc, appKey, appSecret, fmt.Sprintf("bench_%d", i))
+		reqs[i], bodies[i] = balanceRequest(b, srv, appSecret, conn)
+	}
+	time.Sleep(600 * time.Millisecond) // past the 500 ms cache bound
+	w := &discardWriter{h: http.Header{}}
+	rd := bytes.NewReader(nil)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rd.Reset(bodies[i])
+		reqs[i].Body = readCloser{rd}
+		clear(w.h)
+		srv.ServeHTTP(w, reqs[i])
+		if i++; i == users {
+			i = 0
+		}
+	}
+}
+
+// balanceRequest returns a balance/get request for conn's first account,
+// and its body.
+func balanceRequest(b *testing.B, srv *bghttp.Server, appSecret string, conn *bankgate.Connected) (*http.Request, []byte) {
 	token := conn.AccessCode
 	acctReq := httptest.NewRequest("POST", "/v2/data/accounts/get", bytes.NewReader([]byte(`{"appSecret":"`+appSecret+`","userSecret":"`+conn.UserSecret+`"}`)))
 	acctReq.Header.Set("Authorization", "Bearer "+token)
@@ -146,11 +194,16 @@ func benchBalance(b *testing.B, srv *bghttp.Server, appSecret string, conn *bank
 		b.Fatalf("accounts: %s", rec.Body.String())
 	}
 	body := []byte(`{"appSecret":"` + appSecret + `","userSecret":"` + conn.UserSecret + `","accountID":"` + accts.Accounts[0].ID + `"}`)
-	w := &discardWriter{h: http.Header{}}
-	rd := bytes.NewReader(body)
-	req := httptest.NewRequest("POST", "/v2/data/balance/get", rd)
+	req := httptest.NewRequest("POST", "/v2/data/balance/get", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	return req, body
+}
+
+func benchBalance(b *testing.B, srv *bghttp.Server, appSecret string, conn *bankgate.Connected) {
+	req, body := balanceRequest(b, srv, appSecret, conn)
+	w := &discardWriter{h: http.Header{}}
+	rd := bytes.NewReader(body)
 	b.ReportAllocs()
 	for b.Loop() {
 		rd.Reset(body)

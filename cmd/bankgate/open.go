@@ -146,9 +146,9 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 		store.Close()
 		return nil, fmt.Errorf("--sandbox-clock: %w", err)
 	}
-	clk := base
+	clk, sbNow := base, (func() time.Time)(nil) // nil: the service's clock, one reading a request
 	if virtual != nil {
-		clk = virtual.Now
+		clk, sbNow = virtual.Now, virtual.Now
 	}
 	traced := store
 	if tr != nil {
@@ -194,7 +194,7 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 		Keyring:       keys,
 		Connectors:    connectors,
 		Now:           base,
-		SandboxNow:    clk,
+		SandboxNow:    sbNow,
 		AccessCodeTTL: cfg.AccessCodeTTL,
 		CacheTTL:      cfg.CacheStaleness,
 		Logger:        log,
