@@ -310,7 +310,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// JSON only: a body of another type is what a cross-site form or
 	// text/plain "simple request" sends, which needs no CORS preflight.
-	if !isJSONContentType(r.Header.Get("Content-Type")) {
+	if !isJSONContentType(header(r, "Content-Type")) {
 		s.writeErrorStatus(sw, http.StatusUnsupportedMediaType,
 			bankgate.Errorf(bankgate.ParameterError, "The Content-Type must be application/json."))
 		return
@@ -332,8 +332,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &x.req
-	*c = request{body: buf.Bytes(), bearer: parseBearer(r.Header.Get("Authorization")), route: rt, client: clientKey(x.client), x: x}
-	if k := r.Header.Get("Idempotency-Key"); k != "" && idempotentRoutes[rt.name] {
+	*c = request{body: buf.Bytes(), bearer: parseBearer(header(r, "Authorization")), route: rt, client: clientKey(x.client), x: x}
+	if k := header(r, "Idempotency-Key"); k != "" && idempotentRoutes[rt.name] {
 		// A key that is not valid is refused before anything runs: were it
 		// dropped, a retry would run the payment again.
 		if !validIdempotencyKey(k) {
@@ -343,8 +343,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.idempotencyKey = k
 	}
 	if rt.connect {
-		c.crossSite = r.Header.Get("Sec-Fetch-Site") == "cross-site"
-		c.origin = r.Header.Get("Origin")
+		c.crossSite = header(r, "Sec-Fetch-Site") == "cross-site"
+		c.origin = header(r, "Origin")
 		c.base = s.baseURL(r)
 	}
 	v, err := s.dispatch(&x.ctx, c)
@@ -619,6 +619,16 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
+// header returns the first value of the request header with the
+// canonical name key (net/http canonicalizes the names it reads), without
+// Header.Get's canonicalizing of key on every call.
+func header(r *http.Request, key string) string {
+	if v := r.Header[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -643,7 +653,7 @@ func (s *Server) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && len(s.proxies) > 0 && s.trusted(host) &&
-		r.Header.Get("X-Forwarded-Proto") == "https" {
+		header(r, "X-Forwarded-Proto") == "https" {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

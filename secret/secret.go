@@ -389,13 +389,20 @@ func WellFormed(s, prefix string, n int) bool {
 		return false
 	}
 	for i := len(prefix); i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if !base64URL[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// base64URL marks the bytes of the unpadded base64url alphabet.
+var base64URL = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
 
 // sealKey derives a 256-bit AES key for the given purpose from secret
 // material and a context (such as a connection ID).

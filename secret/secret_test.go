@@ -42,6 +42,14 @@ func TestRandomWellFormed(t *testing.T) {
 	if Random(PrefixAccessToken, 32) == s {
 		t.Fatal("two random tokens are equal")
 	}
+	// Every byte in the last place: exactly base64url's 64 are accepted.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for c := range 256 {
+		v := s[:len(s)-1] + string([]byte{byte(c)})
+		if got, want := WellFormed(v, PrefixAccessToken, 32), strings.IndexByte(alphabet, byte(c)) >= 0; got != want {
+			t.Errorf("byte %#x: WellFormed %v, want %v", c, got, want)
+		}
+	}
 }
 
 func TestSealOpen(t *testing.T) {
