@@ -1,6 +1,7 @@
 package http
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,17 @@ type Metrics struct {
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	storeErrors prometheus.Counter
+	// byRoute holds each route's success counter and latency histogram
+	// (*routeMetrics by route name), found once: WithLabelValues hashes
+	// its labels and takes a lock on every call. Route names are the
+	// server's own (never a client's string), so it stays small.
+	byRoute sync.Map
+}
+
+// routeMetrics are one route's most used series.
+type routeMetrics struct {
+	ok      prometheus.Counter
+	latency prometheus.Observer
 }
 
 // NewMetrics returns metrics registered in a new registry, together with
@@ -43,12 +55,18 @@ func (m *Metrics) observe(route string, storeErr bool, typ string, d time.Durati
 	if m == nil {
 		return
 	}
-	result := typ
-	if result == "" {
-		result = "ok"
+	rm, ok := m.byRoute.Load(route)
+	if !ok {
+		rm, _ = m.byRoute.LoadOrStore(route, &routeMetrics{
+			ok: m.requests.WithLabelValues(route, "ok"), latency: m.latency.WithLabelValues(route)})
 	}
-	m.requests.WithLabelValues(route, result).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	r := rm.(*routeMetrics)
+	if typ == "" {
+		r.ok.Inc()
+	} else {
+		m.requests.WithLabelValues(route, typ).Inc()
+	}
+	r.latency.Observe(d.Seconds())
 	if storeErr {
 		m.storeErrors.Inc()
 	}
