@@ -305,6 +305,29 @@ func (k *Keyring) AppendDigest(dst []byte, domain, value string) []byte {
 	return k.primary.appendDigest(dst, domain, value)
 }
 
+// AppendMAC appends the primary key's MAC of parts within domain to dst
+// and returns it: each part is preceded by its length (two bytes), so no
+// two lists of parts shorter than 64 KiB each give the same input. It is
+// for lookups in memory, never to be stored: it has no key-ID prefix and
+// changes with the primary key. With a dst of capacity 32 it allocates
+// nothing.
+func (k *Keyring) AppendMAC(dst []byte, domain string, parts ...string) []byte {
+	rk := k.primary
+	d := rk.pool.Get().(*digester)
+	d.h.Reset()
+	d.buf = append(append(d.buf[:0], domain...), 0)
+	for _, p := range parts {
+		d.buf = append(append(d.buf, byte(len(p)>>8), byte(len(p))), p...)
+	}
+	d.h.Write(d.buf)
+	d.sum = d.h.Sum(d.sum[:0])
+	dst = append(dst, d.sum...)
+	if cap(d.buf) <= 4096 {
+		rk.pool.Put(d)
+	}
+	return dst
+}
+
 // OtherDigests returns the digests of value under every verifying key
 // but the primary, newest first: what to look up when a lookup under the
 // primary key missed.

@@ -236,3 +236,38 @@ func TestStaged(t *testing.T) {
 		t.Fatal("a keyring with only a staged key was accepted")
 	}
 }
+
+// TestAppendMAC: the MAC depends on the key, the domain and every part,
+// where one part ends and the next begins included, and allocates
+// nothing into a buffer large enough.
+func TestAppendMAC(t *testing.T) {
+	k := mustKeyring(t)
+	other, err := NewKeyring(bytes.Repeat([]byte{8}, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := k.AppendMAC(nil, "d", "tok", "app", "user")
+	if len(base) != 32 {
+		t.Fatalf("MAC of %d bytes", len(base))
+	}
+	if !bytes.Equal(base, k.AppendMAC(nil, "d", "tok", "app", "user")) {
+		t.Fatal("not deterministic")
+	}
+	for name, m := range map[string][]byte{
+		"key":          other.AppendMAC(nil, "d", "tok", "app", "user"),
+		"domain":       k.AppendMAC(nil, "e", "tok", "app", "user"),
+		"a part":       k.AppendMAC(nil, "d", "tok", "app", "usex"),
+		"a boundary":   k.AppendMAC(nil, "d", "tok", "ap", "puser"),
+		"a NUL moved":  k.AppendMAC(nil, "d", "tok", "app\x00", "user"),
+		"fewer parts":  k.AppendMAC(nil, "d", "tok", "appuser"),
+		"digest alike": k.Digest("d", "tokappuser"),
+	} {
+		if bytes.Equal(base, m) {
+			t.Errorf("the MAC does not change with %s", name)
+		}
+	}
+	var buf [32]byte
+	if n := testing.AllocsPerRun(100, func() { k.AppendMAC(buf[:0], "d", "tok", "app", "user") }); n != 0 && !raceEnabled {
+		t.Errorf("%v allocations", n)
+	}
+}

@@ -30,6 +30,7 @@ const (
 	domainCode       = "access-code"
 	domainUserSecret = "user-secret"
 	domainUserID     = "user-id"
+	domainRequest    = "request"
 )
 
 // Sizes of the random secrets, in bytes of entropy.
