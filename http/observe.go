@@ -24,47 +24,66 @@ const requestIDKey = "X-Request-Id"
 
 // reqState is one request being served: its response writer and API
 // request, its ID, and what the access log and the trace report of it.
-// It is the one allocation ServeHTTP makes for its own bookkeeping: the
-// ID's bytes, the header value and the request's context live in it.
+// ServeHTTP takes it from the Server's pool and puts it back, zeroed,
+// once the request is answered, counted and logged (about 0.5 KB a
+// request less for the collector): nothing may keep a pointer into it
+// past that, so the request ID it names is allocated on its own (net/http
+// writes the response's headers after ServeHTTP returns), and so is the
+// handlers' context (a store driver may watch it from a goroutine that
+// outlives the call: modernc's SQLite does).
 type reqState struct {
 	sw  statusWriter
 	req request
 	// ctx is the handlers' context: the request's (with its server span
 	// when tracing is on) carrying the request ID.
-	ctx requestid.Context
+	ctx *requestid.Context
 	// client is the client's address, after trusted proxies.
 	client string
 	// appKey is the app's public key, once a handler knows the app;
 	// opID the operation the request started or resumed.
 	appKey, opID string
 	span         trace.Span // nil when tracing is off
-	idBuf        [requestid.Size]byte
-	idHdr        [1]string
+}
+
+// newID is a request ID made here and the X-Request-ID header value
+// holding it, in one allocation.
+type newID struct {
+	hdr [1]string
+	buf [requestid.Size]byte
 }
 
 // begin starts serving r: it takes the request's ID (the client's
 // X-Request-ID when sane, else a new one), sets it on the response, finds
 // the client's address and, when tracing is on, starts the server span.
 func (s *Server) begin(w http.ResponseWriter, r *http.Request) *reqState {
-	x := &reqState{sw: statusWriter{ResponseWriter: w}}
+	x := s.states.Get().(*reqState)
+	x.sw.ResponseWriter = w
 	var id string
 	if v := r.Header[requestIDKey]; len(v) > 0 && requestid.Valid(v[0]) {
 		id = v[0]
+		w.Header()[requestIDKey] = v[:1:1]
 	} else {
-		requestid.Fill(&x.idBuf)
-		id = unsafe.String(&x.idBuf[0], len(x.idBuf))
+		n := new(newID)
+		requestid.Fill(&n.buf)
+		id = unsafe.String(&n.buf[0], len(n.buf))
+		n.hdr[0] = id
+		w.Header()[requestIDKey] = n.hdr[:]
 	}
 	x.sw.reqID = id
-	x.idHdr[0] = id
-	w.Header()[requestIDKey] = x.idHdr[:]
 	x.client = s.clientIP(r)
 	ctx := r.Context()
 	// Probes (a load balancer's, every few seconds) are not traced.
 	if s.tracer != nil && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 		ctx = s.startSpan(ctx, x, r)
 	}
-	x.ctx = requestid.Context{Context: ctx, ID: id}
+	x.ctx = &requestid.Context{Context: ctx, ID: id}
 	return x
+}
+
+// release puts x back in the pool, zeroed, once its request is done.
+func (s *Server) release(x *reqState) {
+	*x = reqState{}
+	s.states.Put(x)
 }
 
 // finish counts, traces and logs a request that was answered.

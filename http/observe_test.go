@@ -267,3 +267,45 @@ func hasAttr(attrs []attribute.KeyValue, want attribute.KeyValue) bool {
 	}
 	return false
 }
+
+// TestRequestStateReuse: the server reuses its per-request state once a
+// request is answered, but nothing it handed out may change with it: the
+// handlers' context (a store driver may watch it from a goroutine that
+// outlives the call), the request ID in it and in the response header,
+// and the span's request ID.
+func TestRequestStateReuse(t *testing.T) {
+	tr := &recTracer{}
+	f := newFake()
+	srv := New(Config{Service: f, Limits: &Limits{}, Tracer: tr})
+	type seen struct {
+		ctx    context.Context
+		id     string
+		header http.Header
+	}
+	var reqs []seen
+	for range 50 {
+		r := httptest.NewRequest("POST", "/v2/data/balance/get", strings.NewReader(user(`"accountID":"acc-1"`)))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+bearerToken)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		reqs = append(reqs, seen{f.lastCtx, w.Header().Get("X-Request-ID"), w.Header()})
+	}
+	ids := map[string]bool{}
+	for i, s := range reqs {
+		if s.id == "" || ids[s.id] {
+			t.Fatalf("request %d: ID %q empty or repeated", i, s.id)
+		}
+		ids[s.id] = true
+		if got := requestid.FromContext(s.ctx); got != s.id {
+			t.Errorf("request %d: its context now names %q, its response %q", i, got, s.id)
+		}
+		_, _ = s.ctx.Done(), s.ctx.Err() // what a driver's goroutine does late: must not panic
+		if got := s.header.Get("X-Request-ID"); got != s.id {
+			t.Errorf("request %d: its header changed to %q", i, got)
+		}
+		if !hasAttr(tr.spans[i].attrs, attribute.String("bankgate.request_id", s.id)) {
+			t.Errorf("request %d: span attributes %v lack its ID %q", i, tr.spans[i].attrs, s.id)
+		}
+	}
+}

@@ -94,6 +94,7 @@ type Server struct {
 	// no proxy is trusted, so the warning is logged once per process.
 	xffWarned atomic.Bool
 	bufs      sync.Pool
+	states    sync.Pool // of *reqState (see begin, release)
 }
 
 // route is one API endpoint.
@@ -153,6 +154,7 @@ func New(cfg Config) *Server {
 		s.propagator = propagation.TraceContext{}
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
+	s.states.New = func() any { return new(reqState) }
 	lim := DefaultLimits
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
@@ -278,12 +280,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.finish(x, r, routeName, start)
+		s.release(x) // not after a re-raised panic: net/http may still use what it holds
 	}()
 
 	if s.pages != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		(r.URL.Path == "/connect" || r.URL.Path == "/connect.js" || strings.HasPrefix(r.URL.Path, "/connect/")) {
 		routeName = "connect-page"
-		s.pages.ServeHTTP(sw, r.WithContext(&x.ctx))
+		s.pages.ServeHTTP(sw, r.WithContext(x.ctx))
 		return
 	}
 	path := normalizePath(r.URL.Path)
@@ -347,7 +350,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.origin = header(r, "Origin")
 		c.base = s.baseURL(r)
 	}
-	v, err := s.dispatch(&x.ctx, c)
+	v, err := s.dispatch(x.ctx, c)
 	if err != nil {
 		s.writeError(sw, err)
 		return
