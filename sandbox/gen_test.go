@@ -3,7 +3,9 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -215,75 +217,55 @@ func checkBalances(t *testing.T, hs []*ledger, want []bankgate.Money, when strin
 	}
 }
 
-// TestGenCacheDemotes checks that a cache over its bytes first drops
-// the hot months' postings of users not read since the hand passed,
-// keeping their entries, and that their balances stay the same.
-func TestGenCacheDemotes(t *testing.T) {
-	c := newGenCache(1 << 30)
-	hs, want := readUsers(c, "demote", 100)
-	c.mu.Lock()
-	full := c.bytes
-	// Shrink the bound to what the entries take without their hot
-	// postings, plus a little: the hand demotes rather than evicts.
-	var hot int64
-	for _, e := range c.ring {
-		hot += int64(8 * cap(e.hotPosts))
-	}
-	c.max = full - hot + 1024
-	for _, e := range c.ring {
-		e.ref.Store(false)
-	}
-	c.evict()
-	n, bytes := len(c.m), c.bytes
-	demoted := 0
-	for _, e := range c.ring {
-		if e.hotPosts == nil && e.hotReplay {
-			demoted++
-		}
-	}
-	c.mu.Unlock()
-	if n != 100 || demoted == 0 || bytes > c.max {
-		t.Errorf("after evict: %d entries (want 100), %d demoted, %d bytes for a bound of %d", n, demoted, bytes, c.max)
-	}
-	checkBalances(t, hs, want, "demoted")
-}
-
-// TestHotReplay checks the path for a hot month whose postings do not
-// pack (a change of 2^38 hundredths or more): reads play the month again
-// and get the same balances.
-func TestHotReplay(t *testing.T) {
-	if _, ok := hotPack(0, 0, 1<<38); ok {
-		t.Error("hotPack packed a change of 2^38")
-	}
-	if x, ok := hotPack(1<<22-1, 4, -(1 << 38)); !ok || x>>42 != 1<<22-1 || x>>39&7 != 4 || x&(1<<39-1) != 0 {
-		t.Errorf("hotPack(2^22-1, 4, -2^38) = %x, %v", x, ok)
-	}
-	l := newGenCache(1<<30).ledger(bankByID[enbd], UserGood)
+// TestHotMonthInterval checks the balances a hot month keeps (those at
+// the last read's second, and the seconds they hold for) against the
+// reference: at and around every posting of the month, read in date
+// order, backwards, and jumping about (as apps whose test clocks differ
+// read one user), on one warm ledger.
+func TestHotMonthInterval(t *testing.T) {
+	bi := bankByID[enbd]
+	l := newGenCache(1<<30).ledger(bi, UserGood)
+	ref := newRefLedger(newProfile(bi, UserGood))
 	ms := monthStart(testNow)
-	times := []time.Time{ms, ms.Add(36 * time.Hour), testNow, ms.AddDate(0, 1, 0).Add(-time.Second)}
-	var want []bankgate.Money
-	for i := range l.p.books {
-		for _, now := range times {
-			want = append(want, l.balanceAt(i, now))
-		}
+	end := ms.AddDate(0, 1, 0).Add(-time.Second)
+	ref.upTo(end)
+	// Every posting's second, the seconds either side, and the month's
+	// first and last.
+	s := simPool.Get().(*monthSim)
+	m := monthIndex(testNow)
+	bal := make([]bankgate.Money, len(l.p.books))
+	l.gc.entry(l).open(s, m, bal)
+	s.run(l.p, m, bal)
+	times := []time.Time{ms, end}
+	for j := range s.posts {
+		at := time.Unix(s.posts[j].at, 0).UTC()
+		times = append(times, at.Add(-time.Second), at, at.Add(time.Second))
 	}
-	e := l.gc.entry(l)
-	e.mu.Lock()
-	e.hotPosts, e.hotReplay = nil, true
-	e.mu.Unlock()
-	k := 0
-	for i := range l.p.books {
-		for _, now := range times {
-			if got := l.balanceAt(i, now); got != want[k] {
-				t.Errorf("book %d at %v: replayed %d, want %d", i, now, got, want[k])
+	simPool.Put(s)
+	if len(times) < 20 {
+		t.Fatalf("only %d times in the month", len(times))
+	}
+	check := func(order string, ts []time.Time) {
+		for _, now := range ts {
+			if now.Before(ms) || now.After(end) {
+				continue
 			}
-			k++
+			for i := range l.p.books {
+				if got, want := l.balanceAt(i, now), ref.balanceAt(i, now); got != want {
+					t.Fatalf("%s: book %d at %v: %d, want %d", order, i, now, got, want)
+				}
+			}
 		}
 	}
+	check("forward", times)
+	back := slices.Clone(times)
+	slices.Reverse(back)
+	check("backward", back)
+	jumps := slices.Clone(times)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(jumps), func(i, j int) { jumps[i], jumps[j] = jumps[j], jumps[i] })
+	check("jumping", jumps)
 }
 
-// TestGenCacheBytesOption checks that a Connector whose cache of generated data
-// keeps almost nothing (Options.CacheBytes 1, and one user state) reports
 // what a Connector with the default cache does, as the clock moves forward.
 func TestGenCacheBytesOption(t *testing.T) {
 	b1, _ := newTestBank(t)

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/binary"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,9 +20,11 @@ const cpEvery = 3
 // genCache is a Connector's memory-bounded cache of generated users' data,
 // shared by every state (and every app) that reads the same user at the
 // same bank. Each entry holds the user's profile, checkpoints of the
-// balances and the detail of one month, so that a balance read costs a
-// lookup and a scan of one month's postings, and a month of transactions
-// one month generated with strings. Entries are evicted by CLOCK when the
+// balances, the balances as the hot month starts and those at the last
+// read's second, so that a balance read at about the same time costs a
+// lookup and a comparison, one elsewhere in the month one month played
+// amounts only, and a month of transactions one month generated with
+// strings. Entries are evicted by CLOCK when the
 // estimated bytes exceed max; a miss costs one amounts-only pass over the
 // months from epoch.
 type genCache struct {
@@ -58,35 +61,30 @@ type genEntry struct {
 	// as zigzag varints of the change from the checkpoint before.
 	cps []byte
 	// The hot month (-1 for none), the one balances were last read in:
-	// its first second, its balances as it started, each card's statement
-	// due time (seconds into the month), and its postings in date order,
-	// each packed by hotPack. hotReplay says a posting did not fit, or that the cache dropped the postings (demote), and
-	// reads play the month again instead.
+	// its first second, its balances as it started and each card's
+	// statement due time (seconds into the month).
 	hotStart int64
 	hotOpen  [maxBooks]bankgate.Money
 	// prevOpen are the balances as the month before the hot one started
 	// (when hot > 0): last month's transactions, the read apps make most
 	// after balances, are then played without a replay from a checkpoint.
 	prevOpen [maxBooks]bankgate.Money
-	hotPosts []uint64
-	hotDue   [2]uint32
-	hot      int32
-	ncp      int32
+	// cur are the balances the last read found in the hot month: every
+	// book's after the postings up to its second. They hold for every
+	// second in [curLo, curHi), from that read's last posting to the next
+	// (curLo >= curHi: none held). A user's postings are a day or more
+	// apart, so a read at the time now finds them: a read costs a
+	// comparison and no postings are kept; one outside plays the month
+	// again (a few µs) and moves the interval.
+	curBal [maxBooks]bankgate.Money
+	curLo  int64
+	curHi  int64
+	hotDue [2]uint32
+	hot    int32
+	ncp    int32
 
-	ref       atomic.Bool
-	evicted   bool
-	hotReplay bool
-}
-
-// hotPack packs a posting of the hot month: its second in the month (22
-// bits), its book (3 bits) and its signed change to the book's balance
-// (39 bits, offset by 1<<38). It reports false if the change does not fit.
-func hotPack(sec int64, book int8, delta bankgate.Money) (uint64, bool) {
-	d := int64(delta) + 1<<38
-	if d < 0 || d >= 1<<39 || sec < 0 || sec >= 1<<22 {
-		return 0, false
-	}
-	return uint64(sec)<<42 | uint64(book)<<39 | uint64(d), true
+	ref     atomic.Bool
+	evicted bool
 }
 
 // ledger returns the handle of generated user user at bank bi, shared
@@ -158,20 +156,6 @@ func (c *genCache) evict() {
 			c.hand++
 			continue
 		}
-		// An entry not read since the hand last passed first loses its
-		// hot month's postings (its balances are then read by playing
-		// the month, a few µs), and only if it is still unread when the
-		// hand comes round again, the rest.
-		if v.mu.TryLock() {
-			freed := v.demote()
-			v.mu.Unlock()
-			if freed > 0 {
-				v.size -= freed
-				c.bytes -= freed
-				c.hand++
-				continue
-			}
-		}
 		delete(c.m, genKey{v.h.p.bank.bank.ID, v.h.p.user})
 		c.bytes -= v.size
 		v.evicted = true
@@ -195,20 +179,9 @@ func (c *genCache) grew(e *genEntry, d int64) {
 	c.mu.Unlock()
 }
 
-// demote drops e's hot month's postings, keeping its opening balances,
-// and returns the bytes freed. The caller holds e.mu.
-func (e *genEntry) demote() int64 {
-	if e.hotPosts == nil {
-		return 0
-	}
-	freed := int64(8 * cap(e.hotPosts))
-	e.hotPosts, e.hotReplay = nil, true
-	return freed
-}
-
 // dataBytes returns the bytes of e's slices. The caller holds e.mu.
 func (e *genEntry) dataBytes() int64 {
-	return int64(cap(e.cps) + 8*cap(e.hotPosts))
+	return int64(cap(e.cps))
 }
 
 // open sets bal (one per book) to the balances as month m (0 <= m <
@@ -261,16 +234,16 @@ func (e *genEntry) open(s *monthSim, m int, bal []bankgate.Money) {
 	}
 }
 
-// setHot makes m (0 <= m < maxMonths) the hot month. The caller holds
-// e.mu.
-func (e *genEntry) setHot(m int) {
+// setHot makes m (0 <= m < maxMonths) the hot month, using s. It
+// reports whether it did, having played month m in s (its postings are
+// then s.posts, from the month's opening balances); when m was already
+// hot it does nothing. The caller holds e.mu.
+func (e *genEntry) setHot(s *monthSim, m int) bool {
 	if int(e.hot) == m {
-		return
+		return false
 	}
 	p := e.h.p
 	nb := len(p.books)
-	s := simPool.Get().(*monthSim)
-	defer simPool.Put(s)
 	if m > 0 {
 		e.open(s, m-1, e.prevOpen[:nb])
 		copy(e.hotOpen[:nb], e.prevOpen[:nb])
@@ -281,29 +254,12 @@ func (e *genEntry) setHot(m int) {
 	var buf [maxBooks]bankgate.Money
 	bal := buf[:copy(buf[:], e.hotOpen[:nb])]
 	s.run(p, m, bal)
-	e.hot, e.hotStart, e.hotReplay = int32(m), s.start, false
+	e.hot, e.hotStart = int32(m), s.start
+	e.curLo, e.curHi = 0, 0
 	for ci, due := range s.due {
 		e.hotDue[ci] = uint32(due - s.start)
 	}
-	size := e.dataBytes()
-	if cap(e.hotPosts) < len(s.posts) {
-		e.hotPosts = make([]uint64, 0, len(s.posts))
-	}
-	e.hotPosts = e.hotPosts[:0]
-	for i := range s.posts {
-		ps := &s.posts[i]
-		delta := ps.amount
-		if ps.debit {
-			delta = -delta
-		}
-		x, ok := hotPack(ps.at-s.start, ps.book, delta)
-		if !ok {
-			e.hotPosts, e.hotReplay = nil, true
-			break
-		}
-		e.hotPosts = append(e.hotPosts, x)
-	}
-	e.h.gc.grew(e, e.dataBytes()-size)
+	return true
 }
 
 // balanceAt returns book i's generated balance at t.
@@ -312,48 +268,48 @@ func (e *genEntry) balanceAt(i int, t time.Time) bankgate.Money {
 	if m < 0 {
 		return e.h.p.books[i].opening
 	}
+	ts := t.Unix()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.setHot(m)
-	bal := e.hotOpen[i]
-	if e.hotReplay {
-		return e.replayBalance(i, t, bal)
+	if int(e.hot) != m || ts < e.curLo || ts >= e.curHi {
+		e.locate(m, ts)
 	}
-	off := uint64(max(t.Unix()-e.hotStart, -1) + 1) // seconds into the month, plus one
-	for _, x := range e.hotPosts {
-		if x>>42 >= off {
-			break
-		}
-		if int(x>>39&7) == i {
-			bal += bankgate.Money(int64(x&(1<<39-1)) - 1<<38)
-		}
-	}
-	return bal
+	return e.curBal[i]
 }
 
-// replayBalance returns book i's balance at t, in the hot month, by
-// playing the month from its opening balance bal. The caller holds e.mu.
-func (e *genEntry) replayBalance(i int, t time.Time, bal bankgate.Money) bankgate.Money {
+// locate makes m the hot month and sets the balances at second ts of it
+// (every book's after the postings at or before ts), with the interval
+// they hold for. The caller holds e.mu.
+func (e *genEntry) locate(m int, ts int64) {
 	p := e.h.p
+	nb := len(p.books)
 	s := simPool.Get().(*monthSim)
 	defer simPool.Put(s)
-	var buf [maxBooks]bankgate.Money
-	s.run(p, int(e.hot), buf[:copy(buf[:], e.hotOpen[:len(p.books)])])
-	for j := range s.posts {
-		if ps := &s.posts[j]; ps.at > t.Unix() {
-			break
-		} else if int(ps.book) == i {
-			bal = ps.after
-		}
+	if !e.setHot(s, m) {
+		var buf [maxBooks]bankgate.Money
+		s.run(p, m, buf[:copy(buf[:], e.hotOpen[:nb])])
 	}
-	return bal
+	copy(e.curBal[:nb], e.hotOpen[:nb])
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	for j := range s.posts {
+		ps := &s.posts[j]
+		if ps.at > ts {
+			hi = ps.at
+			break
+		}
+		e.curBal[ps.book] = ps.after
+		lo = ps.at
+	}
+	e.curLo, e.curHi = lo, hi
 }
 
 // statement returns card ci's statement of month m (0 <= m < maxMonths).
 func (e *genEntry) statement(ci, m int) statement {
+	s := simPool.Get().(*monthSim)
+	defer simPool.Put(s)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.setHot(m)
+	e.setHot(s, m)
 	b := e.h.p.cards[ci]
 	return statement{amount: max(-e.hotOpen[b], 0), due: time.Unix(e.hotStart+int64(e.hotDue[ci]), 0).UTC()}
 }
