@@ -312,20 +312,13 @@ func (k *Keyring) AppendDigest(dst []byte, domain, value string) []byte {
 // changes with the primary key. With a dst of capacity 32 it allocates
 // nothing.
 func (k *Keyring) AppendMAC(dst []byte, domain string, parts ...string) []byte {
-	rk := k.primary
-	d := rk.pool.Get().(*digester)
-	d.h.Reset()
-	d.buf = append(append(d.buf[:0], domain...), 0)
-	for _, p := range parts {
-		d.buf = append(append(d.buf, byte(len(p)>>8), byte(len(p))), p...)
-	}
-	d.h.Write(d.buf)
-	d.sum = d.h.Sum(d.sum[:0])
-	dst = append(dst, d.sum...)
-	if cap(d.buf) <= 4096 {
-		rk.pool.Put(d)
-	}
-	return dst
+	return k.primary.macOf(dst, func(b []byte) []byte {
+		b = append(append(b, domain...), 0)
+		for _, p := range parts {
+			b = append(append(b, byte(len(p)>>8), byte(len(p))), p...)
+		}
+		return b
+	})
 }
 
 // OtherDigests returns the digests of value under every verifying key
@@ -376,9 +369,15 @@ func (rk *ringKey) appendDigest(dst []byte, domain, value string) []byte {
 }
 
 func (rk *ringKey) mac(dst []byte, domain, value string) []byte {
+	return rk.macOf(dst, func(b []byte) []byte { return append(append(append(b, domain...), 0), value...) })
+}
+
+// macOf appends to dst the key's HMAC of the message msg appends to an
+// empty buffer, with a pooled HMAC and buffer: it allocates nothing.
+func (rk *ringKey) macOf(dst []byte, msg func(b []byte) []byte) []byte {
 	d := rk.pool.Get().(*digester)
 	d.h.Reset()
-	d.buf = append(append(append(d.buf[:0], domain...), 0), value...)
+	d.buf = msg(d.buf[:0])
 	d.h.Write(d.buf)
 	d.sum = d.h.Sum(d.sum[:0])
 	dst = append(dst, d.sum...)
