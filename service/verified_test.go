@@ -23,19 +23,9 @@ func TestVerifiedRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	connect := func(user string) (token, userSecret string) {
-		res, err := a.Login(ctx, bankgate.LoginRequest{AppKey: app.App.Key, BankID: "SANDBOX_AE_ENBD", Username: user, Password: "pass_good"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex, err := a.ExchangeToken(ctx, app.Secret, res.Connected.AccessCode, res.Connected.ConnectionID, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ex.AccessToken, res.Connected.UserSecret
-	}
-	tok, us := connect("user_good")
-	tok2, us2 := connect("user_good_2")
+	one, two := connect(t, a, app, "user_good"), connect(t, a, app, "user_good_2")
+	tok, us := one.token, one.userSecret
+	tok2, us2 := two.token, two.userSecret
 	appSecret := app.Secret
 	auth := func(token, appSecret, userSecret string) (*bankgate.Principal, error) {
 		return a.Authenticate(ctx, token, appSecret, userSecret)
