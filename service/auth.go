@@ -119,20 +119,27 @@ func (s *Service) verifiedGrant(ctx context.Context, rd []byte, now time.Time) *
 func (s *Service) rememberVerified(e *grantEntry, rd, appDigest []byte, sess []byte) {
 	v := e.verified(rd, appDigest, sess)
 	s.mu.Lock()
-	if s.grants[e.key] == e {
-		delete(s.grants, e.key)
-	}
+	s.uncacheLocked(e)
 	putCapped(s.grants, v.key, v)
 	s.mu.Unlock()
 }
 
 // dropGrant removes e from the grant cache, if it is still there.
 func (s *Service) dropGrant(e *grantEntry) {
+	if e.key == "" { // never cached
+		return
+	}
 	s.mu.Lock()
+	s.uncacheLocked(e)
+	s.mu.Unlock()
+}
+
+// uncacheLocked removes e from the grant cache if it is there under its
+// key (not replaced since). The caller holds s.mu.
+func (s *Service) uncacheLocked(e *grantEntry) {
 	if s.grants[e.key] == e {
 		delete(s.grants, e.key)
 	}
-	s.mu.Unlock()
 }
 
 // AuthenticateTokenID is Authenticate for SDK-forwarded calls, which name
@@ -325,7 +332,9 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 		cached = true
 	}
 	s.touch(ctx, e, now)
-	if rd != nil && appDigest != nil && current && cached && e.key != "" && e.denied == grantUsable {
+	// cached implies the userSecret's digest and the session are under the
+	// primary key; rd comes only with a grant from the cache (usable).
+	if rd != nil && appDigest != nil && cached {
 		s.rememberVerified(e, rd, appDigest, sess)
 	}
 	return s.principal(e, app, sess, now), nil
@@ -353,13 +362,7 @@ func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSec
 	if err != nil {
 		s.log.WarnContext(ctx, "re-digest connection under the primary key", "connectionID", e.connID(), "err", err)
 	}
-	if e.key != "" {
-		s.mu.Lock()
-		if s.grants[e.key] == e {
-			delete(s.grants, e.key)
-		}
-		s.mu.Unlock()
-	}
+	s.dropGrant(e)
 }
 
 // grantEntry is what a bearer check needs of a grant, kept per token:

@@ -186,5 +186,5 @@ func (s *Service) AdvanceClock(ctx context.Context, appSecret, advance string) (
 		}
 		s.forgetApp(app.ID)
 	}
-	return &bankgate.SandboxClock{Now: appNow(s.sandboxNow(), offset), Offset: offset}, nil
+	return &bankgate.SandboxClock{Now: appNow(s.sandboxAt(s.Now()), offset), Offset: offset}, nil
 }

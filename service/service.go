@@ -204,19 +204,17 @@ func (s *Service) appNowAt(app *bankgate.App, now time.Time) time.Time {
 	if production(app) {
 		return now
 	}
-	base := now
-	if s.sbNow != nil {
-		base = s.sbNow()
-	}
-	return appNow(base, app.ClockOffset)
+	return appNow(s.sandboxAt(now), app.ClockOffset)
 }
 
-// sandboxNow returns the sandbox clock's reading (see Config.SandboxNow).
-func (s *Service) sandboxNow() time.Time {
+// sandboxAt returns the sandbox clock's reading, given now, a reading of
+// the service clock, which is that reading unless a sandbox clock of its
+// own is set (see Config.SandboxNow).
+func (s *Service) sandboxAt(now time.Time) time.Time {
 	if s.sbNow != nil {
 		return s.sbNow()
 	}
-	return s.Now()
+	return now
 }
 
 func appNow(base time.Time, offset time.Duration) time.Time { return base.Add(offset).UTC() }
