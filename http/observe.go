@@ -25,7 +25,7 @@ const requestIDKey = "X-Request-Id"
 // reqState is one request being served: its response writer and API
 // request, its ID, and what the access log and the trace report of it.
 // ServeHTTP takes it from the Server's pool and puts it back, zeroed,
-// once the request is answered, counted and logged (about 0.5 KB a
+// once the request is answered, counted and logged (about 0.3 KB a
 // request less for the collector): nothing may keep a pointer into it
 // past that, so the request ID it names is allocated on its own (net/http
 // writes the response's headers after ServeHTTP returns), and so is the

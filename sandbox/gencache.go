@@ -305,11 +305,13 @@ func (e *genEntry) locate(m int, ts int64) {
 
 // statement returns card ci's statement of month m (0 <= m < maxMonths).
 func (e *genEntry) statement(ci, m int) statement {
-	s := simPool.Get().(*monthSim)
-	defer simPool.Put(s)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.setHot(s, m)
+	if int(e.hot) != m {
+		s := simPool.Get().(*monthSim)
+		e.setHot(s, m)
+		simPool.Put(s)
+	}
 	b := e.h.p.cards[ci]
 	return statement{amount: max(-e.hotOpen[b], 0), due: time.Unix(e.hotStart+int64(e.hotDue[ci]), 0).UTC()}
 }
