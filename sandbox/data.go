@@ -270,9 +270,9 @@ func (st *userState) accounts(now time.Time) []bankgate.Account {
 func (st *userState) accountAt(i int, now time.Time) bankgate.Account {
 	p := st.l.p
 	a := &p.accounts[i]
-	bk := p.books[a.book]
+	bk := p.book(int(a.book))
 	return bankgate.Account{
-		ID: a.id, Name: a.name, Type: a.typ(), IBAN: bk.iban(), Number: bk.number(),
+		ID: p.accountID(i), Name: a.name, Type: a.typ(), IBAN: bk.iban(), Number: bk.number(),
 		Currency: *bk.cur, IsFavourite: a.fav, Balance: st.balance(int(a.book), now),
 	}
 }
@@ -387,7 +387,7 @@ func (st *userState) cards(now time.Time) []bankgate.Card {
 	p := st.l.p
 	out := make([]bankgate.Card, 0, len(p.cards))
 	for ci, bi := range p.cards {
-		bk := p.books[bi]
+		bk := p.book(int(bi))
 		out = append(out, bankgate.Card{
 			ID: bk.id(), Name: bk.name(), CardNumber: bk.number(), CreditLimit: bk.limit, Currency: *bk.cur,
 			Type: "credit", ExpiryDate: bk.expiry(), Status: "active", Balance: st.cardBalance(ci, now),
@@ -421,7 +421,7 @@ func (b *Connector) CardBalance(ctx context.Context, call *bank.Call, cardID str
 func (st *userState) card(id string) int {
 	p := st.l.p
 	for ci, bi := range p.cards {
-		if id != "" && p.books[bi].id() == id {
+		if id != "" && p.book(int(bi)).id() == id {
 			return ci
 		}
 	}
@@ -435,7 +435,7 @@ func (st *userState) card(id string) int {
 func (st *userState) cardBalance(ci int, now time.Time) bankgate.CardBalance {
 	p := st.l.p
 	b := int(p.cards[ci])
-	bk := &p.books[b]
+	bk := p.book(b)
 	outstanding := max(-st.balance(b, now), 0)
 	cb := bankgate.CardBalance{
 		CardNumber:         bk.number(),

@@ -32,12 +32,12 @@ func (b *Connector) ibanOwner(ctx context.Context, app, iban string) (*owner, in
 // account claims only an IBAN nobody holds; a fixture's takes it over.
 func (b *Connector) registerIBANs(ctx context.Context, st *userState, now time.Time) error {
 	p := st.l.p
-	for _, a := range p.accounts {
-		bk := p.books[a.book]
+	for i, a := range p.accounts {
+		bk := p.book(int(a.book))
 		if bk.iban() == "" {
 			continue
 		}
-		o := owner{Bank: st.bi.bank.ID, User: st.user, Account: a.id, Currency: bk.cur.Code}
+		o := owner{Bank: st.bi.bank.ID, User: st.user, Account: p.accountID(i), Currency: bk.cur.Code}
 		for range maxAppendAttempts {
 			cur, seq, err := b.ibanOwner(ctx, st.app, bk.iban())
 			if err != nil {

@@ -337,9 +337,7 @@ func (f *fixture) validate() error {
 			sorted[j] = a.Transactions[k]
 			sorted[j].Date = dates[k].Format(time.RFC3339Nano)
 			if sorted[j].Reference == "" {
-				var bk book
-				bk.pack(bookStrings{refCode: refCode(a.ID)})
-				sorted[j].Reference = reference(&bk, dates[k], j+1)
+				sorted[j].Reference = reference(kindCurrent, refCode(a.ID), dates[k], j+1)
 			}
 			if refs[sorted[j].Reference] {
 				return fmt.Errorf("%s: transaction reference %q is repeated", where, sorted[j].Reference)
@@ -388,7 +386,7 @@ func (f *fixture) inputs() []bankgate.UserInput {
 }
 
 // A fixture's accounts are bounded so that a book's packed strings stay
-// small (see book.pack).
+// small (see book.packStrings).
 const (
 	maxFixtureAccounts     = 50
 	maxFixtureAccountField = 256
@@ -410,13 +408,13 @@ func (f *fixture) ledger(bi *bankInfo) *ledger {
 	p := &profile{bank: bi, user: f.Username, currency: currencyOf(bi.country.Currency), fixed: &id, area: id.Address.Area,
 		current: -1, savings: -1, current2: -1}
 	l := &ledger{p: p, through: maxMonths - 1}
+	strs := make([]bookStrings, 0, len(f.Accounts))
 	for i, a := range f.Accounts {
 		opening, _ := toMoney(a.OpeningBalance)
 		cur := bankgate.Currencies[a.Currency]
-		bk := book{kind: kindCurrent, opening: opening, cur: currencyOf(a.Currency)}
-		bk.pack(bookStrings{id: a.ID, name: a.Name, number: a.Number, iban: a.IBAN, refCode: refCode(a.ID)})
-		p.books = append(p.books, bk)
-		p.accounts = append(p.accounts, accountRef{id: a.ID, name: a.Name, kind: uint8(slices.Index(accountTypes, a.Type)), book: int8(i), fav: i == 0})
+		p.books = append(p.books, book{kind: kindCurrent, opening: opening, cur: currencyOf(a.Currency)})
+		strs = append(strs, bookStrings{id: a.ID, name: a.Name, number: a.Number, iban: a.IBAN, refCode: refCode(a.ID)})
+		p.accounts = append(p.accounts, accountRef{name: a.Name, kind: uint8(slices.Index(accountTypes, a.Type)), book: int8(i), fav: i == 0})
 		bal := opening
 		var txs []bankgate.Transaction
 		for _, ft := range a.Transactions {
@@ -435,6 +433,7 @@ func (f *fixture) ledger(bi *bankInfo) *ledger {
 		l.txs = append(l.txs, txs)
 		l.bal = append(l.bal, bal)
 	}
+	p.packStrings(strs, "")
 	return l
 }
 

@@ -327,7 +327,7 @@ func (s *monthSim) run(p *profile, m int, bal []bankgate.Money) {
 // as the month has always generated them. Their strings share one
 // allocation.
 func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgate.Transaction) []bankgate.Transaction {
-	bk := &p.books[b]
+	bk := p.book(b)
 	n := 0
 	for i := range s.posts {
 		if ps := &s.posts[i]; int(ps.book) == b && ps.at >= from && ps.at <= to {
@@ -378,9 +378,9 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 			desc, details = str(e.m.Name, " Bill Payment"), str("BILL PAYMENT ", e.m.Narrative)
 		case txtOwn:
 			if ps.toSide {
-				desc, details = "Transfer from Current Account", str("OWN ACCOUNT TRANSFER FROM ", p.books[e.from].number())
+				desc, details = "Transfer from Current Account", str("OWN ACCOUNT TRANSFER FROM ", p.book(int(e.from)).number())
 			} else {
-				desc, details = str("Transfer to ", p.books[e.to].name()), str("OWN ACCOUNT TRANSFER TO ", p.books[e.to].number())
+				desc, details = str("Transfer to ", p.book(int(e.to)).name()), str("OWN ACCOUNT TRANSFER TO ", p.book(int(e.to)).number())
 			}
 		case txtInterest:
 			if month == "" {
@@ -391,13 +391,13 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 			desc, details = e.m.Name, str("POS PURCHASE ", e.m.Narrative)
 		case txtCardPay:
 			if ps.toSide {
-				desc, details = "Payment Received - Thank You", str("PAYMENT RECEIVED FROM A/C ", p.books[e.from].number())
+				desc, details = "Payment Received - Thank You", str("PAYMENT RECEIVED FROM A/C ", p.book(int(e.from)).number())
 			} else {
-				desc, details = "Credit Card Payment", str("PAYMENT TO CARD ", p.books[e.to].number())
+				desc, details = "Credit Card Payment", str("PAYMENT TO CARD ", p.book(int(e.to)).number())
 			}
 		case txtPurchase:
 			k := len(buf)
-			if bk := p.books[e.from]; bk.kind == kindCard {
+			if bk := p.book(int(e.from)); bk.kind == kindCard {
 				buf = append(append(append(buf, "CARD ENDING "...), bk.last4()...), ' ')
 			} else {
 				buf = append(buf, "POS PURCHASE "...)
@@ -409,7 +409,7 @@ func (s *monthSim) transactions(p *profile, b int, from, to int64, out []bankgat
 		}
 		at := time.Unix(ps.at, 0).UTC()
 		k := len(buf)
-		buf = appendReference(buf, bk, at, seq)
+		buf = appendReference(buf, bk.kind, bk.refCode(), at, seq)
 		ref := unsafe.String(&buf[k], len(buf)-k)
 		out = append(out, bankgate.Transaction{
 			Amount: ps.amount, Date: at, Type: typ, Description: desc, Details: details, Currency: *p.currency,

@@ -116,20 +116,20 @@ func countBefore(txs []bankgate.Transaction, t time.Time) int {
 // reference returns a transaction reference unique within its book and
 // stable over time: a prefix, the date, the book's code and the
 // transaction's sequence number within its month.
-func reference(bk *book, at time.Time, seq int) string {
-	return string(appendReference(make([]byte, 0, 20), bk, at, seq))
+func reference(kind bookKind, refCode string, at time.Time, seq int) string {
+	return string(appendReference(make([]byte, 0, 20), kind, refCode, at, seq))
 }
 
-// appendReference appends reference(bk, at, seq) to b.
-func appendReference(b []byte, bk *book, at time.Time, seq int) []byte {
-	if bk.kind == kindCard {
+// appendReference appends reference(kind, refCode, at, seq) to b.
+func appendReference(b []byte, kind bookKind, refCode string, at time.Time, seq int) []byte {
+	if kind == kindCard {
 		b = append(b, "CT"...)
 	} else {
 		b = append(b, "FT"...)
 	}
 	y, mo, d := at.Date()
 	b = append(b, byte('0'+y/10%10), byte('0'+y%10), byte('0'+int(mo)/10), byte('0'+int(mo)%10), byte('0'+d/10), byte('0'+d%10))
-	b = append(b, bk.refCode()...)
+	b = append(b, refCode...)
 	b = append(b, byte('0'+seq/1000%10), byte('0'+seq/100%10), byte('0'+seq/10%10), byte('0'+seq%10))
 	return b
 }

@@ -151,10 +151,10 @@ func (l *refLedger) month(m int) {
 
 	// Own-account transfers right after payday.
 	if p.savings >= 0 {
-		s := p.books[p.savings]
+		s := p.book(int(p.savings))
 		evs = append(evs, refEvent{at: at(int(p.payday), 12), kind: evTransfer, disc: true, from: cur, to: int(p.savings), amount: p.toSavings,
 			m: bankBrand, desc: "Transfer to Savings Account", details: "OWN ACCOUNT TRANSFER TO " + s.number(),
-			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number()})
+			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.book(cur).number()})
 		evs = append(evs, refEvent{at: start.AddDate(0, 1, 0).Add(-time.Minute), kind: evInterest, to: int(p.savings),
 			m: bankBrand, desc: "Interest Credit", details: "PROFIT / INTEREST CREDIT " + start.Format("Jan 2006"), category: catInterest})
 	}
@@ -162,26 +162,26 @@ func (l *refLedger) month(m int) {
 	// each month, so that its balance stays realistic.
 	switch to := int(max(p.savings, p.current2)); {
 	case to >= 0:
-		name := p.books[to].name()
+		name := p.book(to).name()
 		evs = append(evs, refEvent{at: at(int(p.payday), 14), kind: evSweep, from: cur, to: to, amount: 2 * salary,
-			m: bankBrand, desc: "Transfer to " + name, details: "OWN ACCOUNT TRANSFER TO " + p.books[to].number(),
-			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number()})
+			m: bankBrand, desc: "Transfer to " + name, details: "OWN ACCOUNT TRANSFER TO " + p.book(to).number(),
+			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.book(cur).number()})
 	default:
 		mc := &bi.country.Travel[r.IntN(len(bi.country.Travel))]
 		evs = append(evs, refEvent{at: at(int(p.payday)+1+r.IntN(3), 8+r.IntN(14)), kind: evSweep, from: cur, to: -1, amount: 2 * salary,
 			m: mc, desc: mc.Name, details: "POS PURCHASE " + mc.Narrative, category: catTravel})
 	}
 	if p.current2 >= 0 {
-		c2 := p.books[p.current2]
+		c2 := p.book(int(p.current2))
 		evs = append(evs, refEvent{at: at(int(p.payday), 13), kind: evTransfer, disc: true, from: cur, to: int(p.current2), amount: p.toCurrent2,
 			m: bankBrand, desc: "Transfer to Everyday Current Account", details: "OWN ACCOUNT TRANSFER TO " + c2.number(),
-			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.books[cur].number()})
+			category: catTransfers, toDesc: "Transfer from Current Account", toDetails: "OWN ACCOUNT TRANSFER FROM " + p.book(cur).number()})
 	}
 	for ci, b := range p.cards {
-		bk := &p.books[b]
+		bk := p.book(int(b))
 		evs = append(evs, refEvent{at: at(int(bk.payDay), 8), kind: evCardPayment, from: cur, to: int(b), card: ci,
 			m: bankBrand, desc: "Credit Card Payment", details: "PAYMENT TO CARD " + bk.number(),
-			category: catTransfers, toDesc: "Payment Received - Thank You", toDetails: "PAYMENT RECEIVED FROM A/C " + p.books[cur].number()})
+			category: catTransfers, toDesc: "Payment Received - Thank You", toDetails: "PAYMENT RECEIVED FROM A/C " + p.book(cur).number()})
 	}
 
 	// Purchases, paid from the current account or one of the cards.
@@ -197,7 +197,7 @@ func (l *refLedger) month(m int) {
 			from := payer()
 			evs = append(evs, refEvent{at: at(anyDay(), 8+r.IntN(14)), kind: evDebit, disc: true, from: from,
 				amount: money(r, lo*lvl, hi*lvl), m: mc, desc: mc.Name,
-				details: p.books[from].posPrefix() + mc.Narrative + " " + strings.ToUpper(p.city.Name), category: cat})
+				details: p.book(from).posPrefix() + mc.Narrative + " " + strings.ToUpper(p.city.Name), category: cat})
 		}
 	}
 	c := bi.country
@@ -250,10 +250,10 @@ func (l *refLedger) month(m int) {
 		}
 		l.bal[b] = after
 		seq[b]++
-		bk := &p.books[b]
+		bk := p.book(b)
 		l.txs[b] = append(l.txs[b], bankgate.Transaction{
 			Amount: amt, Date: at, Type: typ, Description: desc, Details: details, Currency: *p.currency,
-			BeforeAmount: before, AfterAmount: after, Reference: reference(bk, at, seq[b]),
+			BeforeAmount: before, AfterAmount: after, Reference: reference(bk.kind, bk.refCode(), at, seq[b]),
 			Category: cat, BrandName: mc.Name, BrandLogo: mc.Logo,
 		})
 	}

@@ -305,7 +305,8 @@ func (b *Connector) pay(ctx context.Context, st *userState, call *bank.Call, now
 			return nil, coolDownError(pe.activeAt.Sub(now))
 		}
 		ref := st.l.p.accounts[ai]
-		bk := &st.l.p.books[ref.book]
+		refID := st.l.p.accountID(ai)
+		bk := st.l.p.book(int(ref.book))
 		minimum := minimumUnits[pe.typ]
 		if minimum == 0 {
 			minimum = 1
@@ -329,14 +330,14 @@ func (b *Connector) pay(ctx context.Context, st *userState, call *bank.Call, now
 			to = nil // not a sandbox account we can credit
 		}
 		if to != nil && to.Bank == st.bi.bank.ID && to.User == st.user {
-			if to.Account == ref.id {
+			if to.Account == refID {
 				return nil, paramError("The sender and receiver accounts must differ.")
 			}
 			if st.account(to.Account) < 0 {
 				to = nil
 			}
 		}
-		t := &transferRecord{Ref: newRef(), Account: ref.id, Amount: req.Amount, Currency: bk.cur.Code, Wire: wire,
+		t := &transferRecord{Ref: newRef(), Account: refID, Amount: req.Amount, Currency: bk.cur.Code, Wire: wire,
 			Beneficiary: pe.id, Name: pe.name, IBAN: pe.iban, AccountNumber: pe.acct, Remark: strings.TrimSpace(req.Remark),
 			IdempotencyKey: call.IdempotencyKey, FromName: st.l.p.ident().Name, FromIBAN: bk.iban(), To: to}
 		res = &bankgate.TransferResult{Reference: t.Ref, Amount: t.Amount, Currency: *bk.cur}

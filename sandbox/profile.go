@@ -24,20 +24,24 @@ const (
 )
 
 // book is one ledger of a user: an account or a card. Every cached
-// generated user holds a few, so it is kept small: its strings are packed
-// into one (s, read through id, name, number, iban, refCode and expiry),
-// its currency is shared, and what can be derived (floor, posPrefix,
-// last4) is.
+// generated user holds a few, so it is kept small and holds no pointer
+// to the user's other objects: its strings are packed into its
+// profile's strs (at off, read through the profile's bookView: id, name,
+// number, iban, refCode and expiry), its currency is shared, and what
+// can be derived (floor, posPrefix, last4) is. The collector then finds
+// nothing to follow in a user's books but the shared currencies: at
+// 100,000 cached users each pointer to a user's own object costs it a
+// span lookup that misses the CPU's caches.
 type book struct {
-	s   string    // id, name, number, iban, refCode, expiry, back to back
-	end [5]uint16 // where each of the first five ends in s
 	cur *bankgate.Currency
 
 	opening bankgate.Money
 	limit   bankgate.Money // cards: the credit limit
 
-	interestBP int32 // savings: annual interest in basis points
-	payDay     int8  // cards: day of the month the statement balance is paid
+	off        uint32    // where the book's strings start in its profile's strs
+	end        [6]uint16 // where id, name, number, iban, refCode and expiry end, from off
+	interestBP int32     // savings: annual interest in basis points
+	payDay     int8      // cards: day of the month the statement balance is paid
 	kind       bookKind
 }
 
@@ -51,40 +55,46 @@ func (x *bookStrings) len() int {
 	return len(x.id) + len(x.name) + len(x.number) + len(x.iban) + len(x.refCode) + len(x.expiry)
 }
 
-// pack sets bk's strings to x, in one allocation. Each of the strings
-// but the last must be shorter than 64 KiB (fixtures bound them far
-// below that).
-func (bk *book) pack(x bookStrings) { bk.packInto(make([]byte, 0, x.len()), x) }
+// maxBookStrings bounds the bytes of one book's strings (its ends are
+// uint16); fixtures bound them far below that.
+const maxBookStrings = 1<<16 - 1
 
-// packInto appends x to arena, which must have room for it (so that the
-// strings of books packed before stay where they are), sets bk's strings
-// to the appended bytes, and returns arena.
-func (bk *book) packInto(arena []byte, x bookStrings) []byte {
-	if cap(arena)-len(arena) < x.len() {
-		panic("sandbox: book strings arena too small")
+// packStrings appends x to arena, sets bk's offset and ends to where
+// they went, and returns arena. It panics when x is longer than
+// maxBookStrings or the arena would pass 4 GiB, which no fixture or
+// generated user comes near.
+func (bk *book) packStrings(arena []byte, x bookStrings) []byte {
+	if x.len() > maxBookStrings || uint64(len(arena))+uint64(x.len()) > 1<<32-1 {
+		panic("sandbox: a book's strings are too long")
 	}
 	start := len(arena)
+	bk.off = uint32(start)
 	parts := [...]string{x.id, x.name, x.number, x.iban, x.refCode, x.expiry}
 	for i, s := range parts {
 		arena = append(arena, s...)
-		if i < len(bk.end) {
-			bk.end[i] = uint16(len(arena) - start)
-		}
-	}
-	if n := len(arena) - start; n > 0 {
-		bk.s = unsafe.String(&arena[start], n)
-	} else {
-		bk.s = ""
+		bk.end[i] = uint16(len(arena) - start)
 	}
 	return arena
 }
 
-func (bk *book) id() string      { return bk.s[:bk.end[0]] }
-func (bk *book) name() string    { return bk.s[bk.end[0]:bk.end[1]] }
-func (bk *book) number() string  { return bk.s[bk.end[1]:bk.end[2]] }
-func (bk *book) iban() string    { return bk.s[bk.end[2]:bk.end[3]] } // empty for cards
-func (bk *book) refCode() string { return bk.s[bk.end[3]:bk.end[4]] } // 6 characters of the ID, for references
-func (bk *book) expiry() string  { return bk.s[bk.end[4]:] }          // cards: MM/YY
+// bookView is a book with its strings, as a profile's book returns it.
+type bookView struct {
+	*book
+	s string // the book's packed strings
+}
+
+// book returns book i of p with its strings.
+func (p *profile) book(i int) bookView {
+	bk := &p.books[i]
+	return bookView{bk, p.strs[bk.off : bk.off+uint32(bk.end[5])]}
+}
+
+func (v bookView) id() string      { return v.s[:v.end[0]] }
+func (v bookView) name() string    { return v.s[v.end[0]:v.end[1]] }
+func (v bookView) number() string  { return v.s[v.end[1]:v.end[2]] }
+func (v bookView) iban() string    { return v.s[v.end[2]:v.end[3]] } // empty for cards
+func (v bookView) refCode() string { return v.s[v.end[3]:v.end[4]] } // 6 characters of the ID, for references
+func (v bookView) expiry() string  { return v.s[v.end[4]:v.end[5]] } // cards: MM/YY
 
 // currencyOf returns the shared Currency of a code bankgate knows, or a
 // new one with only the code.
@@ -113,10 +123,10 @@ func (bk *book) floor() bankgate.Money {
 }
 
 // last4 returns a card's last four digits.
-func (bk *book) last4() string { n := bk.number(); return n[len(n)-4:] }
+func (bk bookView) last4() string { n := bk.number(); return n[len(n)-4:] }
 
 // posPrefix returns what starts the Details of a purchase paid from bk.
-func (bk *book) posPrefix() string {
+func (bk bookView) posPrefix() string {
 	switch bk.kind {
 	case kindCard:
 		return "CARD ENDING " + bk.last4() + " "
@@ -128,11 +138,48 @@ func (bk *book) posPrefix() string {
 
 // accountRef is one entry of the user's account list.
 type accountRef struct {
-	id   string // the book's ID, except for a card's credit account
-	name string
-	book int8
-	fav  bool
-	kind uint8 // its type: an index into accountTypes
+	name string // a constant for a generated user
+	// A card's credit account has an ID of its own, at idOff in the
+	// profile's strs (idLen bytes); every other account's ID is its
+	// book's (idLen 0). Read it through profile.accountID.
+	idOff uint32
+	idLen uint8
+	book  int8
+	fav   bool
+	kind  uint8 // its type: an index into accountTypes
+}
+
+// accountID returns the ID of account i.
+func (p *profile) accountID(i int) string {
+	if a := &p.accounts[i]; a.idLen > 0 {
+		return p.strs[a.idOff : a.idOff+uint32(a.idLen)]
+	}
+	return p.book(int(p.accounts[i].book)).id()
+}
+
+// packStrings sets p.strs to the strings of p's books (one per book, in
+// order) and, if creditID is not empty, the ID of p's credit account, in
+// one allocation.
+func (p *profile) packStrings(strs []bookStrings, creditID string) {
+	n := len(creditID)
+	for i := range strs {
+		n += strs[i].len()
+	}
+	arena := make([]byte, 0, n)
+	for i := range strs {
+		arena = p.books[i].packStrings(arena, strs[i])
+	}
+	if creditID != "" {
+		for i := range p.accounts {
+			if a := &p.accounts[i]; a.kind == typeCredit {
+				a.idOff, a.idLen = uint32(len(arena)), uint8(len(creditID))
+				arena = append(arena, creditID...)
+			}
+		}
+	}
+	if len(arena) > 0 {
+		p.strs = unsafe.String(&arena[0], len(arena))
+	}
 }
 
 // typ is the account's type, one of accountTypes.
@@ -161,6 +208,10 @@ type profile struct {
 	books    []book
 	accounts []accountRef
 	cards    []int8 // indexes into books, in card order
+	// strs are the books' strings and the credit account's ID, packed
+	// (see book and accountRef): one allocation, the one pointer a
+	// user's books and accounts need.
+	strs string
 
 	employer   *merchant
 	salary     bankgate.Money // in the first year
@@ -400,7 +451,7 @@ func generate(bi *bankInfo, user string) *generated {
 	if hasCredit {
 		nAccounts++
 	}
-	p.books = new([maxBooks]book)[:0:nBooks]
+	p.books = make([]book, 0, nBooks)
 	p.accounts = g.accounts[:0:nAccounts]
 	p.cards = g.cards[:0:nCards]
 	// The books' strings, packed into one allocation at the end.
@@ -440,24 +491,7 @@ func generate(bi *bankInfo, user string) *generated {
 		p.accounts = append(p.accounts, accountRef{name: "Credit Card", kind: typeCredit, book: p.cards[0]})
 	}
 	// One allocation for every book's strings and the credit account's ID.
-	n := len(creditID)
-	for i := range p.books {
-		n += strs[i].len()
-	}
-	arena := make([]byte, 0, n)
-	for i := range p.books {
-		arena = p.books[i].packInto(arena, strs[i])
-	}
-	for i := range p.accounts {
-		a := &p.accounts[i]
-		if a.kind == typeCredit {
-			start := len(arena)
-			arena = append(arena, creditID...)
-			a.id = unsafe.String(&arena[start], len(creditID))
-		} else {
-			a.id = p.books[a.book].id()
-		}
-	}
+	p.packStrings(strs[:len(p.books)], creditID)
 	return g
 }
 
@@ -623,18 +657,11 @@ func titleCase(s string) string {
 func (p *profile) size() int {
 	n := len(p.user)
 	if p.fixed == nil {
-		n += int(unsafe.Sizeof(generated{})) + int(unsafe.Sizeof([maxBooks]book{})) // the ledger handle, profile, accounts and cards; the books
+		n += int(unsafe.Sizeof(generated{})) + cap(p.books)*int(unsafe.Sizeof(book{})) // the ledger handle, profile, accounts and cards; the books
 	} else {
 		n += int(unsafe.Sizeof(*p)) + cap(p.books)*int(unsafe.Sizeof(book{})) + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)
 	}
-	for i := range p.books {
-		n += len(p.books[i].s)
-	}
-	for i := range p.accounts {
-		if a := &p.accounts[i]; a.id != p.books[a.book].id() {
-			n += len(a.id)
-		}
-	}
+	n += len(p.strs)
 	if p.fixed != nil {
 		n += int(unsafe.Sizeof(*p.fixed)) // fixtures are not in the cache; a rough count will do
 	}

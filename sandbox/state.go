@@ -115,7 +115,7 @@ func (st *userState) account(id string) int {
 		return -1
 	}
 	for i := range st.l.p.accounts {
-		if st.l.p.accounts[i].id == id {
+		if st.l.p.accountID(i) == id {
 			return i
 		}
 	}
