@@ -690,7 +690,7 @@ func TestCacheBounded(t *testing.T) {
 		}
 	}
 	b.cache.mu.Lock()
-	n, m := len(b.cache.ring), len(b.cache.m)
+	n, m := b.cache.x.len(), len(b.cache.x.pos)
 	b.cache.mu.Unlock()
 	if n != 3 || m != 3 {
 		t.Errorf("cache holds %d (%d) users, want 3", n, m)

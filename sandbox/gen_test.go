@@ -185,7 +185,7 @@ func TestGenCacheBounded(t *testing.T) {
 	c := newGenCache(64 << 10)
 	hs, want := readUsers(c, "bounded", 200)
 	c.mu.Lock()
-	n, bytes := len(c.m), c.bytes
+	n, bytes := c.x.len(), c.bytes
 	c.mu.Unlock()
 	if n >= 200 || n < 10 || bytes > c.max+8<<10 {
 		t.Errorf("cache holds %d entries, %d bytes, for a bound of %d", n, bytes, c.max)
@@ -280,7 +280,7 @@ func TestGenCacheBytesOption(t *testing.T) {
 		}
 	}
 	b2.gen.mu.Lock()
-	n := len(b2.gen.m)
+	n := b2.gen.x.len()
 	b2.gen.mu.Unlock()
 	if n != 1 {
 		t.Errorf("a cache of 1 byte holds %d users", n)
@@ -361,8 +361,8 @@ func BenchmarkGeneratedRead(b *testing.B) {
 				}
 			})
 			c.mu.Lock()
-			if len(c.m) != n {
-				b.Errorf("N=%d: %d cached", n, len(c.m))
+			if c.x.len() != n {
+				b.Errorf("N=%d: %d cached", n, c.x.len())
 			}
 			c.mu.Unlock()
 		})
@@ -387,8 +387,8 @@ func BenchmarkGeneratedColdMiss(b *testing.B) {
 		for b.Loop() {
 			c.entry(&ledger{p: ps[i%len(ps)], gc: c}).balanceAt(0, now)
 			c.mu.Lock()
-			clear(c.m) // the next read of the user misses
-			c.ring, c.bytes = c.ring[:0], 0
+			c.x.clear() // the next read of the user misses
+			c.bytes = 0
 			c.mu.Unlock()
 			i++
 		}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -31,18 +32,27 @@ type genCache struct {
 	max int64
 
 	mu    sync.Mutex
-	m     map[genKey]*genEntry
-	ring  []*genEntry // CLOCK order
-	hand  int
-	bytes int64 // estimated size of the entries in m
+	x     clockIndex[genEntry]
+	bytes int64 // estimated size of the entries indexed
 }
 
 // genKey names a generated user: a bank ID and a username.
 type genKey struct{ bank, user string }
 
 func newGenCache(maxBytes int64) *genCache {
-	return &genCache{max: maxBytes, m: make(map[genKey]*genEntry)}
+	return &genCache{max: maxBytes, x: newClockIndex[genEntry]()}
 }
+
+// find returns the entry of user at bank, or nil. The caller holds c.mu.
+func (c *genCache) find(h uint64, bank, user string) *genEntry {
+	if e := c.x.find(h); e != nil && e.h.p.user == user && e.h.p.bank.bank.ID == bank {
+		return e
+	}
+	return nil
+}
+
+// hash returns the hash c indexes key under.
+func (c *genCache) hash(key genKey) uint64 { return maphash.Comparable(c.x.seed, key) }
 
 // maxBooks bounds the books of a generated user: a current account,
 // savings, a second current account and two cards.
@@ -90,9 +100,9 @@ type genEntry struct {
 // ledger returns the handle of generated user user at bank bi, shared
 // with every other state of that user while it is cached.
 func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
-	key := genKey{bi.bank.ID, user}
+	h := c.hash(genKey{bi.bank.ID, user})
 	c.mu.Lock()
-	e := c.m[key]
+	e := c.find(h, bi.bank.ID, user)
 	c.mu.Unlock()
 	if e != nil {
 		e.ref.Store(true)
@@ -106,9 +116,9 @@ func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
 // entry returns l's cached data, making it again (from l's profile) if
 // it was evicted.
 func (c *genCache) entry(l *ledger) *genEntry {
-	key := genKey{l.p.bank.bank.ID, l.p.user}
+	h := c.hash(genKey{l.p.bank.bank.ID, l.p.user})
 	c.mu.Lock()
-	e := c.m[key]
+	e := c.find(h, l.p.bank.bank.ID, l.p.user)
 	c.mu.Unlock()
 	if e != nil {
 		if !e.ref.Load() {
@@ -120,19 +130,24 @@ func (c *genCache) entry(l *ledger) *genEntry {
 }
 
 // insert adds an entry for h unless one for its user is there, and
-// returns the user's entry.
+// returns the user's entry. In the rare case that another user's key
+// has the same hash, the entry returned is not cached (it stays valid
+// for whoever holds it, as an evicted one does).
 func (c *genCache) insert(h *ledger) *genEntry {
-	key := genKey{h.p.bank.bank.ID, h.p.user}
+	bank, user := h.p.bank.bank.ID, h.p.user
+	hk := c.hash(genKey{bank, user})
 	e := &genEntry{h: h, hot: -1}
 	e.ref.Store(true)
 	e.size = int64(unsafe.Sizeof(*e)) + entryOverhead + int64(h.p.size())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.m[key]; old != nil {
+	if old := c.find(hk, bank, user); old != nil {
 		return old
 	}
-	c.m[key] = e
-	c.ring = append(c.ring, e)
+	if !c.x.add(hk, e) {
+		e.evicted = true
+		return e
+	}
 	c.bytes += e.size
 	c.evict()
 	return e
@@ -140,29 +155,22 @@ func (c *genCache) insert(h *ledger) *genEntry {
 
 // entryOverhead estimates what an entry costs beyond its own bytes and
 // its profile's (which count the handle, allocated with the profile):
-// the map slot and the ring slot.
-const entryOverhead = 48 + 8
+// the index's map slot, ring slot and hash.
+const entryOverhead = 16 + 8 + 8
 
 // evict drops entries by CLOCK until the cache is within its bytes or
 // holds one entry. The caller holds c.mu.
 func (c *genCache) evict() {
-	for c.bytes > c.max && len(c.ring) > 1 {
-		if c.hand >= len(c.ring) {
-			c.hand = 0
-		}
-		v := c.ring[c.hand]
+	for c.bytes > c.max && c.x.len() > 1 {
+		v := c.x.next()
 		if v.ref.Load() {
 			v.ref.Store(false)
-			c.hand++
+			c.x.advance()
 			continue
 		}
-		delete(c.m, genKey{v.h.p.bank.bank.ID, v.h.p.user})
+		c.x.removeNext()
 		c.bytes -= v.size
 		v.evicted = true
-		last := len(c.ring) - 1
-		c.ring[c.hand] = c.ring[last]
-		c.ring[last] = nil
-		c.ring = c.ring[:last]
 	}
 }
 

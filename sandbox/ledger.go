@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -182,34 +183,43 @@ func upper(s string) string {
 // events applied) read lately, at most max of them, evicted by CLOCK. A
 // state evicted is rebuilt from the store when next used.
 type ledgerCache struct {
-	mu   sync.RWMutex
-	max  int
-	m    map[cacheKey]*userState
-	ring []*userState // CLOCK order
-	hand int
+	mu  sync.RWMutex
+	max int
+	x   clockIndex[userState]
 }
 
 // cacheKey names a user at a bank in an app's world (a struct, so that
-// looking one up allocates nothing).
+// hashing one allocates nothing).
 type cacheKey struct{ app, bank, user string }
 
 func newLedgerCache(max int) *ledgerCache {
-	return &ledgerCache{max: max, m: make(map[cacheKey]*userState)}
+	return &ledgerCache{max: max, x: newClockIndex[userState]()}
+}
+
+// find returns the cached state of key, whose hash is h, or nil. The
+// caller holds c.mu.
+func (c *ledgerCache) find(h uint64, key cacheKey) *userState {
+	if st := c.x.find(h); st != nil && st.user == key.user && st.app == key.app && st.bi.bank.ID == key.bank {
+		return st
+	}
+	return nil
 }
 
 // peek returns the cached state of key, or nil, without marking it used.
 func (c *ledgerCache) peek(key cacheKey) *userState {
+	h := maphash.Comparable(c.x.seed, key)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.m[key]
+	return c.find(h, key)
 }
 
 // get returns the state of user at bank bi in app's world, making an
 // empty one (filled in by Connector.sync) if it is not cached.
 func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
 	key := cacheKey{app, bi.bank.ID, user}
+	h := maphash.Comparable(c.x.seed, key)
 	c.mu.RLock()
-	st := c.m[key]
+	st := c.find(h, key)
 	c.mu.RUnlock()
 	if st != nil {
 		if !st.ref.Load() {
@@ -219,28 +229,25 @@ func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st := c.m[key]; st != nil {
+	if st := c.find(h, key); st != nil {
 		return st
 	}
 	st = &userState{app: app, bi: bi, user: user}
 	st.ref.Store(true)
-	c.m[key] = st
-	c.ring = append(c.ring, st)
-	for len(c.m) > c.max && len(c.ring) > 1 {
-		if c.hand >= len(c.ring) {
-			c.hand = 0
-		}
-		v := c.ring[c.hand]
+	if !c.x.add(h, st) {
+		// Another user's key has this hash (about one chance in 2^64
+		// per pair): the state serves this call uncached, and the
+		// next is rebuilt from the store, as an evicted one is.
+		return st
+	}
+	for c.x.len() > c.max && c.x.len() > 1 {
+		v := c.x.next()
 		if v.ref.Load() {
 			v.ref.Store(false)
-			c.hand++
+			c.x.advance()
 			continue
 		}
-		delete(c.m, cacheKey{v.app, v.bi.bank.ID, v.user})
-		last := len(c.ring) - 1
-		c.ring[c.hand] = c.ring[last]
-		c.ring[last] = nil
-		c.ring = c.ring[:last]
+		c.x.removeNext()
 	}
 	return st
 }

@@ -1,0 +1,129 @@
+package sandbox
+
+import (
+	"hash/maphash"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// TestClockIndex adds and removes objects in a random order and checks,
+// after every step, that each object indexed is found under its hash at
+// its position, and that nothing else is.
+func TestClockIndex(t *testing.T) {
+	x := newClockIndex[int]()
+	r := rand.New(rand.NewPCG(1, 2))
+	want := map[uint64]*int{}
+	check := func(step int) {
+		t.Helper()
+		if x.len() != len(want) || len(x.pos) != len(want) || len(x.hash) != len(want) {
+			t.Fatalf("step %d: %d in ring, %d in map, %d hashes; want %d", step, x.len(), len(x.pos), len(x.hash), len(want))
+		}
+		for h, v := range want {
+			if got := x.find(h); got != v {
+				t.Fatalf("step %d: find(%d) = %p, want %p", step, h, got, v)
+			}
+		}
+		for i, h := range x.hash {
+			if int(x.pos[h]) != i || want[h] != x.ring[i] {
+				t.Fatalf("step %d: position %d holds hash %d, which maps to %d", step, i, h, x.pos[h])
+			}
+		}
+	}
+	for step := range 2000 {
+		if h := r.Uint64N(300); r.IntN(3) > 0 || x.len() == 0 {
+			v := new(int)
+			added := x.add(h, v)
+			if _, taken := want[h]; added == taken {
+				t.Fatalf("step %d: add(%d) = %v with the hash taken: %v", step, h, added, taken)
+			}
+			if added {
+				want[h] = v
+			}
+		} else {
+			x.hand = r.IntN(x.len() + 1) // past the end wraps to the start
+			v := x.next()
+			x.removeNext()
+			for h, w := range want {
+				if w == v {
+					delete(want, h)
+				}
+			}
+		}
+		check(step)
+	}
+	x.clear()
+	want = map[uint64]*int{}
+	check(-1)
+}
+
+// TestGenCacheHashCollision gives a user's hash to another user's entry,
+// as a collision of the two keys would, and checks that the user still
+// reads its own data, uncached, and that the other user keeps its entry.
+func TestGenCacheHashCollision(t *testing.T) {
+	bi := bankByID[enbd]
+	c := newGenCache(DefaultCacheBytes)
+	other := c.ledger(bi, "collision-a")
+	h := c.hash(genKey{bi.bank.ID, "collision-b"})
+	c.mu.Lock()
+	if !c.x.add(h, c.find(c.hash(genKey{bi.bank.ID, "collision-a"}), bi.bank.ID, "collision-a")) {
+		t.Fatal("the hash was taken")
+	}
+	c.mu.Unlock()
+
+	l := c.ledger(bi, "collision-b")
+	if l.p.user != "collision-b" {
+		t.Fatalf("the colliding user read %q's profile", l.p.user)
+	}
+	want := newProfile(bi, "collision-b")
+	for i := range want.books {
+		if got, w := l.balanceAt(i, testNow), newLedgerForTest(want).balanceAt(i, testNow); got != w {
+			t.Errorf("book %d balance %d, want %d", i, got, w)
+		}
+	}
+	if e := c.entry(l); !e.evicted {
+		t.Error("the colliding user's entry is cached")
+	}
+	if c.ledger(bi, "collision-a") != other {
+		t.Error("the other user lost its entry")
+	}
+}
+
+// newLedgerForTest returns a generated ledger of p in a cache of its own.
+func newLedgerForTest(p *profile) *ledger {
+	return newGenCache(DefaultCacheBytes).ledger(p.bank, p.user)
+}
+
+// TestLedgerCacheHashCollision is TestGenCacheHashCollision for the user
+// states: a user whose hash another's state holds gets a state of its
+// own, uncached, each time.
+func TestLedgerCacheHashCollision(t *testing.T) {
+	bi := bankByID[enbd]
+	c := newLedgerCache(100)
+	a := c.get("app", bi, "collision-a")
+	keyB := cacheKey{"app", bi.bank.ID, "collision-b"}
+	c.mu.Lock()
+	if !c.x.add(maphash.Comparable(c.x.seed, keyB), a) {
+		t.Fatal("the hash was taken")
+	}
+	c.mu.Unlock()
+	b1 := c.get("app", bi, "collision-b")
+	b2 := c.get("app", bi, "collision-b")
+	if b1 == a || b1.user != "collision-b" || b1.app != "app" || b1.bi != bi {
+		t.Fatalf("the colliding user got state %+v", b1)
+	}
+	if b1 == b2 {
+		t.Error("the colliding user's state is cached")
+	}
+	if c.peek(keyB) != nil {
+		t.Error("peek found a state for the colliding user")
+	}
+	if c.get("app", bi, "collision-a") != a || c.peek(cacheKey{"app", bi.bank.ID, "collision-a"}) != a {
+		t.Error("the other user lost its state")
+	}
+	for i := range 50 { // other users still come and go
+		if st := c.get("app", bi, "u"+strconv.Itoa(i)); st.user != "u"+strconv.Itoa(i) {
+			t.Fatalf("user %d got %q's state", i, st.user)
+		}
+	}
+}
