@@ -84,14 +84,18 @@ func validSecretLen(v string) bool { return v != "" && len(v) <= 256 }
 // disabled, or its secret is no longer the one proven (the full check
 // then decides).
 func (s *Service) verifiedGrant(ctx context.Context, rd []byte, now time.Time) *bankgate.Principal {
-	s.mu.RLock()
-	e := s.grants[string(rd)]
-	var sess []byte
-	if e != nil {
-		sess = e.session
+	k, ok := makeGrantKey(grantByRequest, rd)
+	if !ok {
+		return nil
 	}
+	s.mu.RLock()
+	e := s.grants[k]
 	s.mu.RUnlock()
-	if e == nil || sess == nil || e.denied != grantUsable {
+	if e == nil || e.denied != grantUsable {
+		return nil
+	}
+	sess := e.session()
+	if sess == nil {
 		return nil
 	}
 	if !s.usable(ctx, e.fetchedAt(), now, e.connID(), e.appID) {
@@ -118,15 +122,38 @@ func (s *Service) verifiedGrant(ctx context.Context, rd []byte, now time.Time) *
 // one MAC instead of three digests (verifiedGrant).
 func (s *Service) rememberVerified(e *grantEntry, rd, appDigest []byte, sess []byte) {
 	v := e.verified(rd, appDigest, sess)
+	k, ok := v.cacheKey()
 	s.mu.Lock()
 	s.uncacheLocked(e)
-	putCapped(s.grants, v.key, v)
+	if ok {
+		putCapped(s.grants, k, v)
+	}
 	s.mu.Unlock()
+}
+
+// cacheOpened returns e with the connection's open session sess: a copy
+// that takes e's place in the grant cache, or e itself if e is not (or
+// no longer) there. An entry's bytes never change once it is made
+// (requests read them without the lock), so the session is not added to
+// e.
+func (s *Service) cacheOpened(e *grantEntry, sess []byte) *grantEntry {
+	k, ok := e.cacheKey()
+	if !ok {
+		return e
+	}
+	o := e.withSession(sess)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.grants[k] != e {
+		return e
+	}
+	s.grants[k] = o
+	return o
 }
 
 // dropGrant removes e from the grant cache, if it is still there.
 func (s *Service) dropGrant(e *grantEntry) {
-	if e.key == "" { // never cached
+	if e.kind == grantUncached {
 		return
 	}
 	s.mu.Lock()
@@ -137,8 +164,8 @@ func (s *Service) dropGrant(e *grantEntry) {
 // uncacheLocked removes e from the grant cache if it is there under its
 // key (not replaced since). The caller holds s.mu.
 func (s *Service) uncacheLocked(e *grantEntry) {
-	if s.grants[e.key] == e {
-		delete(s.grants, e.key)
+	if k, ok := e.cacheKey(); ok && s.grants[k] == e {
+		delete(s.grants, k)
 	}
 }
 
@@ -171,7 +198,7 @@ func (s *Service) AuthenticateTokenID(ctx context.Context, tokenID, appSecret, u
 		return nil, bad
 	}
 	now := s.Now()
-	return s.authorize(ctx, newGrantEntry(g, now, s.intern, nil), appSecret, userSecret, now, nil)
+	return s.authorize(ctx, newGrantEntry(g, now, s.intern, nil, nil), appSecret, userSecret, now, nil)
 }
 
 func checkGrant(g *bankgate.Grant) error {
@@ -188,15 +215,18 @@ func checkGrant(g *bankgate.Grant) error {
 // key) at now, reading the store when the entry is missing or stale; a
 // token the store holds under an older key is found there and re-digested.
 func (s *Service) grant(ctx context.Context, digest []byte, token string, now time.Time) (*grantEntry, error) {
-	if s.cacheTTL > 0 {
+	k, cache := makeGrantKey(grantByDigest, digest)
+	cache = cache && s.cacheTTL > 0
+	var old *grantEntry
+	if cache {
 		s.mu.RLock()
-		e := s.grants[string(digest)]
+		old = s.grants[k]
 		s.mu.RUnlock()
-		if e != nil && s.usable(ctx, e.fetchedAt(), now, e.connID(), e.appID) {
-			if e.denied != grantUsable {
-				return nil, e.denied.err()
+		if old != nil && s.usable(ctx, old.fetchedAt(), now, old.connID(), old.appID) {
+			if old.denied != grantUsable {
+				return nil, old.denied.err()
 			}
-			return e, nil
+			return old, nil
 		}
 	}
 	// The store may keep what it is given: a copy lets the caller's
@@ -212,18 +242,16 @@ func (s *Service) grant(ctx context.Context, digest []byte, token string, now ti
 	if err != nil {
 		return nil, err
 	}
-	var key []byte
-	if s.cacheTTL > 0 {
-		key = d
+	var key, sess []byte
+	if cache {
+		// A stale entry's open session is kept while the connection still
+		// has it.
+		key, sess = d, old.sessionFor(g)
 	}
-	e := newGrantEntry(g, now, s.intern, key)
-	if s.cacheTTL > 0 {
+	e := newGrantEntry(g, now, s.intern, key, sess)
+	if cache {
 		s.mu.Lock()
-		if old := s.grants[string(d)]; old != nil && old.session != nil && old.sealedTag == e.sealedTag &&
-			secret.Equal(old.userSecretDigest(), e.userSecretDigest()) {
-			e.session, e.sealed = old.session, nil
-		}
-		putCapped(s.grants, e.key, e)
+		putCapped(s.grants, k, e)
 		s.mu.Unlock()
 	}
 	if e.denied != grantUsable {
@@ -305,24 +333,25 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 	if !ok {
 		return nil, bankgate.Errorf(bankgate.InvalidUserSecret, "The userSecret does not match this access token.")
 	}
-	s.mu.RLock()
-	sess, sealed := e.session, e.sealed
-	s.mu.RUnlock()
+	// rd comes only with a grant from the cache (usable); appDigest, only
+	// when the app's current secret was proven under the primary key.
+	remember := rd != nil && appDigest != nil
+	sess := e.session()
 	cached := false // sess is e's, kept in the cache
 	switch {
 	case sess == nil:
 		var sealedCurrent bool
-		sess, sealedCurrent, err = s.keys.OpenCurrent(userSecret, e.connID(), sealed)
+		sess, sealedCurrent, err = s.keys.OpenCurrent(userSecret, e.connID(), e.sealed())
 		if err != nil {
 			return nil, fmt.Errorf("open connection session: %w", err)
 		}
 		if !current || !sealedCurrent {
 			s.redigestConnection(ctx, e, userSecret, sess)
 		} else if s.cacheTTL > 0 {
-			s.mu.Lock()
-			e.session, e.sealed = sess, nil
-			s.mu.Unlock()
 			cached = true
+			if !remember { // else rememberVerified, below, caches it
+				e = s.cacheOpened(e, sess)
+			}
 		}
 	case !current:
 		// The session was unsealed before the server key that sealed it
@@ -333,8 +362,8 @@ func (s *Service) authorize(ctx context.Context, e *grantEntry, appSecret, userS
 	}
 	s.touch(ctx, e, now)
 	// cached implies the userSecret's digest and the session are under the
-	// primary key; rd comes only with a grant from the cache (usable).
-	if rd != nil && appDigest != nil && cached {
+	// primary key.
+	if remember && cached {
 		s.rememberVerified(e, rd, appDigest, sess)
 	}
 	return s.principal(e, app, sess, now), nil
@@ -366,29 +395,34 @@ func (s *Service) redigestConnection(ctx context.Context, e *grantEntry, userSec
 }
 
 // grantEntry is what a bearer check needs of a grant, kept per token:
-// with a cache entry per active token it is kept small (a Grant copied
-// whole was about 1 KB; this is about 0.45 KB with its map slot): the
-// connection's and token's IDs, the user ID and the two digests share
-// one allocation, read through connID, tokenID, userID,
-// userSecretDigest and codeDigest.
+// with a cache entry per active user it is kept small (a Grant copied
+// whole was about 1 KB), and it holds one pointer to a per-user object,
+// b: the connection's and token's IDs, the user ID, the digests, the
+// cache key and the connection's session (sealed, or once a request
+// proved the userSecret, open) share that one allocation, read through
+// connID, tokenID, userID, userSecretDigest, codeDigest, appSecretDigest,
+// key and sealed or session. (The collector's cost at 100,000 active
+// users is a span lookup, a cache miss, per pointer to a per-user object;
+// see BenchmarkCollectCachedGrants.)
+//
+// An entry's fields never change once it is made but touched: requests
+// read them without the lock. An entry that gains the open session is
+// replaced by a copy with it (cacheOpened, verified).
 type grantEntry struct {
-	key           string    // the token digest it is cached under, "" if not cached
 	appID, bankID string    // interned
-	b             []byte    // connID | tokenID | userID | userSecretDigest | codeDigest | appSecretDigest | key
-	end           [6]uint16 // where each of the first six ends in b
-	fetched       int64     // when it was read (Unix ns, the service clock)
-	// sealed is the connection's sealed session until session, the
-	// unsealed one, is known (after the first request that proved the
-	// userSecret); sealedTag is the sealed session's last 16 bytes (its
-	// authentication tag), which tell a re-read entry whether the session
-	// it had still holds.
-	sealed    []byte
-	session   []byte
+	b             []byte    // connID | tokenID | userID | userSecretDigest | codeDigest | appSecretDigest | key | sealed or open session
+	end           [7]uint16 // where each of the first seven ends in b
+	kind          grantKind // key's kind; grantUncached (and key empty) if the entry is not cached
+	open          bool      // b ends with the open session, not the sealed one
+	denied        grantDenial
+	fetched       int64 // when it was read (Unix ns, the service clock)
+	// sealedTag is the sealed session's last 16 bytes (its authentication
+	// tag), which tell a re-read entry whether the session its
+	// predecessor opened still holds (see sessionFor).
 	sealedTag [16]byte
 	// touched is when (UnixNano) this instance last recorded the
 	// connection's use in the store (see touch).
 	touched atomic.Int64
-	denied  grantDenial
 }
 
 func (e *grantEntry) connID() string           { return unsafeString(e.b[:e.end[0]]) }
@@ -401,20 +435,106 @@ func (e *grantEntry) codeDigest() []byte       { return e.b[e.end[3]:e.end[4]:e.
 // app's secret digest its request was proven against; else empty.
 func (e *grantEntry) appSecretDigest() []byte { return e.b[e.end[4]:e.end[5]:e.end[5]] }
 
-// verified returns a copy of e (fetched when e was, touched as e was)
-// with the open session sess, remembering appDigest, to be cached under
-// rd.
+// key is what the entry is cached under (see cacheKey): a token digest or
+// a request MAC, by kind; empty if the entry is not cached.
+func (e *grantEntry) key() []byte { return e.b[e.end[5]:e.end[6]:e.end[6]] }
+
+// session is the connection's open session, nil until a request opened it.
+func (e *grantEntry) session() []byte {
+	if !e.open {
+		return nil
+	}
+	return e.b[e.end[6]:len(e.b):len(e.b)]
+}
+
+// sealed is the connection's sealed session until it is open (then nil).
+func (e *grantEntry) sealed() []byte {
+	if e.open {
+		return nil
+	}
+	return e.b[e.end[6]:len(e.b):len(e.b)]
+}
+
+// cacheKey returns the grant cache key e is cached under, and false if e
+// is not cached.
+func (e *grantEntry) cacheKey() (grantKey, bool) {
+	if e.kind == grantUncached {
+		return grantKey{}, false
+	}
+	return makeGrantKey(e.kind, e.key())
+}
+
+// sessionFor returns e's open session if g, a fresh read of e's grant,
+// still has it: the connection's sealed session has the same tag and its
+// userSecret digest is the same. Else, and for a nil e, it returns nil.
+func (e *grantEntry) sessionFor(g *bankgate.Grant) []byte {
+	if e == nil || !e.open || e.sealedTag != sealedTag(g.Connection.Sealed) ||
+		!secret.Equal(e.userSecretDigest(), g.Connection.UserSecretDigest) {
+		return nil
+	}
+	return e.session()
+}
+
+// verified returns a copy of e with the open session sess, remembering
+// appDigest, to be cached under rd.
 func (e *grantEntry) verified(rd, appDigest, sess []byte) *grantEntry {
-	v := &grantEntry{appID: e.appID, bankID: e.bankID, fetched: e.fetched, session: sess, sealedTag: e.sealedTag, denied: e.denied}
-	v.b = make([]byte, 0, int(e.end[4])+len(appDigest)+len(rd))
-	v.b = append(append(append(v.b, e.b[:e.end[4]]...), appDigest...), rd...)
+	return e.with(appDigest, grantByRequest, rd, sess)
+}
+
+// withSession returns a copy of e with the open session sess.
+func (e *grantEntry) withSession(sess []byte) *grantEntry {
+	return e.with(e.appSecretDigest(), e.kind, e.key(), sess)
+}
+
+// with returns a copy of e (fetched when e was, touched as e was) with
+// appDigest as its appSecretDigest, cached under key (of kind), and with
+// the open session sess.
+func (e *grantEntry) with(appDigest []byte, kind grantKind, key, sess []byte) *grantEntry {
+	v := &grantEntry{appID: e.appID, bankID: e.bankID, kind: kind, open: true, denied: e.denied, fetched: e.fetched, sealedTag: e.sealedTag}
+	head := e.b[:e.end[4]] // connID | tokenID | userID | userSecretDigest | codeDigest
+	v.b = make([]byte, 0, len(head)+len(appDigest)+len(key)+len(sess))
+	v.b = append(append(append(append(v.b, head...), appDigest...), key...), sess...)
 	copy(v.end[:5], e.end[:5])
-	v.end[5] = uint16(int(e.end[4]) + len(appDigest))
-	v.key = unsafeString(v.b[v.end[5]:])
+	v.end[5] = v.end[4] + uint16(len(appDigest))
+	v.end[6] = v.end[5] + uint16(len(key))
 	v.touched.Store(e.touched.Load())
 	return v
 }
+
 func (e *grantEntry) fetchedAt() time.Time { return time.Unix(0, e.fetched) }
+
+// grantKind is what a grant cache key is: a token's digest (under the
+// primary key, with its key-ID prefix) or a request's MAC (see
+// verifiedGrant). Keys of two kinds never match.
+type grantKind uint8
+
+const (
+	grantUncached grantKind = iota
+	grantByDigest
+	grantByRequest
+)
+
+// grantKey is a key of the grant cache: a token digest or a request MAC,
+// with its kind, held in the key itself. Unlike a string it points to
+// nothing, so the collector follows no pointer per cached grant for it.
+type grantKey struct {
+	kind grantKind
+	n    uint8
+	// A digest is at most 41 bytes (a key ID of up to 8, a dot and 32:
+	// see secret.DigestSelector); a request MAC is 32.
+	b [46]byte
+}
+
+// makeGrantKey returns the grant cache key of kind for v, and false if v
+// is too long to be one (no digest or MAC is).
+func makeGrantKey(kind grantKind, v []byte) (k grantKey, ok bool) {
+	if len(v) > len(k.b) {
+		return grantKey{}, false
+	}
+	k.kind, k.n = kind, uint8(len(v))
+	copy(k.b[:], v)
+	return k, true
+}
 
 // grantDenial is why a grant cannot be used, if it cannot.
 type grantDenial uint8
@@ -439,13 +559,20 @@ func (d grantDenial) err() error {
 // newGrantEntry copies of g what a bearer check needs. Strings that many
 // entries share (the app and bank IDs) are taken from intern.
 //
-// key, if not nil, is the token digest the entry is to be cached under: it
-// is kept in the entry's one byte slice, and e.key (the cache's map key)
-// points into it, so that a cached grant is two heap objects, not three.
-func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string, key []byte) *grantEntry {
+// key, if not nil, is the token digest the entry is to be cached under,
+// and sess, if not nil, the connection's open session (see sessionFor):
+// both are kept in the entry's one byte slice with the rest.
+func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string, key, sess []byte) *grantEntry {
 	c := &g.Connection
-	e := &grantEntry{fetched: now.UnixNano(), appID: intern(g.Token.AppID), bankID: intern(c.BankID), sealed: c.Sealed}
-	parts := [...][]byte{[]byte(c.ID), []byte(g.Token.ID), []byte(c.UserID), c.UserSecretDigest, g.Token.CodeDigest, nil, key}
+	e := &grantEntry{fetched: now.UnixNano(), appID: intern(g.Token.AppID), bankID: intern(c.BankID), sealedTag: sealedTag(c.Sealed)}
+	if key != nil {
+		e.kind = grantByDigest
+	}
+	tail := c.Sealed
+	if sess != nil {
+		tail, e.open = sess, true
+	}
+	parts := [...][]byte{[]byte(c.ID), []byte(g.Token.ID), []byte(c.UserID), c.UserSecretDigest, g.Token.CodeDigest, nil, key, tail}
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -457,17 +584,20 @@ func newGrantEntry(g *bankgate.Grant, now time.Time, intern func(string) string,
 			e.end[i] = uint16(len(e.b))
 		}
 	}
-	if key != nil {
-		e.key = unsafeString(e.b[e.end[5]:])
-	}
 	switch err := checkGrant(g); {
 	case bankgate.IsCode(err, bankgate.UserDelinked):
 		e.denied = grantDelinked
 	case err != nil:
 		e.denied = grantInvalid
 	}
-	if len(c.Sealed) >= len(e.sealedTag) {
-		copy(e.sealedTag[:], c.Sealed[len(c.Sealed)-len(e.sealedTag):])
-	}
 	return e
+}
+
+// sealedTag returns a sealed session's authentication tag, its last 16
+// bytes (zero if it is shorter).
+func sealedTag(sealed []byte) (tag [16]byte) {
+	if len(sealed) >= len(tag) {
+		copy(tag[:], sealed[len(sealed)-len(tag):])
+	}
+	return tag
 }

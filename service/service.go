@@ -102,7 +102,7 @@ type Service struct {
 	changed changes    // guarded by mu
 
 	mu     sync.RWMutex
-	grants map[string]*grantEntry // by token digest
+	grants map[grantKey]*grantEntry // by token digest or request MAC
 	// touches are the connections used since they were last recorded.
 	touches touches
 	// interned are the app and bank IDs grant entries share.
@@ -129,7 +129,7 @@ const maxCacheEntries = 200_000
 
 // putCapped sets m[k] = v, first clearing m if it holds maxCacheEntries.
 // The caller holds the lock that guards m.
-func putCapped[V any](m map[string]V, k string, v V) {
+func putCapped[K comparable, V any](m map[K]V, k K, v V) {
 	if len(m) >= maxCacheEntries {
 		clear(m)
 	}
@@ -151,7 +151,7 @@ func New(cfg Config) *Service {
 		tracer:    cfg.Tracer,
 		banks:     map[string]bank.Connector{},
 		bankIndex: map[string]bankgate.Bank{},
-		grants:    map[string]*grantEntry{},
+		grants:    map[grantKey]*grantEntry{},
 		interned:  map[string]string{},
 		apps:      map[string]*appEntry{},
 		batchSeq:  batchSeqs{m: map[string]int64{}},

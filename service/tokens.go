@@ -76,7 +76,7 @@ func (s *Service) forgetConnection(connID string) {
 func (s *Service) forgetGrants(drop func(*grantEntry) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	maps.DeleteFunc(s.grants, func(_ string, e *grantEntry) bool { return drop(e) })
+	maps.DeleteFunc(s.grants, func(_ grantKey, e *grantEntry) bool { return drop(e) })
 }
 
 // Delink ends the principal's connection: every token of it is revoked and
