@@ -433,7 +433,7 @@ func (f *fixture) ledger(bi *bankInfo) *ledger {
 		l.txs = append(l.txs, txs)
 		l.bal = append(l.bal, bal)
 	}
-	p.packStrings(strs, "")
+	p.packStrings(strs, "", false)
 	return l
 }
 

@@ -4,7 +4,9 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestClockIndex adds and removes objects in a random order and checks,
@@ -124,6 +126,44 @@ func TestLedgerCacheHashCollision(t *testing.T) {
 	for i := range 50 { // other users still come and go
 		if st := c.get("app", bi, "u"+strconv.Itoa(i)); st.user != "u"+strconv.Itoa(i) {
 			t.Fatalf("user %d got %q's state", i, st.user)
+		}
+	}
+}
+
+// TestUserInState checks that a state keeps a username that fits in
+// itself, one that does not as given, and either way the same name.
+func TestUserInState(t *testing.T) {
+	bi := bankByID[enbd]
+	for _, n := range []int{1, userInline - 1, userInline, userInline + 1, 256} {
+		user := strings.Repeat("u", n)
+		st := newUserState("app", bi, user)
+		inside := unsafe.StringData(st.user) == &st.userIn[0]
+		if st.user != user || inside != (n <= userInline) {
+			t.Errorf("%d bytes: user %q, held in the state: %v", n, st.user, inside)
+		}
+	}
+}
+
+// TestProfileUserPacked checks that a generated profile's username is
+// packed with its strings, read back whole, and counted once.
+func TestProfileUserPacked(t *testing.T) {
+	bi := bankByID[enbd]
+	for _, user := range []string{UserGood, UserEmpty, "someone-else"} {
+		src := strings.Clone(user)
+		p := newProfile(bi, src)
+		if p.user != user {
+			t.Fatalf("user %q, want %q", p.user, user)
+		}
+		packed := len(p.books) > 0
+		if inStrs := unsafe.StringData(p.user) != unsafe.StringData(src); inStrs != packed {
+			t.Errorf("%s: user packed with the strings: %v, want %v", user, inStrs, packed)
+		}
+		want := len(p.strs) + int(unsafe.Sizeof(generated{})) + cap(p.books)*int(unsafe.Sizeof(book{}))
+		if !packed {
+			want += len(user)
+		}
+		if got := p.size(); got != want {
+			t.Errorf("%s: size %d, want %d", user, got, want)
 		}
 	}
 }

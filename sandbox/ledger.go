@@ -232,7 +232,7 @@ func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
 	if st := c.find(h, key); st != nil {
 		return st
 	}
-	st = &userState{app: app, bi: bi, user: user}
+	st = newUserState(app, bi, user)
 	st.ref.Store(true)
 	if !c.x.add(h, st) {
 		// Another user's key has this hash (about one chance in 2^64

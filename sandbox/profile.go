@@ -158,10 +158,13 @@ func (p *profile) accountID(i int) string {
 }
 
 // packStrings sets p.strs to the strings of p's books (one per book, in
-// order) and, if creditID is not empty, the ID of p's credit account, in
-// one allocation.
-func (p *profile) packStrings(strs []bookStrings, creditID string) {
+// order), if creditID is not empty the ID of p's credit account, and if
+// user the username (p.user then points into it), in one allocation.
+func (p *profile) packStrings(strs []bookStrings, creditID string, user bool) {
 	n := len(creditID)
+	if user {
+		n += len(p.user)
+	}
 	for i := range strs {
 		n += strs[i].len()
 	}
@@ -177,8 +180,16 @@ func (p *profile) packStrings(strs []bookStrings, creditID string) {
 			}
 		}
 	}
+	var userAt int
+	if user {
+		userAt = len(arena)
+		arena = append(arena, p.user...)
+	}
 	if len(arena) > 0 {
 		p.strs = unsafe.String(&arena[0], len(arena))
+	}
+	if user {
+		p.user = p.strs[userAt:]
 	}
 }
 
@@ -208,9 +219,10 @@ type profile struct {
 	books    []book
 	accounts []accountRef
 	cards    []int8 // indexes into books, in card order
-	// strs are the books' strings and the credit account's ID, packed
-	// (see book and accountRef): one allocation, the one pointer a
-	// user's books and accounts need.
+	// strs are the books' strings, the credit account's ID and, for a
+	// generated user, the username (user points into it), packed (see
+	// book and accountRef): one allocation, the one pointer a user's
+	// books and accounts need.
 	strs string
 
 	employer   *merchant
@@ -491,7 +503,7 @@ func generate(bi *bankInfo, user string) *generated {
 		p.accounts = append(p.accounts, accountRef{name: "Credit Card", kind: typeCredit, book: p.cards[0]})
 	}
 	// One allocation for every book's strings and the credit account's ID.
-	p.packStrings(strs[:len(p.books)], creditID)
+	p.packStrings(strs[:len(p.books)], creditID, true)
 	return g
 }
 
@@ -655,13 +667,15 @@ func titleCase(s string) string {
 // size estimates the bytes p takes, strings shared with the country
 // tables excluded, for the cache of generated data.
 func (p *profile) size() int {
-	n := len(p.user)
+	n := len(p.strs)
+	if len(p.user) > len(p.strs) || unsafe.StringData(p.user) != unsafe.StringData(p.strs[len(p.strs)-len(p.user):]) {
+		n += len(p.user) // not packed with the strings
+	}
 	if p.fixed == nil {
 		n += int(unsafe.Sizeof(generated{})) + cap(p.books)*int(unsafe.Sizeof(book{})) // the ledger handle, profile, accounts and cards; the books
 	} else {
 		n += int(unsafe.Sizeof(*p)) + cap(p.books)*int(unsafe.Sizeof(book{})) + cap(p.accounts)*int(unsafe.Sizeof(accountRef{})) + cap(p.cards)
 	}
-	n += len(p.strs)
 	if p.fixed != nil {
 		n += int(unsafe.Sizeof(*p.fixed)) // fixtures are not in the cache; a rough count will do
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/bankgate/bankgate"
 )
@@ -27,7 +28,11 @@ type postedTx struct {
 type userState struct {
 	app  string
 	bi   *bankInfo
-	user string
+	user string // in userIn when it fits (see newUserState)
+	// userIn holds a username of up to its length: the cache compares
+	// the user on every lookup, and a name in the state itself costs no
+	// cache miss and the collector no object of its own.
+	userIn [userInline]byte
 
 	ref atomic.Bool // read since the cache's hand last passed
 
@@ -54,6 +59,20 @@ type userState struct {
 	// state is kept per active user. Writes, and reads of what events
 	// derive, call ev first; data reads go through postedOf.
 	*stateEvents
+}
+
+// userInline is the longest username a userState holds in itself; the
+// generated usernames apps use are well under it.
+const userInline = 32
+
+// newUserState returns the state of user at bank bi in app's world, with
+// nothing read yet.
+func newUserState(app string, bi *bankInfo, user string) *userState {
+	st := &userState{app: app, bi: bi, user: user}
+	if n := copy(st.userIn[:], user); n == len(user) && n > 0 {
+		st.user = unsafe.String(&st.userIn[0], n)
+	}
+	return st
 }
 
 // stateEvents are a user's events and what they derive.
