@@ -107,7 +107,7 @@ Scenarios (run in this order; the store grows as login, exchange and mixed creat
 const usageTargets = `
 Targets:
   balance   ≥ 60% of the ceiling's req/s on SQLite (≥ 50% on PostgreSQL), p99 < 20 ms, no errors
-  exchange  ≥ 2000 req/s, p99 < 50 ms, no errors
+  exchange  ≥ 5000 req/s on SQLite with p99 < 50 ms (≥ 3000 req/s on PostgreSQL), no errors
   login     ≥ 1000 req/s, no errors
 
 Flags:
