@@ -142,7 +142,8 @@ func (r *Report) result(name string) *Result {
 	return nil
 }
 
-// evaluate fills r.Targets from the scenarios that ran.
+// evaluate fills r.Targets from the scenarios that ran, and from the
+// rows of a --users sweep.
 func (r *Report) evaluate() {
 	r.Targets = nil
 	clean := errorsNote
@@ -184,6 +185,7 @@ func (r *Report) evaluate() {
 		t.Got = fmt.Sprintf("%.0f req/s (%.2f× target), p99 %.2f ms%s", l.RPS, l.RPS/1000, l.P99Ms, clean(l))
 		r.Targets = append(r.Targets, t)
 	}
+	r.evaluateSweep()
 }
 
 // errorsNote is ", N errors (P%)" when s had errors, or "".
@@ -271,12 +273,16 @@ func (r *Report) printTable(w io.Writer) {
 	}
 	if len(r.Targets) > 0 {
 		fmt.Fprintln(w, "\ntargets:")
+		width := 9
+		for _, t := range r.Targets {
+			width = max(width, len(t.Name))
+		}
 		for _, t := range r.Targets {
 			verdict := "MISS"
 			if t.Pass {
 				verdict = "PASS"
 			}
-			fmt.Fprintf(w, "  %s  %-9s want %s; got %s\n", verdict, t.Name, t.Want, t.Got)
+			fmt.Fprintf(w, "  %s  %-*s want %s; got %s\n", verdict, width, t.Name, t.Want, t.Got)
 		}
 	}
 	for _, n := range r.Notes {

@@ -193,6 +193,80 @@ func measureSweep(ctx context.Context, o *options, names []string, b *bench, srv
 	return nil
 }
 
+// readTarget is one of issue 10's targets for a --users sweep: a read
+// scenario over exactly users connections must reach share of the
+// ceiling measured in its row, with p99 under p99Ms when that is not 0,
+// and no errors.
+type readTarget struct {
+	scenario string
+	users    int
+	share    float64
+	p99Ms    float64
+}
+
+// The sweep's server RSS target: under rssLimit with rssUsers users read.
+const (
+	rssUsers = 100_000
+	rssLimit = 512 << 20
+)
+
+// sweepTargets are issue 10's read targets for store, in its order.
+func sweepTargets(store string) []readTarget {
+	if store == "postgres" {
+		return []readTarget{
+			{"balance", 1000, 0.50, 0},
+			{"balance", 100_000, 0.45, 0},
+			{"transactions", 100_000, 0.20, 0},
+		}
+	}
+	return []readTarget{
+		{"balance", 1000, 0.60, 20},
+		{"balance", 100_000, 0.55, 0},
+		{"transactions", 100_000, 0.25, 0},
+	}
+}
+
+// evaluateSweep appends the targets of the sweep's rows to r.Targets:
+// the read targets of the rows of exactly their size whose scenario and
+// ceiling were measured, and the RSS target of a 100,000-user row in
+// which balance or transactions ran. The figures are those of the sweep
+// table: with --repeat, the median of the rounds' ratios and the median
+// round's p99 and errors; the row's largest RSS.
+func (r *Report) evaluateSweep() {
+	for _, row := range r.Sweep {
+		for _, rt := range sweepTargets(r.Store) {
+			s := row.result(rt.scenario)
+			if rt.users != row.Users || s == nil || s.Ratio == 0 {
+				continue
+			}
+			t := Target{Name: fmt.Sprintf("%s@%d", rt.scenario, row.Users)}
+			t.Pass = s.Ratio >= rt.share && s.Errors == 0
+			if rt.p99Ms > 0 {
+				t.Want = fmt.Sprintf("≥ %.0f%% of the row's ceiling req/s on %s, p99 < %.0f ms, no errors", rt.share*100, r.Store, rt.p99Ms)
+				t.Pass = t.Pass && s.P99Ms < rt.p99Ms
+			} else {
+				t.Want = fmt.Sprintf("≥ %.0f%% of the row's ceiling req/s on %s, no errors", rt.share*100, r.Store)
+			}
+			p99 := fmt.Sprintf("%.2f", s.P99Ms)
+			if rt.p99Ms > 0 {
+				p99 = exact(s.P99Ms, rt.p99Ms, 2)
+			}
+			t.Got = fmt.Sprintf("%s%% of ceiling (%.0f req/s; %.2f× the target share), p99 %s ms%s",
+				exact(s.Ratio*100, rt.share*100, 1), s.RPS, s.Ratio/rt.share, p99, errorsNote(s))
+			r.Targets = append(r.Targets, t)
+		}
+		if row.Users == rssUsers && row.MaxRSSBytes > 0 && (row.result("balance") != nil || row.result("transactions") != nil) {
+			r.Targets = append(r.Targets, Target{
+				Name: fmt.Sprintf("rss@%d", row.Users),
+				Want: fmt.Sprintf("server RSS < %d MiB with %d users read", rssLimit>>20, row.Users),
+				Got: fmt.Sprintf("%s MiB, the most seen in the row (%.2f× the limit)",
+					exact(float64(row.MaxRSSBytes)/(1<<20), rssLimit>>20, 1), float64(row.MaxRSSBytes)/rssLimit),
+				Pass: row.MaxRSSBytes < rssLimit,
+			})
+		}
+	}
+}
+
 // printSweep writes the sweep as one row per size.
 func (r *Report) printSweep(w io.Writer) {
 	if len(r.Sweep) == 0 {
