@@ -208,6 +208,7 @@ func TestFlags(t *testing.T) {
 		{"extra"},
 		{"--users", "0"},
 		{"--users", "10", "--scenarios", "exchange"},
+		{"--users", "10", "--scenarios", "ceiling"}, // a sweep reads its users: it panicked
 		{"--users", "10", "--scale", "100"},
 		{"--users", "10", "--connections-users", "5"},
 		{"--setup-conns", "0"},

@@ -82,6 +82,9 @@ func sweepScenarios(names []string, asked string) ([]string, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("--users sweeps %s; --scenarios names none of them", strings.Join(sweepNames, ", "))
 	}
+	if !slices.ContainsFunc(out, func(n string) bool { return n != "ceiling" }) {
+		return nil, errors.New("--users reads the users it connects: --scenarios must name balance or transactions, not the ceiling alone")
+	}
 	return out, nil
 }
 
