@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -32,7 +31,7 @@ type genCache struct {
 	max int64
 
 	mu    sync.Mutex
-	x     clockIndex[genEntry]
+	x     clockIndex[genKey, genEntry]
 	bytes int64 // estimated size of the entries indexed
 }
 
@@ -40,7 +39,7 @@ type genCache struct {
 type genKey struct{ bank, user string }
 
 func newGenCache(maxBytes int64) *genCache {
-	return &genCache{max: maxBytes, x: newClockIndex[genEntry]()}
+	return &genCache{max: maxBytes, x: newClockIndex[genKey, genEntry]()}
 }
 
 // find returns the entry of user at bank, or nil. The caller holds c.mu.
@@ -50,9 +49,6 @@ func (c *genCache) find(h uint64, bank, user string) *genEntry {
 	}
 	return nil
 }
-
-// hash returns the hash c indexes key under.
-func (c *genCache) hash(key genKey) uint64 { return maphash.Comparable(c.x.seed, key) }
 
 // maxBooks bounds the books of a generated user: a current account,
 // savings, a second current account and two cards.
@@ -100,7 +96,7 @@ type genEntry struct {
 // ledger returns the handle of generated user user at bank bi, shared
 // with every other state of that user while it is cached.
 func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
-	h := c.hash(genKey{bi.bank.ID, user})
+	h := c.x.keyHash(genKey{bi.bank.ID, user})
 	c.mu.Lock()
 	e := c.find(h, bi.bank.ID, user)
 	c.mu.Unlock()
@@ -116,7 +112,7 @@ func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
 // entry returns l's cached data, making it again (from l's profile) if
 // it was evicted.
 func (c *genCache) entry(l *ledger) *genEntry {
-	h := c.hash(genKey{l.p.bank.bank.ID, l.p.user})
+	h := c.x.keyHash(genKey{l.p.bank.bank.ID, l.p.user})
 	c.mu.Lock()
 	e := c.find(h, l.p.bank.bank.ID, l.p.user)
 	c.mu.Unlock()
@@ -135,7 +131,7 @@ func (c *genCache) entry(l *ledger) *genEntry {
 // for whoever holds it, as an evicted one does).
 func (c *genCache) insert(h *ledger) *genEntry {
 	bank, user := h.p.bank.bank.ID, h.p.user
-	hk := c.hash(genKey{bank, user})
+	hk := c.x.keyHash(genKey{bank, user})
 	e := &genEntry{h: h, hot: -1}
 	e.ref.Store(true)
 	e.size = int64(unsafe.Sizeof(*e)) + entryOverhead + int64(h.p.size())
@@ -162,13 +158,7 @@ const entryOverhead = 16 + 8 + 8
 // holds one entry. The caller holds c.mu.
 func (c *genCache) evict() {
 	for c.bytes > c.max && c.x.len() > 1 {
-		v := c.x.next()
-		if v.ref.Load() {
-			v.ref.Store(false)
-			c.x.advance()
-			continue
-		}
-		c.x.removeNext()
+		v := c.x.evict(func(e *genEntry) *atomic.Bool { return &e.ref })
 		c.bytes -= v.size
 		v.evicted = true
 	}

@@ -1,6 +1,9 @@
 package sandbox
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
 
 // clockIndex is the index of a CLOCK-evicted cache of per-user objects
 // (the generated users' entries, the user states): the objects in CLOCK
@@ -18,7 +21,7 @@ import "hash/maphash"
 // the object found is the one they asked for, and a key whose hash
 // another key holds is not cached (add reports it). clockIndex is not
 // safe for concurrent use: its cache's lock guards it.
-type clockIndex[V any] struct {
+type clockIndex[K comparable, V any] struct {
 	seed maphash.Seed
 	pos  map[uint64]int32 // by key hash: the position in ring and hash
 	ring []*V             // CLOCK order
@@ -26,15 +29,18 @@ type clockIndex[V any] struct {
 	hand int
 }
 
-func newClockIndex[V any]() clockIndex[V] {
-	return clockIndex[V]{seed: maphash.MakeSeed(), pos: make(map[uint64]int32)}
+func newClockIndex[K comparable, V any]() clockIndex[K, V] {
+	return clockIndex[K, V]{seed: maphash.MakeSeed(), pos: make(map[uint64]int32)}
 }
 
+// keyHash returns the hash the index knows key by.
+func (x *clockIndex[K, V]) keyHash(key K) uint64 { return maphash.Comparable(x.seed, key) }
+
 // len returns the number of objects indexed.
-func (x *clockIndex[V]) len() int { return len(x.ring) }
+func (x *clockIndex[K, V]) len() int { return len(x.ring) }
 
 // find returns the object whose key hashes to h, or nil.
-func (x *clockIndex[V]) find(h uint64) *V {
+func (x *clockIndex[K, V]) find(h uint64) *V {
 	if i, ok := x.pos[h]; ok {
 		return x.ring[i]
 	}
@@ -42,7 +48,7 @@ func (x *clockIndex[V]) find(h uint64) *V {
 }
 
 // add indexes v under h, unless h is taken; it reports whether it did.
-func (x *clockIndex[V]) add(h uint64, v *V) bool {
+func (x *clockIndex[K, V]) add(h uint64, v *V) bool {
 	if _, ok := x.pos[h]; ok {
 		return false
 	}
@@ -52,22 +58,30 @@ func (x *clockIndex[V]) add(h uint64, v *V) bool {
 	return true
 }
 
-// next returns the object under the hand, moving it to the start first
-// when it has passed the end. The index must not be empty.
-func (x *clockIndex[V]) next() *V {
-	if x.hand >= len(x.ring) {
-		x.hand = 0
+// evict drops one object by CLOCK and returns it: the hand passes the
+// objects read since it last passed them (used reports the mark, which
+// it clears) and drops the first one not read. The index must not be
+// empty.
+func (x *clockIndex[K, V]) evict(used func(*V) *atomic.Bool) *V {
+	for {
+		if x.hand >= len(x.ring) {
+			x.hand = 0
+		}
+		v := x.ring[x.hand]
+		if ref := used(v); ref.Load() {
+			ref.Store(false)
+			x.hand++
+			continue
+		}
+		x.removeAt(x.hand)
+		return v
 	}
-	return x.ring[x.hand]
 }
 
-// advance moves the hand past the object under it.
-func (x *clockIndex[V]) advance() { x.hand++ }
-
-// removeNext drops the object under the hand (next's), moving the last
-// object into its place.
-func (x *clockIndex[V]) removeNext() {
-	i, last := x.hand, len(x.ring)-1
+// removeAt drops the object at position i, moving the last object into
+// its place.
+func (x *clockIndex[K, V]) removeAt(i int) {
+	last := len(x.ring) - 1
 	delete(x.pos, x.hash[i])
 	if i != last {
 		x.ring[i], x.hash[i] = x.ring[last], x.hash[last]
@@ -78,7 +92,7 @@ func (x *clockIndex[V]) removeNext() {
 }
 
 // clear drops every object.
-func (x *clockIndex[V]) clear() {
+func (x *clockIndex[K, V]) clear() {
 	clear(x.pos)
 	clear(x.ring)
 	x.ring, x.hash, x.hand = x.ring[:0], x.hash[:0], 0

@@ -1,10 +1,10 @@
 package sandbox
 
 import (
-	"hash/maphash"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 )
@@ -13,7 +13,7 @@ import (
 // after every step, that each object indexed is found under its hash at
 // its position, and that nothing else is.
 func TestClockIndex(t *testing.T) {
-	x := newClockIndex[int]()
+	x := newClockIndex[uint64, int]()
 	r := rand.New(rand.NewPCG(1, 2))
 	want := map[uint64]*int{}
 	check := func(step int) {
@@ -43,9 +43,9 @@ func TestClockIndex(t *testing.T) {
 				want[h] = v
 			}
 		} else {
-			x.hand = r.IntN(x.len() + 1) // past the end wraps to the start
-			v := x.next()
-			x.removeNext()
+			i := r.IntN(x.len())
+			v := x.ring[i]
+			x.removeAt(i)
 			for h, w := range want {
 				if w == v {
 					delete(want, h)
@@ -59,6 +59,43 @@ func TestClockIndex(t *testing.T) {
 	check(-1)
 }
 
+// TestClockIndexEvict checks CLOCK's second chance: the hand passes the
+// objects read since it last passed them, clearing their marks, drops the
+// first one not read, and goes on from where it stopped.
+func TestClockIndexEvict(t *testing.T) {
+	type obj struct {
+		n   int
+		ref atomic.Bool
+	}
+	used := func(o *obj) *atomic.Bool { return &o.ref }
+	x := newClockIndex[uint64, obj]()
+	objs := make([]*obj, 5)
+	for i := range objs {
+		objs[i] = &obj{n: i}
+		x.add(uint64(i), objs[i])
+	}
+	objs[0].ref.Store(true)
+	objs[1].ref.Store(true)
+	objs[3].ref.Store(true)
+	if v := x.evict(used); v != objs[2] {
+		t.Fatalf("first eviction dropped %d, want 2 (0 and 1 were read)", v.n)
+	}
+	if objs[0].ref.Load() || objs[1].ref.Load() || !objs[3].ref.Load() {
+		t.Error("the hand did not clear exactly the marks it passed")
+	}
+	// Object 4 moved into position 2, under the hand, and was not read.
+	if v := x.evict(used); v != objs[4] {
+		t.Fatalf("second eviction dropped %d, want 4", v.n)
+	}
+	// The hand passes 3 (clearing it), wraps, and drops 0.
+	if v := x.evict(used); v != objs[0] || objs[3].ref.Load() {
+		t.Fatalf("third eviction dropped %d (3 still marked: %v), want 0", v.n, objs[3].ref.Load())
+	}
+	if x.len() != 2 || x.find(1) != objs[1] || x.find(3) != objs[3] || x.find(0) != nil {
+		t.Errorf("left %d objects; want 1 and 3 found, 0 gone", x.len())
+	}
+}
+
 // TestGenCacheHashCollision gives a user's hash to another user's entry,
 // as a collision of the two keys would, and checks that the user still
 // reads its own data, uncached, and that the other user keeps its entry.
@@ -66,9 +103,9 @@ func TestGenCacheHashCollision(t *testing.T) {
 	bi := bankByID[enbd]
 	c := newGenCache(DefaultCacheBytes)
 	other := c.ledger(bi, "collision-a")
-	h := c.hash(genKey{bi.bank.ID, "collision-b"})
+	h := c.x.keyHash(genKey{bi.bank.ID, "collision-b"})
 	c.mu.Lock()
-	if !c.x.add(h, c.find(c.hash(genKey{bi.bank.ID, "collision-a"}), bi.bank.ID, "collision-a")) {
+	if !c.x.add(h, c.find(c.x.keyHash(genKey{bi.bank.ID, "collision-a"}), bi.bank.ID, "collision-a")) {
 		t.Fatal("the hash was taken")
 	}
 	c.mu.Unlock()
@@ -105,7 +142,7 @@ func TestLedgerCacheHashCollision(t *testing.T) {
 	a := c.get("app", bi, "collision-a")
 	keyB := cacheKey{"app", bi.bank.ID, "collision-b"}
 	c.mu.Lock()
-	if !c.x.add(maphash.Comparable(c.x.seed, keyB), a) {
+	if !c.x.add(c.x.keyHash(keyB), a) {
 		t.Fatal("the hash was taken")
 	}
 	c.mu.Unlock()

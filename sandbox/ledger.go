@@ -1,9 +1,9 @@
 package sandbox
 
 import (
-	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bankgate/bankgate"
@@ -185,7 +185,7 @@ func upper(s string) string {
 type ledgerCache struct {
 	mu  sync.RWMutex
 	max int
-	x   clockIndex[userState]
+	x   clockIndex[cacheKey, userState]
 }
 
 // cacheKey names a user at a bank in an app's world (a struct, so that
@@ -193,7 +193,7 @@ type ledgerCache struct {
 type cacheKey struct{ app, bank, user string }
 
 func newLedgerCache(max int) *ledgerCache {
-	return &ledgerCache{max: max, x: newClockIndex[userState]()}
+	return &ledgerCache{max: max, x: newClockIndex[cacheKey, userState]()}
 }
 
 // find returns the cached state of key, whose hash is h, or nil. The
@@ -207,7 +207,7 @@ func (c *ledgerCache) find(h uint64, key cacheKey) *userState {
 
 // peek returns the cached state of key, or nil, without marking it used.
 func (c *ledgerCache) peek(key cacheKey) *userState {
-	h := maphash.Comparable(c.x.seed, key)
+	h := c.x.keyHash(key)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.find(h, key)
@@ -217,7 +217,7 @@ func (c *ledgerCache) peek(key cacheKey) *userState {
 // empty one (filled in by Connector.sync) if it is not cached.
 func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
 	key := cacheKey{app, bi.bank.ID, user}
-	h := maphash.Comparable(c.x.seed, key)
+	h := c.x.keyHash(key)
 	c.mu.RLock()
 	st := c.find(h, key)
 	c.mu.RUnlock()
@@ -241,13 +241,7 @@ func (c *ledgerCache) get(app string, bi *bankInfo, user string) *userState {
 		return st
 	}
 	for c.x.len() > c.max && c.x.len() > 1 {
-		v := c.x.next()
-		if v.ref.Load() {
-			v.ref.Store(false)
-			c.x.advance()
-			continue
-		}
-		c.x.removeNext()
+		c.x.evict(func(st *userState) *atomic.Bool { return &st.ref })
 	}
 	return st
 }
