@@ -616,3 +616,35 @@ func BenchmarkCollectCachedUsers(b *testing.B) {
 	}
 	runtime.KeepAlive(c)
 }
+
+// TestGenCacheHandleEntry checks the entry a handle keeps (ledger.ent):
+// a read through a handle whose entry is cached finds that entry without
+// the index, and no handle keeps an entry the cache evicted, so that the
+// cache's bound still bounds what its handles hold.
+func TestGenCacheHandleEntry(t *testing.T) {
+	c := newGenCache(64 << 10)
+	hs, want := readUsers(c, "handle", 200)
+	for round := range 2 {
+		c.mu.Lock()
+		held := 0
+		for i, l := range hs {
+			e := l.ent.Load()
+			if e == nil {
+				continue
+			}
+			held++
+			if e.evicted || e.h != l {
+				t.Errorf("round %d: user %d's handle keeps an entry that is evicted (%v) or another's", round, i, e.evicted)
+			}
+			if f := c.find(c.x.keyHash(genKey{l.p.bank.bank.ID, l.p.user}), l.p.bank.bank.ID, l.p.user); f != e {
+				t.Errorf("round %d: user %d's handle keeps an entry the index does not hold", round, i)
+			}
+		}
+		n := c.x.len()
+		c.mu.Unlock()
+		if held != n || n == 0 || n >= len(hs) {
+			t.Errorf("round %d: %d handles keep an entry; the cache holds %d of %d users", round, held, n, len(hs))
+		}
+		checkBalances(t, hs, want, "read again through the handles")
+	}
+}

@@ -112,9 +112,16 @@ func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
 // entry returns l's cached data, making it again (from l's profile) if
 // it was evicted.
 func (c *genCache) entry(l *ledger) *genEntry {
+	if e := l.ent.Load(); e != nil {
+		if !e.ref.Load() {
+			e.ref.Store(true)
+		}
+		return e
+	}
 	h := c.x.keyHash(genKey{l.p.bank.bank.ID, l.p.user})
 	c.mu.Lock()
 	e := c.find(h, l.p.bank.bank.ID, l.p.user)
+	c.own(e)
 	c.mu.Unlock()
 	if e != nil {
 		if !e.ref.Load() {
@@ -138,6 +145,7 @@ func (c *genCache) insert(h *ledger) *genEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.find(hk, bank, user); old != nil {
+		c.own(old)
 		return old
 	}
 	if !c.x.add(hk, e) {
@@ -145,8 +153,19 @@ func (c *genCache) insert(h *ledger) *genEntry {
 		return e
 	}
 	c.bytes += e.size
+	c.own(e)
 	c.evict()
 	return e
+}
+
+// own lets e's handle find e without the index (see ledger.ent), when e
+// (nil: none) is cached. Another handle of the same user (made while e's
+// was evicted) still finds e through the index: only e.h is cleared when
+// e is evicted. The caller holds c.mu.
+func (c *genCache) own(e *genEntry) {
+	if e != nil && !e.evicted && e.h.ent.Load() != e {
+		e.h.ent.Store(e)
+	}
 }
 
 // entryOverhead estimates what an entry costs beyond its own bytes and
@@ -161,6 +180,7 @@ func (c *genCache) evict() {
 		v := c.x.evict(func(e *genEntry) *atomic.Bool { return &e.ref })
 		c.bytes -= v.size
 		v.evicted = true
+		v.h.ent.CompareAndSwap(v, nil)
 	}
 }
 

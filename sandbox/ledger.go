@@ -42,6 +42,12 @@ type statement struct {
 type ledger struct {
 	p  *profile
 	gc *genCache // generated users; nil for a fixture
+	// ent is this handle's entry in gc while it is cached there (set and
+	// cleared under gc.mu, read without it): a read finds its entry
+	// without hashing the user's key or taking the cache's lock. An
+	// entry is evicted and ent cleared together, so a handle never keeps
+	// an entry the cache no longer counts.
+	ent atomic.Pointer[genEntry]
 
 	// Fixtures: every transaction per book, oldest first, chained from
 	// the opening balances; through is maxMonths-1 (nothing to generate)
