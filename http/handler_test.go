@@ -767,11 +767,16 @@ func TestServeHTTPRefusals(t *testing.T) {
 		{"GET", "GET", "/v2/data/accounts/get", "application/json", ``, 405, bankgate.MethodNotAllowed},
 		{"a form body", "POST", "/v2/data/accounts/get", "application/x-www-form-urlencoded", `a=b`, 415, bankgate.ParameterError},
 		{"a body over 1 MiB", "POST", "/v2/data/accounts/get", "application/json", `{"x":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413, bankgate.ParameterError},
+		// A chunked body declares no length: the bound is met as it is read.
+		{"a body over 1 MiB, chunked", "POST", "/v2/data/accounts/get", "application/json", `{"x":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413, bankgate.ParameterError},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFake()
 			srv := New(Config{Service: f, Limits: &Limits{}})
 			r := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+			if strings.HasSuffix(c.name, "chunked") {
+				r.ContentLength = -1
+			}
 			r.Header.Set("Content-Type", c.ctype)
 			w := httptest.NewRecorder()
 			srv.ServeHTTP(w, r)

@@ -45,9 +45,10 @@ type reqState struct {
 	span         trace.Span // nil when tracing is off
 }
 
-// newID is a request ID made here and the X-Request-ID header value
-// holding it, in one allocation.
+// newID is a request ID made here, the X-Request-ID header value holding
+// it and the request's context naming it, in one allocation.
 type newID struct {
+	ctx requestid.Context
 	hdr [1]string
 	buf [requestid.Size]byte
 }
@@ -59,11 +60,12 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) *reqState {
 	x := s.states.Get().(*reqState)
 	x.sw.ResponseWriter = w
 	var id string
+	var n *newID
 	if v := r.Header[requestIDKey]; len(v) > 0 && requestid.Valid(v[0]) {
 		id = v[0]
 		w.Header()[requestIDKey] = v[:1:1]
 	} else {
-		n := new(newID)
+		n = new(newID)
 		requestid.Fill(&n.buf)
 		id = unsafe.String(&n.buf[0], len(n.buf))
 		n.hdr[0] = id
@@ -76,7 +78,12 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) *reqState {
 	if s.tracer != nil && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 		ctx = s.startSpan(ctx, x, r)
 	}
-	x.ctx = &requestid.Context{Context: ctx, ID: id}
+	if n != nil {
+		n.ctx = requestid.Context{Context: ctx, ID: id}
+		x.ctx = &n.ctx
+	} else {
+		x.ctx = &requestid.Context{Context: ctx, ID: id}
+	}
 	return x
 }
 

@@ -325,7 +325,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.bufs.Put(buf)
 		}
 	}()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(sw, r.Body, MaxBodyBytes)); err != nil {
+	// A body of a declared length within the bound is read as it is: the
+	// server reads no more than that length (one allocation fewer).
+	body := r.Body
+	if r.ContentLength < 0 || r.ContentLength > MaxBodyBytes {
+		body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.writeErrorStatus(sw, http.StatusRequestEntityTooLarge, bankgate.Errorf(bankgate.ParameterError, "The request body is larger than 1 MiB."))
