@@ -40,9 +40,9 @@ const (
 const DefaultCacheUsers = 200_000
 
 // DefaultCacheBytes is how many bytes of generated users' data (profile,
-// balance checkpoints and one month's postings: about 2.6 KB a user, so
-// some 50,000 users) a Connector keeps in memory unless Options.CacheBytes says
-// otherwise.
+// balance checkpoints and the hot month's balances: about 1.3 KB a user by
+// the cache's estimate, so some 100,000 users) a Connector keeps in memory
+// unless Options.CacheBytes says otherwise.
 const DefaultCacheBytes = 128 << 20
 
 // DefaultReadStaleness is how long a Connector serves reads from a user's state

@@ -127,7 +127,7 @@ var settings = []setting{
 	{"rate-limits", "BANKGATE_RATE_LIMITS", "rate limits: off, default, or a comma list of NAME=N/DURATION (N events per duration, burst N; N/DURATION/B for a burst of B; NAME=off disables one; unnamed limits keep their defaults). login-user: failed bank logins per app, bank and username; login-ip: failed bank logins per client IP (while either is spent every login is refused); exchange-app: failed ExchangeToken calls (wrong access code) per app; auth-ip: failed token/appSecret/userSecret/access-code checks per client IP (only failing requests are refused). Defaults: " + bghttp.DefaultLimits.String(), func(fs *flag.FlagSet, c *Config, def string) {
 		fs.StringVar(&c.RateLimits, "rate-limits", def, "")
 	}},
-	{"sandbox-cache-mb", "BANKGATE_SANDBOX_CACHE_MB", "MiB of memory for the sandbox's users (generated data, about 1.6 KB a user, and user states); over it, users not read lately first lose their current month's postings (a balance then costs a few µs more), then their entry (about 0.1 ms to make again)", func(fs *flag.FlagSet, c *Config, def string) {
+	{"sandbox-cache-mb", "BANKGATE_SANDBOX_CACHE_MB", "MiB of memory for the sandbox's users: the generated-data cache (about 1.3 KB a user) and as many user states as fit in 2 KB each; over it, users not read lately lose their entry (about 0.1 ms to make again, never a ledger regeneration)", func(fs *flag.FlagSet, c *Config, def string) {
 		n, _ := strconv.Atoi(def)
 		fs.IntVar(&c.SandboxCacheMB, "sandbox-cache-mb", n, "")
 	}},
