@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +52,13 @@ func newHandlerAt(tb testing.TB, now func() time.Time, cfg ...bghttp.Config) (*b
 	}
 	tb.Cleanup(func() { st.Close() })
 	keys, _ := secret.NewKeyring(bytes.Repeat([]byte{1}, secret.KeySize))
-	svc := service.New(service.Config{Store: st, Keyring: keys, Connectors: []bank.Connector{sandbox.New(sandbox.Options{Now: now, Store: st})}, Now: now})
+	// The sandbox as serve makes it, with its default --sandbox-cache-mb.
+	cacheMB, err := strconv.Atoi(defaults["sandbox-cache-mb"])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sb := sandbox.New(sandboxOptions(cacheMB, 0, now, st))
+	svc := service.New(service.Config{Store: st, Keyring: keys, Connectors: []bank.Connector{sb}, Now: now})
 	c := bghttp.Config{}
 	if len(cfg) > 0 {
 		c = cfg[0] // the logger and tracer of a benchmark
@@ -150,26 +158,45 @@ func BenchmarkBalanceRequestTraced(b *testing.B) {
 // BenchmarkBalanceRequestSpread is BenchmarkBalanceRequest as the server
 // meets it: on the real clock (so cached grants, apps and sandbox states
 // are past their staleness bound and checked against the change feed) and
-// spread over 1,000 users, each request the next user's.
+// spread over 1,000 and over 100,000 users, each request the next user's
+// in one shuffled order (so that users made one after the other, whose
+// objects lie side by side, are not read one after the other). The
+// 100,000-user case makes its users first, about a minute; -short runs
+// only the 1,000.
 func BenchmarkBalanceRequestSpread(b *testing.B) {
+	for _, users := range []int{1000, 100_000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
+			if users > 1000 && testing.Short() {
+				b.Skip("100,000 users take about a minute to make")
+			}
+			benchBalanceSpread(b, users)
+		})
+	}
+}
+
+func benchBalanceSpread(b *testing.B, users int) {
 	srv, svc, appKey, appSecret := newHandlerAt(b, time.Now)
-	const users = 1000
-	reqs := make([]*http.Request, users)
-	bodies := make([][]byte, users)
+	type req struct {
+		r    *http.Request
+		body []byte
+	}
+	reqs := make([]req, users)
 	for i := range reqs {
 		conn := connectUser(b, svc, appKey, appSecret, fmt.Sprintf("bench_%d", i))
-		reqs[i], bodies[i] = balanceRequest(b, srv, appSecret, conn)
+		reqs[i].r, reqs[i].body = balanceRequest(b, srv, appSecret, conn)
 	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
 	time.Sleep(600 * time.Millisecond) // past the 500 ms cache bound
 	w := &discardWriter{h: http.Header{}}
 	rd := bytes.NewReader(nil)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		rd.Reset(bodies[i])
-		reqs[i].Body = readCloser{rd}
+		q := &reqs[i]
+		rd.Reset(q.body)
+		q.r.Body = readCloser{rd}
 		clear(w.h)
-		srv.ServeHTTP(w, reqs[i])
+		srv.ServeHTTP(w, q.r)
 		if i++; i == users {
 			i = 0
 		}

@@ -34,6 +34,20 @@ import (
 // profiles) stay within about the same memory as the generated-data cache.
 const sandboxBytesPerState = 2 << 10
 
+// sandboxOptions is the sandbox as bankgate serves it: its caches sized by
+// --sandbox-cache-mb (cacheMB; 0, for commands other than serve, keeps
+// the package's default), a fresh user state vouched for by the store's
+// change feed, on clock now.
+func sandboxOptions(cacheMB int, staleness time.Duration, now func() time.Time, store bankgate.Store) sandbox.Options {
+	cacheBytes := int64(cacheMB) << 20
+	if cacheBytes == 0 {
+		cacheBytes = sandbox.DefaultCacheBytes
+	}
+	// A zero staleness (commands other than serve) keeps the package's default.
+	return sandbox.Options{Now: now, Store: store, ChangeFeed: true,
+		CacheBytes: cacheBytes, CacheUsers: int(cacheBytes / sandboxBytesPerState), ReadStaleness: staleness}
+}
+
 // app is an opened store, keyring and service for one command.
 type app struct {
 	cfg     Config
@@ -158,13 +172,7 @@ func openTraced(ctx context.Context, cfg Config, log *slog.Logger, now func() ti
 		}
 		traced = tracing.Store(store, tr, system)
 	}
-	cacheBytes := int64(cfg.SandboxCacheMB) << 20
-	if cacheBytes == 0 { // commands other than serve
-		cacheBytes = sandbox.DefaultCacheBytes
-	}
-	// Zero (commands other than serve) keeps each package's default.
-	sb := sandbox.New(sandbox.Options{Now: clk, Store: traced, ChangeFeed: true,
-		CacheBytes: cacheBytes, CacheUsers: int(cacheBytes / sandboxBytesPerState), ReadStaleness: cfg.CacheStaleness})
+	sb := sandbox.New(sandboxOptions(cfg.SandboxCacheMB, cfg.CacheStaleness, clk, traced))
 	if cfg.SandboxFixtures != "" {
 		if err := sb.LoadFixtureDir(ctx, cfg.SandboxFixtures); err != nil {
 			store.Close()
