@@ -112,24 +112,21 @@ func (c *genCache) ledger(bi *bankInfo, user string) *ledger {
 // entry returns l's cached data, making it again (from l's profile) if
 // it was evicted.
 func (c *genCache) entry(l *ledger) *genEntry {
-	if e := l.ent.Load(); e != nil {
-		if !e.ref.Load() {
-			e.ref.Store(true)
+	e := l.ent.Load()
+	if e == nil {
+		h := c.x.keyHash(genKey{l.p.bank.bank.ID, l.p.user})
+		c.mu.Lock()
+		e = c.find(h, l.p.bank.bank.ID, l.p.user)
+		c.own(e)
+		c.mu.Unlock()
+		if e == nil {
+			return c.insert(l)
 		}
-		return e
 	}
-	h := c.x.keyHash(genKey{l.p.bank.bank.ID, l.p.user})
-	c.mu.Lock()
-	e := c.find(h, l.p.bank.bank.ID, l.p.user)
-	c.own(e)
-	c.mu.Unlock()
-	if e != nil {
-		if !e.ref.Load() {
-			e.ref.Store(true)
-		}
-		return e
+	if !e.ref.Load() {
+		e.ref.Store(true)
 	}
-	return c.insert(l)
+	return e
 }
 
 // insert adds an entry for h unless one for its user is there, and
